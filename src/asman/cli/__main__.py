@@ -1,0 +1,3 @@
+from asman.cli.main import main
+
+main()

@@ -1,0 +1,40 @@
+"""The `asman` command: thin typer commands over the settings, the server, the worker and the client."""
+
+from __future__ import annotations
+
+import typer
+
+from asman.cli import serve
+
+app = typer.Typer(
+    name="asman",
+    help="Public compute queues: push containerized jobs to a queue URL; workers anyone runs take them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Asman: public compute queues."""
+
+
+app.command("server", help="Run the queue server (API + web client).")(serve.server)
+
+try:  # the worker and client commands register themselves when their modules are present
+    from asman.cli import work
+
+    app.command("worker", help="Run a worker: take jobs from a queue and run them in containers.")(work.worker)
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from asman.cli import jobs, queues
+
+    app.add_typer(jobs.app, name="job", help="Submit and watch jobs.")
+    app.add_typer(queues.app, name="queue", help="Create and inspect queues.")
+except ImportError:  # pragma: no cover
+    pass
+
+
+def main() -> None:
+    app()

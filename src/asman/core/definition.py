@@ -1,0 +1,182 @@
+"""Job definitions and their content-addressed ids.
+
+The id is the sha256 of a canonical JSON rendering of the definition's known fields, byte-compatible with the
+upstream JavaScript implementation (safe-stable-stringify), so links and caches carry over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DataRefType = Literal["utf8", "base64", "json", "url", "key"]
+
+_SCALAR_FIELDS = ("v", "image", "command", "entrypoint", "workdir", "shmSize", "maxDuration", "tags")
+_BUILD_FIELDS = ("context", "buildContext", "filename", "target", "dockerfile", "buildArgs", "platform")
+_REQUIREMENT_FIELDS = ("cpus", "gpus", "memory", "maxDuration")
+# Keys a parent page injects into a job's env; they change per page view and must not change the job id.
+_PARENT_ENV_KEYS = frozenset({"channel", "CHANNEL", "readonly", "edit", "parent-metapage-id", "fs-path"})
+_PARENT_ENV_PREFIX = re.compile(r"^mp[-_]")
+
+DEFAULT_NAMESPACE = "_"
+ALL_NAMESPACES = "*"
+
+
+class _Model(BaseModel):
+    # Unknown fields are kept (and echoed back) but never hashed: clients may annotate definitions freely.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class DataRef(_Model):
+    value: Any = None
+    type: DataRefType | None = None
+    hash: str | None = None
+
+
+class BuildSpec(_Model):
+    context: str | None = None
+    buildContext: str | None = None
+    filename: str | None = None
+    target: str | None = None
+    dockerfile: str | None = None
+    buildArgs: list[str] | None = None
+    platform: str | None = None
+
+
+class Requirements(_Model):
+    cpus: float | None = Field(default=None, ge=0)
+    gpus: int | None = Field(default=None, ge=0)
+    memory: str | None = None
+    maxDuration: str | None = None
+
+
+class JobDefinition(_Model):
+    v: int | None = None
+    image: str | None = None
+    build: BuildSpec | None = None
+    command: str | None = None
+    entrypoint: str | None = None
+    env: dict[str, str] | None = None
+    workdir: str | None = None
+    shmSize: str | None = None
+    inputs: dict[str, DataRef] | None = None
+    configFiles: dict[str, DataRef] | None = None
+    maxDuration: str | None = None
+    tags: list[str] | None = None
+    requirements: Requirements | None = None
+
+    @field_validator("image")
+    @classmethod
+    def _image_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("image must not be blank")
+        return value
+
+    def require_runnable(self) -> None:
+        """A definition must say what to run: an image, or a build that makes one."""
+        if not self.image and not (self.build and (self.build.context or self.build.dockerfile)):
+            raise ValueError("a job needs an 'image', or a 'build' with a 'context' or an inline 'dockerfile'")
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class Callback(_Model):
+    url: str
+    payload: Any = None
+
+
+class Control(_Model):
+    namespace: str | None = None
+    maxDuration: str | None = None
+    callbacks: dict[str, Callback] | None = None
+
+
+def _is_parent_env_key(key: str) -> bool:
+    return key in _PARENT_ENV_KEYS or _PARENT_ENV_PREFIX.match(key) is not None
+
+
+def _reduce_refs(refs: Any) -> dict[str, Any] | None:
+    if not isinstance(refs, dict):
+        return None
+    reduced: dict[str, Any] = {}
+    for name, ref in refs.items():
+        if not isinstance(ref, dict):
+            continue
+        entry: dict[str, Any] = {"value": ref.get("value")}
+        if ref.get("type") is not None:
+            entry["type"] = ref["type"]
+        reduced[name] = entry
+    return reduced or None
+
+
+def _known_subfields(source: Any, fields: tuple[str, ...]) -> dict[str, Any] | None:
+    if not isinstance(source, dict):
+        return None
+    picked = {name: source[name] for name in fields if source.get(name) is not None}
+    return picked or None
+
+
+def hash_blob(definition: dict[str, Any]) -> dict[str, Any]:
+    """The part of a definition that identifies the job: known fields only, parent-injected env removed."""
+    blob: dict[str, Any] = {name: definition[name] for name in _SCALAR_FIELDS if definition.get(name) is not None}
+    for name, fields in (("build", _BUILD_FIELDS), ("requirements", _REQUIREMENT_FIELDS)):
+        picked = _known_subfields(definition.get(name), fields)
+        if picked:
+            blob[name] = picked
+    env = definition.get("env")
+    if isinstance(env, dict):
+        kept = {key: value for key, value in env.items() if not _is_parent_env_key(key)}
+        if kept:
+            blob["env"] = kept
+    for name in ("inputs", "configFiles"):
+        reduced = _reduce_refs(definition.get(name))
+        if reduced:
+            blob[name] = reduced
+    return blob
+
+
+def _js_number(number: float) -> str:
+    """Format a float the way JavaScript's Number.prototype.toString does (1.0 -> "1", 1e-07 -> "1e-7")."""
+    if math.isnan(number) or math.isinf(number):
+        return "null"
+    if number.is_integer() and abs(number) < 1e21:
+        return str(int(number))
+    text = repr(number)
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        sign = "-" if exponent.startswith("-") else "+"
+        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
+    return text
+
+
+def _utf16_order(key: str) -> bytes:
+    # JavaScript sorts object keys by UTF-16 code units, which differs from code points above U+FFFF.
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, non-ASCII kept, numbers as JavaScript prints them."""
+    import json
+
+    if isinstance(value, dict):
+        items = sorted(value.items(), key=lambda item: _utf16_order(item[0]))
+        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{canonical_json(v)}" for k, v in items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_json(item) for item in value) + "]"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, float):
+        return _js_number(value)
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def job_id(definition: dict[str, Any] | JobDefinition) -> str:
+    raw = definition.model_dump(mode="json") if isinstance(definition, JobDefinition) else definition
+    return hashlib.sha256(canonical_json(hash_blob(raw)).encode("utf-8")).hexdigest()

@@ -1,0 +1,25 @@
+"""Every change anyone may watch is one typed event: a job's state, a batch of log lines, a cancel for a
+worker, the set of workers. The store's transitions become events; the notifier fans them out to SSE
+streams, worker connections and metrics, on this replica and (with PostgreSQL) on every other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+EventKind = Literal["state", "log", "cancel", "workers", "queued"]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: EventKind
+    queue: str
+    job_id: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "queue": self.queue, "jobId": self.job_id, "data": self.data}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Event:
+        return cls(kind=raw["kind"], queue=raw["queue"], job_id=raw.get("jobId", ""), data=raw.get("data") or {})

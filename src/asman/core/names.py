@@ -1,0 +1,46 @@
+"""Validation of names that reach URLs and file paths: queues, blob keys, output file names."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from asman.core.errors import InvalidInput
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+BLOB_KEY = re.compile(r"^[0-9a-f]{64}$")
+JOB_ID = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_queue(name: str) -> str:
+    if not QUEUE_NAME.match(name) or name in {".", ".."}:
+        raise InvalidInput(
+            f"invalid queue name {name!r}: use 1-128 characters from A-Z a-z 0-9 . _ ~ -, or POST /q for a fresh one"
+        )
+    return name
+
+
+def check_blob_key(key: str) -> str:
+    if not BLOB_KEY.match(key):
+        raise InvalidInput(f"invalid blob key {key[:80]!r}: a key is the sha256 of the content, 64 lowercase hex digits")
+    return key
+
+
+def check_job_id(job_id: str) -> str:
+    if not JOB_ID.match(job_id):
+        raise InvalidInput(f"invalid job id {job_id[:80]!r}: a job id is 64 lowercase hex digits")
+    return job_id
+
+
+def safe_relative_path(name: str) -> str:
+    """A relative path that cannot climb out of the folder it is joined to."""
+    if not name or "\x00" in name or name.startswith(("/", "\\")):
+        raise InvalidInput(f"invalid file name {name[:80]!r}: use a relative path without '..' or NUL")
+    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".")]
+    if not parts or any(part == ".." for part in parts):
+        raise InvalidInput(f"invalid file name {name[:80]!r}: use a relative path without '..' or NUL")
+    return "/".join(parts)
+
+
+def new_queue_name() -> str:
+    return secrets.token_urlsafe(16)

@@ -1,0 +1,70 @@
+"""The worker WebSocket protocol (`/q/<queue>/worker`): message names and shapes, defined once.
+
+Every message is a JSON object with a `type`. Messages about a job carry its `attempt`: the fencing token the
+server handed out with the assignment. The server drops messages whose attempt is not the job's current one.
+
+worker -> server
+  register   {worker: WorkerInfo, running: [{jobId, attempt}]}   first message; re-announces running jobs
+  heartbeat  {running: [{jobId, attempt}]}                         renews the leases of these attempts
+  log        {jobId, attempt, step: "run"|"build", logs: [[text, epochMs, isStdErr]]}
+  finished   {jobId, attempt, result: JobResult}                   the attempt's outcome
+  release    {jobId, attempt}                                      hand an unfinished job back (graceful stop)
+
+server -> worker
+  registered {leaseSeconds, heartbeatSeconds, keep: [{jobId, attempt}], drop: [{jobId, attempt}]}
+  assign     {jobId, attempt, queue, definition, leaseSeconds}
+  cancel     {jobId, attempt}                                      stop the container, report Cancelled
+  rejected   {jobId, attempt, reason}                              a stale attempt: stop working on it
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from asman.core.states import FinishedReason
+
+PROTOCOL_VERSION = 1
+
+REGISTER = "register"
+HEARTBEAT = "heartbeat"
+LOG = "log"
+FINISHED = "finished"
+RELEASE = "release"
+REGISTERED = "registered"
+ASSIGN = "assign"
+CANCEL = "cancel"
+REJECTED = "rejected"
+
+STEP_RUN = "run"
+STEP_BUILD = "build"
+
+
+class WorkerInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1, max_length=200)
+    slots: int = Field(default=1, ge=1, le=1024)
+    gpus: int = Field(default=0, ge=0, le=1024)
+    version: str = ""
+    maxJobDuration: float | None = None
+
+
+class AttemptRef(BaseModel):
+    jobId: str
+    attempt: int
+
+
+class JobResult(BaseModel):
+    """What a worker reports when an attempt ends; stored as the job's result."""
+
+    model_config = ConfigDict(extra="allow")
+
+    reason: FinishedReason
+    StatusCode: int | None = None
+    logs: list[list[Any]] = Field(default_factory=list)
+    duration: int | None = None
+    error: str | None = None
+    isTimedOut: bool = False
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict)

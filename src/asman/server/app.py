@@ -1,0 +1,182 @@
+"""The ASGI application: wiring of store, blobs, notifier, service, worker hub, routes and background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from asman import __version__
+from asman.blobs import open_blobs
+from asman.core.definition import Control, JobDefinition
+from asman.core.errors import AsmanError, InvalidInput, NotFound
+from asman.core.events import Event
+from asman.events.base import Notifier
+from asman.events.local import LocalNotifier
+from asman.server.http import JSONResponse, error_response
+from asman.server.hub import Hub
+from asman.server.metrics import DurationHistograms
+from asman.server.routes import blobs, jobs, queues, stream
+from asman.server.service import JobService, now_ms
+from asman.server.web import STATIC_DIR, index_page
+from asman.server.ws import worker_socket
+from asman.settings import Settings
+from asman.store import open_store
+
+log = logging.getLogger(__name__)
+
+
+class SubmitBody(BaseModel):
+    definition: JobDefinition
+    control: Control | None = None
+    id: str | None = None
+
+
+def _open_notifier(settings: Settings) -> Notifier:
+    if settings.store_url.startswith(("postgresql://", "postgres://")):
+        from asman.events.postgres import PostgresNotifier  # type: ignore[import-not-found,unused-ignore]
+
+        notifier: Notifier = PostgresNotifier(settings.store_url)
+        return notifier
+    return LocalNotifier()
+
+
+async def _sweep_loop(service: JobService) -> None:
+    while True:
+        try:
+            now = now_ms()
+            removed = await service.store.sweep(now)
+            removed += await service.blobs.sweep(now - int(service.settings.ttl_seconds * 1000))
+            if removed:
+                log.info("expiry sweep removed %d rows and blobs", removed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("expiry sweep failed")
+        await asyncio.sleep(service.settings.sweep_interval_seconds)
+
+
+def _observe_durations(histograms: DurationHistograms) -> Any:
+    started: dict[tuple[str, str], int] = {}
+
+    def listener(event: Event) -> None:
+        state = event.data.get("state")
+        key = (event.queue, event.job_id)
+        if state == "Running":
+            started[key] = int(event.data.get("time") or now_ms())
+        elif state in ("Finished", "Queued") and key in started:
+            begun = started.pop(key)
+            if state == "Finished":
+                histograms.observe(event.queue, max(0, int(event.data.get("time") or now_ms()) - begun) / 1000)
+
+    return listener
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = open_store(settings.store_url)
+        blob_store = open_blobs(settings.blobs_url)
+        notifier = _open_notifier(settings)
+        await store.open()
+        await blob_store.open()
+        await notifier.open()
+        service = JobService(settings, store, blob_store, notifier)
+        hub = Hub(service)
+        app.state.settings = settings
+        app.state.service = service
+        app.state.blobs = blob_store
+        app.state.hub = hub
+        app.state.watchers = stream.Watchers()
+        app.state.histograms = DurationHistograms()
+        unsubscribe = notifier.subscribe(_observe_durations(app.state.histograms))
+        hub.start()
+        sweeper = asyncio.create_task(_sweep_loop(service))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            unsubscribe()
+            await hub.stop()
+            await notifier.close()
+            await blob_store.close()
+            await store.close()
+
+    app = FastAPI(
+        title="Asman",
+        version=__version__,
+        description="Public compute queues: push containerized jobs to a queue URL; workers anyone runs take them.",
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
+                       expose_headers=["*"])
+
+    @app.exception_handler(AsmanError)
+    async def _asman_error(request: Request, exc: AsmanError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()[:5]
+        )
+        return error_response(InvalidInput(f"invalid request: {details}"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)"))
+        error = AsmanError(str(exc.detail))
+        error.status_code = exc.status_code
+        error.code = "http_error"
+        return error_response(error)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(AsmanError("internal error: the server logged the details"))
+
+    @app.get("/", include_in_schema=False)
+    async def _index() -> Response:
+        return index_page()
+
+    app.include_router(queues.router)
+    app.include_router(blobs.router)
+    app.include_router(stream.router)
+    app.include_router(jobs.router)
+    app.add_api_websocket_route("/q/{queue}/worker", worker_socket)
+    if STATIC_DIR.is_dir():
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body_schema = SubmitBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(body_schema.pop("$defs", {}))
+        components["SubmitBody"] = body_schema
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

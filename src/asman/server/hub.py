@@ -1,0 +1,223 @@
+"""Worker connections on this replica and the dispatcher that assigns jobs to them.
+
+The server assigns (workers never race to claim): oldest queued job first, to a connected worker with a free
+slot and enough GPUs. Each assignment carries an attempt number (the fencing token) and a lease the worker
+renews by heartbeat. Dispatch runs in one task that coalesces wake-ups, so a burst of submissions costs one
+claim round per worker, not one per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from asman.core import protocol
+from asman.core.events import Event
+from asman.core.protocol import WorkerInfo
+from asman.server.service import JobService, now_ms
+from asman.store.base import WorkerRow
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class WorkerConn:
+    queue: str
+    info: WorkerInfo
+    send: Sender
+    running: dict[str, int] = field(default_factory=dict)
+    connected_ms: int = field(default_factory=now_ms)
+
+    @property
+    def free_slots(self) -> int:
+        return max(0, self.info.slots - len(self.running))
+
+    def row(self, replica: str) -> WorkerRow:
+        running = [{"jobId": job, "attempt": attempt} for job, attempt in self.running.items()]
+        info = {**self.info.model_dump(), "connectedTime": self.connected_ms}
+        return WorkerRow(self.queue, self.info.id, replica, info, running, now_ms())
+
+
+class Hub:
+    def __init__(self, service: JobService) -> None:
+        self.service = service
+        self.settings = service.settings
+        self._workers: dict[str, list[WorkerConn]] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rotation = itertools.count()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._unsubscribe = self.service.notifier.subscribe(self._on_event)
+        self._tasks = [
+            asyncio.create_task(self._supervise("dispatch", self._dispatch_loop)),
+            asyncio.create_task(self._supervise("leases", self._lease_loop)),
+        ]
+
+    async def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Keep a background loop alive: a failing store must not silently stop dispatch for good."""
+        while True:
+            try:
+                await loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s loop failed; restarting in 1 s", name)
+                await asyncio.sleep(1)
+
+    # -- connections ------------------------------------------------------------------------------------------
+
+    def workers(self, queue: str) -> list[WorkerConn]:
+        return list(self._workers.get(queue, ()))
+
+    async def add(self, conn: WorkerConn) -> None:
+        self._workers.setdefault(conn.queue, []).append(conn)
+        await self.service.store.upsert_worker(conn.row(self.settings.replica_id))
+        await self._announce_workers(conn.queue)
+        self.kick(conn.queue)
+
+    async def remove(self, conn: WorkerConn) -> None:
+        conns = self._workers.get(conn.queue, [])
+        if conn in conns:
+            conns.remove(conn)
+        if not conns:
+            self._workers.pop(conn.queue, None)
+        await self.service.store.remove_worker(conn.queue, conn.info.id, self.settings.replica_id)
+        await self._announce_workers(conn.queue)
+
+    async def touch(self, conn: WorkerConn) -> None:
+        await self.service.store.upsert_worker(conn.row(self.settings.replica_id))
+
+    async def _announce_workers(self, queue: str) -> None:
+        await self.service.notifier.publish(Event("workers", queue, "", {}))
+
+    # -- dispatch ---------------------------------------------------------------------------------------------
+
+    def kick(self, queue: str) -> None:
+        if queue in self._workers:
+            self._dirty.add(queue)
+            self._wake.set()
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind == "state":
+            state = event.data.get("state")
+            if state == "Queued":
+                self.kick(event.queue)
+            self._forget_other_attempts(event)
+        elif event.kind == "cancel":
+            self._forward_cancel(event)
+
+    def _forget_other_attempts(self, event: Event) -> None:
+        """A job that left Running (or runs as another attempt) is no longer this connection's to report on."""
+        for conn in self._workers.get(event.queue, ()):
+            attempt = conn.running.get(event.job_id)
+            if attempt is None:
+                continue
+            if event.data.get("state") == "Running" and event.data.get("attempt") == attempt:
+                continue
+            if event.data.get("state") == "Finished" and event.data.get("finishedReason") in (
+                "Cancelled",
+                "Deleted",
+                "JobReplacedByClient",
+            ):
+                continue  # the cancel event stops the container; the slot frees when the worker reports
+            if event.data.get("state") in ("Queued", "Finished") or event.data.get("attempt") != attempt:
+                del conn.running[event.job_id]
+                asyncio.get_running_loop().create_task(
+                    self._send(conn, {"type": protocol.REJECTED, "jobId": event.job_id, "attempt": attempt,
+                                      "reason": "this attempt is no longer current"})
+                )
+                self.kick(conn.queue)
+
+    def _forward_cancel(self, event: Event) -> None:
+        for conn in self._workers.get(event.queue, ()):
+            attempt = conn.running.get(event.job_id)
+            if attempt is not None:
+                asyncio.get_running_loop().create_task(
+                    self._send(conn, {"type": protocol.CANCEL, "jobId": event.job_id, "attempt": attempt})
+                )
+
+    async def _send(self, conn: WorkerConn, message: dict[str, Any]) -> None:
+        try:
+            await conn.send(message)
+        except Exception:  # a dead socket: the lease expires and the job is requeued
+            log.info("could not send %s to worker %s", message.get("type"), conn.info.id)
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            queues, self._dirty = self._dirty, set()
+            for queue in queues:
+                await self.dispatch(queue)
+
+    async def dispatch(self, queue: str) -> None:
+        conns = [conn for conn in self._workers.get(queue, ()) if conn.free_slots > 0]
+        if not conns:
+            return
+        # Rotate the starting worker so work spreads across workers with free slots.
+        start = next(self._rotation) % len(conns)
+        for conn in conns[start:] + conns[:start]:
+            if conn.free_slots <= 0:
+                continue
+            now = now_ms()
+            lease_until = now + int(self.settings.lease_seconds * 1000)
+            assignments = await self.service.store.claim(
+                queue, conn.info.id, conn.free_slots, conn.info.gpus, lease_until, now
+            )
+            for assignment in assignments:
+                conn.running[assignment.job_id] = assignment.attempt
+                await self._send(
+                    conn,
+                    {
+                        "type": protocol.ASSIGN,
+                        "jobId": assignment.job_id,
+                        "attempt": assignment.attempt,
+                        "queue": queue,
+                        "definition": assignment.definition,
+                        "leaseSeconds": self.settings.lease_seconds,
+                    },
+                )
+                await self.service.notifier.publish(
+                    Event(
+                        "state",
+                        queue,
+                        assignment.job_id,
+                        {"state": "Running", "attempt": assignment.attempt, "worker": conn.info.id,
+                         "time": assignment.time_ms},
+                    )
+                )
+            if not assignments:
+                break  # the queue is empty for every worker alike
+
+    async def _lease_loop(self) -> None:
+        interval = max(0.2, min(1.0, self.settings.lease_seconds / 5))
+        while True:
+            await asyncio.sleep(interval)
+            transitions = await self.service.store.expire_leases(now_ms(), self.settings.retry_budget)
+            if transitions:
+                log.warning("leases expired: %s", [(t.job_id[:12], t.attempt, t.state.value) for t in transitions])
+                await self.service.publish_transitions(transitions)
+            # A periodic pass also covers events missed while a replica or the store was unreachable.
+            for queue in list(self._workers):
+                self.kick(queue)

@@ -1,0 +1,182 @@
+"""Job endpoints: submit, list, look up, files, namespaces, cancel, delete, copy."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from asman.core.errors import InvalidInput, NotFound
+from asman.core.names import check_job_id, check_queue, safe_relative_path
+from asman.core.states import JobState
+from asman.server.http import JSONResponse, read_json, wants_html
+from asman.server.service import JobService
+from asman.server.web import index_page
+
+router = APIRouter()
+
+SUBMIT_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBody"}}},
+    }
+}
+
+
+def _service(request: Request) -> JobService:
+    service: JobService = request.app.state.service
+    return service
+
+
+@router.post("/q/{queue}", openapi_extra=SUBMIT_SCHEMA, summary="Submit a job")
+@router.post("/q/{queue}/j", openapi_extra=SUBMIT_SCHEMA, summary="Submit a job (alias)")
+async def submit(queue: str, request: Request) -> Response:
+    service = _service(request)
+    body = await read_json(request, service.settings.max_body_bytes)
+    job = await service.submit(queue, body)
+    return JSONResponse({"success": True, "jobId": job.job_id, "state": job.state.value,
+                         **({"finishedReason": job.reason.value} if job.reason else {})})
+
+
+@router.get("/q/{queue}", summary="List the jobs in a queue", response_model=None)
+@router.get("/q/{queue}/j", summary="List the jobs in a queue (alias)", response_model=None)
+async def list_jobs(
+    queue: str, request: Request, limit: int = 100, cursor: int | None = None, state: str | None = None
+) -> Response:
+    if wants_html(request):
+        return index_page()
+    check_queue(queue)
+    if not 1 <= limit <= 1000:
+        raise InvalidInput("limit must be between 1 and 1000")
+    job_state = None
+    if state is not None:
+        try:
+            job_state = JobState(state)
+        except ValueError:
+            raise InvalidInput(f"unknown state {state!r}: use one of {', '.join(s.value for s in JobState)}") from None
+    page = await _service(request).store.list_jobs(queue, limit, cursor, job_state)
+    return JSONResponse(
+        {"data": {job.job_id: job.summary() for job in page.jobs}, "nextCursor": page.next_cursor}
+    )
+
+
+@router.get("/q/{queue}/j/{job_id}", summary="A job: definition, results and state", response_model=None)
+async def get_job(queue: str, job_id: str, request: Request) -> Response:
+    if wants_html(request):
+        return index_page()
+    service = _service(request)
+    row = await service.require_job(queue, job_id)
+    return JSONResponse({"data": await service.job_view(row)})
+
+
+@router.get("/j/{job_id}", summary="Global lookup of a job's definition and result", response_model=None)
+async def get_job_global(job_id: str, request: Request) -> Response:
+    if wants_html(request):
+        return index_page()
+    check_job_id(job_id)
+    store = _service(request).store
+    definition = await store.get_definition(job_id)
+    if definition is None:
+        raise NotFound(f"no job {job_id}: it was never submitted or has expired")
+    return JSONResponse({"data": {"jobId": job_id, "definition": definition, "results": await store.get_result(job_id)}})
+
+
+@router.get("/j/{job_id}/definition.json", summary="A job's definition")
+@router.get("/q/{queue}/j/{job_id}/definition.json", summary="A job's definition (queue-scoped)")
+async def definition_json(job_id: str, request: Request, queue: str | None = None) -> Response:
+    check_job_id(job_id)
+    return JSONResponse({"data": await _service(request).store.get_definition(job_id)})
+
+
+@router.get("/j/{job_id}/result.json", summary="A job's result")
+@router.get("/j/{job_id}/results.json", summary="A job's result (alias)")
+@router.get("/q/{queue}/j/{job_id}/result.json", summary="A job's result (queue-scoped)")
+@router.get("/q/{queue}/j/{job_id}/results.json", summary="A job's result (queue-scoped alias)")
+async def result_json(job_id: str, request: Request, queue: str | None = None) -> Response:
+    check_job_id(job_id)
+    return JSONResponse({"data": await _service(request).store.get_result(job_id)})
+
+
+def _file_response(ref: Any, name: str) -> Response:
+    if not isinstance(ref, dict):
+        raise NotFound(f"no file {name}")
+    kind, value = ref.get("type"), ref.get("value")
+    if kind == "url" and isinstance(value, str):
+        return RedirectResponse(value, status_code=302)
+    if kind == "base64" and isinstance(value, str):
+        try:
+            return Response(base64.b64decode(value), media_type="application/octet-stream")
+        except ValueError as exc:
+            raise NotFound(f"file {name} is not valid base64") from exc
+    if kind == "json":
+        return Response(orjson.dumps(value), media_type="application/json")
+    if kind == "key" and isinstance(value, str):
+        return RedirectResponse(f"/f/{value}", status_code=302)
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return Response(text.encode(), media_type="text/plain; charset=utf-8")
+
+
+@router.get("/j/{job_id}/inputs/{file:path}", summary="A job's input file")
+@router.get("/q/{queue}/j/{job_id}/inputs/{file:path}", summary="A job's input file (queue-scoped)")
+async def input_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
+    check_job_id(job_id)
+    name = safe_relative_path(file)
+    definition = await _service(request).store.get_definition(job_id) or {}
+    refs = {**(definition.get("configFiles") or {}), **(definition.get("inputs") or {})}
+    return _file_response(refs.get(name, refs.get(file)), name)
+
+
+@router.get("/j/{job_id}/outputs/{file:path}", summary="A job's output file")
+@router.get("/q/{queue}/j/{job_id}/outputs/{file:path}", summary="A job's output file (queue-scoped)")
+async def output_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
+    check_job_id(job_id)
+    name = safe_relative_path(file)
+    result = await _service(request).store.get_result(job_id) or {}
+    return _file_response((result.get("outputs") or {}).get(name), name)
+
+
+@router.get("/q/{queue}/j/{job_id}/namespaces.json", summary="Namespaces that want a job")
+async def namespaces_json(queue: str, job_id: str, request: Request) -> Response:
+    row = await _service(request).require_job(queue, job_id)
+    return JSONResponse({"data": list(row.namespaces)})
+
+
+@router.get("/q/{queue}/j/{job_id}/{step}-logs.json", summary="Logs so far: run or build")
+async def logs_json(queue: str, job_id: str, step: str, request: Request, since: int = 0) -> Response:
+    if step not in ("run", "build"):
+        raise NotFound("logs are at run-logs.json and build-logs.json")
+    service = _service(request)
+    row = await service.require_job(queue, job_id)
+    lines, total = await service.store.read_logs(job_id, step, max(0, since))
+    return JSONResponse(
+        {"data": lines, "sliceStart": max(0, since), "nextCursor": total, "isFinal": row.state is JobState.FINISHED}
+    )
+
+
+@router.post("/q/{queue}/j/{job_id}/cancel", summary="Cancel a job (namespace from ?namespace=, default _)")
+async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_") -> Response:
+    row = await _service(request).cancel(queue, job_id, namespace)
+    return JSONResponse({"success": True, "jobId": job_id, "state": row.state.value,
+                         "finishedReason": row.reason.value if row.reason else None})
+
+
+@router.post("/q/{queue}/j/{job_id}/{namespace}/cancel", summary="Cancel a job in one namespace")
+async def cancel_namespace(queue: str, job_id: str, namespace: str, request: Request) -> Response:
+    return await cancel(queue, job_id, request, namespace)
+
+
+@router.delete("/q/{queue}/j/{job_id}", summary="Finish a job as Deleted and drop its result")
+async def delete(queue: str, job_id: str, request: Request) -> Response:
+    await _service(request).delete(queue, job_id)
+    return JSONResponse({"success": True, "jobId": job_id})
+
+
+@router.post("/j/{job_id}/copy", summary="Push the same job to another queue")
+async def copy(job_id: str, request: Request) -> Response:
+    service = _service(request)
+    body = await read_json(request, service.settings.max_body_bytes)
+    job = await service.copy(job_id, body)
+    return JSONResponse({"success": True, "jobId": job.job_id, "queue": job.queue, "state": job.state.value})

@@ -1,0 +1,68 @@
+"""Queue endpoints: a fresh private queue, status, metrics (and their deprecated paths), health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from asman.core.names import check_queue, new_queue_name
+from asman.server.http import JSONResponse
+from asman.server.metrics import render
+from asman.server.service import JobService, now_ms
+
+router = APIRouter()
+
+
+@router.get("/healthz", summary="Liveness", response_class=PlainTextResponse)
+async def healthz() -> str:
+    return "OK"
+
+
+@router.get("/readyz", summary="Readiness: the store answers")
+async def readyz(request: Request) -> Response:
+    await request.app.state.service.store.ping()
+    return JSONResponse({"ready": True})
+
+
+@router.post("/q", summary="Mint a fresh, unguessable queue name")
+async def new_queue(request: Request) -> Response:
+    queue = new_queue_name()
+    return JSONResponse({"queue": queue, "url": str(request.url_for("list_jobs", queue=queue))}, status_code=201)
+
+
+async def queue_status(service: JobService, queue: str, clients: int) -> dict[str, Any]:
+    check_queue(queue)
+    # A worker unseen for three heartbeats is gone even if its replica could not say so.
+    seen_after = now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
+    workers = await service.store.list_workers(queue, seen_after)
+    return {
+        "queue": queue,
+        "counts": await service.store.counts(queue),
+        "workers": [
+            {**worker.info, "running": [item["jobId"] for item in worker.running], "replica": worker.replica,
+             "lastSeen": worker.seen_ms}
+            for worker in workers
+        ],
+        "clients": clients,
+    }
+
+
+@router.get("/q/{queue}/status", summary="Counts by state, connected workers and clients")
+@router.get("/{queue}/status", summary="Queue status (deprecated path)", deprecated=True)
+async def status(queue: str, request: Request) -> Response:
+    clients = request.app.state.watchers.count(queue)
+    return JSONResponse(await queue_status(request.app.state.service, queue, clients))
+
+
+@router.get("/q/{queue}/metrics", summary="Prometheus metrics for a queue", response_class=PlainTextResponse)
+@router.get("/{queue}/metrics", summary="Queue metrics (deprecated path)", deprecated=True)
+async def metrics(queue: str, request: Request) -> Response:
+    service: JobService = request.app.state.service
+    check_queue(queue)
+    counts = await service.store.counts(queue)
+    seen_after = now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
+    workers = len(await service.store.list_workers(queue, seen_after))
+    return Response(render(queue, counts, workers, request.app.state.histograms), media_type=CONTENT_TYPE_LATEST)

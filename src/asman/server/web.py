@@ -1,0 +1,19 @@
+"""The browser client: static files shipped inside the package, no build step, nothing from a CDN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+_FALLBACK = """<!doctype html><meta charset="utf-8"><title>Asman</title>
+<p>The Asman API is running. The web client files are missing from this installation.</p>"""
+
+
+def index_page() -> Response:
+    index = STATIC_DIR / "index.html"
+    if index.is_file():
+        return FileResponse(index, media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return HTMLResponse(_FALLBACK)

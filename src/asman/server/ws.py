@@ -1,0 +1,146 @@
+"""The worker WebSocket endpoint, `/q/<queue>/worker`: registration, heartbeats, logs and results, with every
+job message checked against the attempt the server handed out (fencing)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from asman.core import protocol
+from asman.core.errors import AsmanError
+from asman.core.events import Event
+from asman.core.names import check_queue
+from asman.core.protocol import JobResult, WorkerInfo
+from asman.server.hub import Hub, WorkerConn
+from asman.server.service import now_ms
+
+log = logging.getLogger(__name__)
+
+MAX_LOG_LINES_PER_MESSAGE = 10_000
+
+
+async def worker_socket(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    queue = websocket.path_params["queue"]
+    try:
+        check_queue(queue)
+    except AsmanError as exc:
+        await websocket.close(code=1008, reason=exc.message[:120])
+        return
+    await websocket.accept()
+    send_lock = asyncio.Lock()
+
+    async def send(message: dict[str, Any]) -> None:
+        async with send_lock:
+            await websocket.send_bytes(orjson.dumps(message))
+
+    try:
+        first = await _receive(websocket)
+        if first.get("type") != protocol.REGISTER:
+            await websocket.close(code=1002, reason="the first message must be 'register'")
+            return
+        info = WorkerInfo.model_validate(first.get("worker") or {})
+    except (ValidationError, ValueError) as exc:
+        await websocket.close(code=1007, reason=f"invalid registration: {str(exc)[:100]}")
+        return
+    except WebSocketDisconnect:
+        return
+
+    conn = WorkerConn(queue=queue, info=info, send=send)
+    service = hub.service
+    lease_ms = int(hub.settings.lease_seconds * 1000)
+    announced = [(item["jobId"], int(item["attempt"])) for item in first.get("running") or [] if "jobId" in item]
+    stale = await service.store.renew(queue, info.id, announced, now_ms() + lease_ms)
+    keep = [pair for pair in announced if pair not in stale]
+    conn.running.update(dict(keep))
+    await send(
+        {
+            "type": protocol.REGISTERED,
+            "leaseSeconds": hub.settings.lease_seconds,
+            "heartbeatSeconds": hub.settings.heartbeat_seconds,
+            "keep": [{"jobId": job, "attempt": attempt} for job, attempt in keep],
+            "drop": [{"jobId": job, "attempt": attempt} for job, attempt in stale],
+        }
+    )
+    await hub.add(conn)
+    try:
+        while True:
+            message = await _receive(websocket)
+            await _handle(hub, conn, message)
+    except WebSocketDisconnect:
+        pass
+    except (ValueError, ValidationError) as exc:
+        log.warning("worker %s sent a bad message: %s", info.id, exc)
+        await websocket.close(code=1007, reason=str(exc)[:120])
+    finally:
+        await hub.remove(conn)
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any]:
+    raw = await websocket.receive()
+    if raw["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(raw.get("code", 1000))
+    payload = raw.get("bytes") or raw.get("text") or ""
+    message = orjson.loads(payload)
+    if not isinstance(message, dict):
+        raise ValueError("messages must be JSON objects")
+    return message
+
+
+async def _reject(conn: WorkerConn, job: str, attempt: int) -> None:
+    await conn.send(
+        {"type": protocol.REJECTED, "jobId": job, "attempt": attempt, "reason": "this attempt is no longer current"}
+    )
+
+
+async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
+    service = hub.service
+    kind = message.get("type")
+    if kind == protocol.HEARTBEAT:
+        lease_until = now_ms() + int(hub.settings.lease_seconds * 1000)
+        stale = await service.store.renew(conn.queue, conn.info.id, list(conn.running.items()), lease_until)
+        for job, attempt in stale:
+            if conn.running.get(job) == attempt:
+                del conn.running[job]
+            await _reject(conn, job, attempt)
+        await hub.touch(conn)
+        if stale:
+            hub.kick(conn.queue)
+        return
+    job = str(message.get("jobId", ""))
+    attempt = int(message.get("attempt", -1))
+    if kind == protocol.LOG:
+        if conn.running.get(job) != attempt:
+            await _reject(conn, job, attempt)
+            return
+        lines = [line for line in message.get("logs") or [] if isinstance(line, list)][:MAX_LOG_LINES_PER_MESSAGE]
+        step = protocol.STEP_BUILD if message.get("step") == protocol.STEP_BUILD else protocol.STEP_RUN
+        now = now_ms()
+        await service.store.append_logs(job, attempt, step, lines, service.expires_ms(now))
+        await service.notifier.publish(Event("log", conn.queue, job, {"step": step, "logs": lines, "attempt": attempt}))
+    elif kind == protocol.FINISHED:
+        result = JobResult.model_validate(message.get("result") or {})
+        was_mine = conn.running.pop(job, None) == attempt
+        stored = {
+            **result.model_dump(exclude={"reason"}),
+            "reason": result.reason.value,
+            "worker": conn.info.id,
+            "attempt": attempt,
+            "time": now_ms(),
+        }
+        transition = await service.finish(conn.queue, job, attempt, result.reason, stored)
+        if transition is None and was_mine:
+            log.info("dropped the result of stale attempt %s of %s from %s", attempt, job[:12], conn.info.id)
+        hub.kick(conn.queue)
+    elif kind == protocol.RELEASE:
+        conn.running.pop(job, None)
+        transition = await service.store.release(conn.queue, job, attempt, now_ms())
+        if transition is not None:
+            await service.publish_transitions([transition])
+    else:
+        raise ValueError(f"unknown message type {kind!r}")

@@ -1,0 +1,156 @@
+"""The queue store: one interface for queue membership, job records, states, namespaces, results, logs, leases
+and attempts. SQLite (embedded) and PostgreSQL (scale-out) implement it; callers never see SQL.
+
+Rows become domain objects here, at the boundary: `JobRow`, `Assignment`, `Transition`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from asman.core.states import FinishedReason, JobState
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    queue: str
+    job_id: str
+    state: JobState
+    reason: FinishedReason | None
+    attempt: int
+    worker: str | None
+    queued_ms: int
+    updated_ms: int
+    seq: int
+    namespaces: tuple[str, ...] = ()
+    definition: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON shape of a job in listings and events (upstream's InMemoryDockerJob, extended)."""
+        data: dict[str, Any] = {
+            "jobId": self.job_id,
+            "queue": self.queue,
+            "state": self.state.value,
+            "queuedTime": self.queued_ms,
+            "time": self.updated_ms,
+            "worker": self.worker or "",
+            "attempt": self.attempt,
+        }
+        if self.reason is not None:
+            data["finishedReason"] = self.reason.value
+        if self.namespaces:
+            data["namespaces"] = list(self.namespaces)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A state change the store made; the service turns each into an event."""
+
+    queue: str
+    job_id: str
+    state: JobState
+    reason: FinishedReason | None
+    attempt: int
+    worker: str | None
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    job: JobRow
+    transitions: list[Transition] = field(default_factory=list)
+    # Running attempts that lost their last namespace to a newer job and must be stopped on their worker.
+    stop: list[Transition] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    queue: str
+    job_id: str
+    attempt: int
+    definition: dict[str, Any]
+    time_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRow:
+    queue: str
+    worker_id: str
+    replica: str
+    info: dict[str, Any]
+    running: list[dict[str, Any]]
+    seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    jobs: list[JobRow]
+    next_cursor: int | None
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def submit(
+        self, queue: str, job_id: str, definition: dict[str, Any], namespace: str, now_ms: int, expires_ms: int
+    ) -> SubmitOutcome: ...
+
+    async def claim(
+        self, queue: str, worker_id: str, limit: int, max_gpus: int, lease_until_ms: int, now_ms: int
+    ) -> list[Assignment]: ...
+
+    async def renew(self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int) -> list[
+        tuple[str, int]
+    ]:
+        """Extend leases; return the (job_id, attempt) pairs that are no longer current."""
+        ...
+
+    async def is_current(self, queue: str, job_id: str, attempt: int) -> bool: ...
+
+    async def finish(
+        self, queue: str, job_id: str, attempt: int, reason: FinishedReason, result: dict[str, Any], now_ms: int,
+        expires_ms: int,
+    ) -> Transition | None:
+        """Record an attempt's outcome; None when the attempt is stale (fencing)."""
+        ...
+
+    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> Transition | None: ...
+
+    async def expire_leases(self, now_ms: int, retry_budget: int) -> list[Transition]: ...
+
+    async def cancel(self, queue: str, job_id: str, namespace: str, now_ms: int) -> Transition | None:
+        """Remove one namespace's interest; finish the job as Cancelled when none is left."""
+        ...
+
+    async def delete(self, queue: str, job_id: str, now_ms: int) -> Transition | None: ...
+
+    async def append_logs(self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int) -> None: ...
+
+    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]: ...
+
+    async def get_job(self, queue: str, job_id: str) -> JobRow | None: ...
+
+    async def get_definition(self, job_id: str) -> dict[str, Any] | None: ...
+
+    async def get_result(self, job_id: str) -> dict[str, Any] | None: ...
+
+    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page: ...
+
+    async def counts(self, queue: str) -> dict[str, int]: ...
+
+    async def upsert_worker(self, row: WorkerRow) -> None: ...
+
+    async def remove_worker(self, queue: str, worker_id: str, replica: str) -> None: ...
+
+    async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]: ...
+
+    async def sweep(self, now_ms: int) -> int:
+        """Delete everything whose expiry has passed; return how many rows went."""
+        ...

@@ -1,0 +1,500 @@
+"""SQLite store: the embedded default. WAL mode, one connection owned by one thread.
+
+SQLite allows one writer at a time, so every operation runs as a short transaction on a single dedicated
+thread: the event loop never blocks on the database, and claims need no row locks (the PostgreSQL store
+uses FOR UPDATE SKIP LOCKED for the same guarantee).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import orjson
+
+from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
+from asman.core.errors import BackendUnavailable
+from asman.core.states import FinishedReason, JobState
+from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, Transition, WorkerRow
+from asman.store.migrate import migration_scripts
+
+T = TypeVar("T")
+
+_QUEUED = JobState.QUEUED.value
+_RUNNING = JobState.RUNNING.value
+_FINISHED = JobState.FINISHED.value
+_SUCCESS = FinishedReason.SUCCESS.value
+_ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq"
+
+
+def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
+    queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq = values
+    return JobRow(
+        queue=queue,
+        job_id=job_id,
+        state=JobState(state),
+        reason=FinishedReason(reason) if reason else None,
+        attempt=attempt,
+        worker=worker,
+        queued_ms=queued_ms,
+        updated_ms=updated_ms,
+        seq=seq,
+        namespaces=namespaces,
+    )
+
+
+def _requested_gpus(definition: dict[str, Any]) -> int:
+    requirements = definition.get("requirements")
+    gpus = requirements.get("gpus") if isinstance(requirements, dict) else None
+    return int(gpus) if isinstance(gpus, (int, float)) else 0
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asman-sqlite")
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._transaction, fn)
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn
+        if conn is None:
+            raise BackendUnavailable("the SQLite store is not open")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+        except sqlite3.OperationalError as exc:
+            raise BackendUnavailable(f"SQLite at {self._path} failed: {exc}. Check free disk space and permissions.") from exc
+
+    def _open_sync(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, script in migration_scripts("sqlite"):
+            if version in applied:
+                continue
+            conn.executescript(f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;")
+        self._conn = conn
+
+    async def open(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._open_sync)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, _close)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
+
+    # -- helpers used inside transactions ---------------------------------------------------------------------
+
+    @staticmethod
+    def _namespaces(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[str, ...]:
+        rows = conn.execute(
+            "SELECT namespace FROM namespaces WHERE queue = ? AND job_id = ? ORDER BY added_ms", (queue, job_id)
+        ).fetchall()
+        return tuple(row[0] for row in rows)
+
+    @staticmethod
+    def _get(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = conn.execute(
+            f"SELECT {_ROW_COLUMNS} FROM queue_jobs WHERE queue = ? AND job_id = ?", (queue, job_id)
+        ).fetchone()
+        return row
+
+    @staticmethod
+    def _finish_row(
+        conn: sqlite3.Connection, seq: int, reason: FinishedReason, now_ms: int
+    ) -> tuple[Any, ...]:
+        row: tuple[Any, ...] = conn.execute(
+            "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ? WHERE seq = ?"
+            f" RETURNING {_ROW_COLUMNS}",
+            (_FINISHED, reason.value, now_ms, seq),
+        ).fetchone()
+        return row
+
+    @staticmethod
+    def _transition(row: tuple[Any, ...]) -> Transition:
+        job = _row(row)
+        return Transition(job.queue, job.job_id, job.state, job.reason, job.attempt, job.worker, job.updated_ms)
+
+    def _replace_older(
+        self, conn: sqlite3.Connection, queue: str, job_id: str, namespace: str, now_ms: int
+    ) -> tuple[list[Transition], list[Transition]]:
+        """In a non-default namespace the newest job wins: older unfinished jobs lose this namespace."""
+        transitions: list[Transition] = []
+        stop: list[Transition] = []
+        older = conn.execute(
+            "SELECT q.seq, q.job_id, q.state FROM namespaces n JOIN queue_jobs q"
+            " ON q.queue = n.queue AND q.job_id = n.job_id"
+            " WHERE n.queue = ? AND n.namespace = ? AND n.job_id <> ? AND q.state IN (?, ?)",
+            (queue, namespace, job_id, _QUEUED, _RUNNING),
+        ).fetchall()
+        for seq, other_id, state in older:
+            conn.execute(
+                "DELETE FROM namespaces WHERE queue = ? AND job_id = ? AND namespace = ?", (queue, other_id, namespace)
+            )
+            if conn.execute(
+                "SELECT 1 FROM namespaces WHERE queue = ? AND job_id = ? LIMIT 1", (queue, other_id)
+            ).fetchone():
+                continue
+            finished = self._transition(self._finish_row(conn, seq, FinishedReason.JOB_REPLACED_BY_CLIENT, now_ms))
+            transitions.append(finished)
+            if state == _RUNNING:
+                stop.append(finished)
+        return transitions, stop
+
+    # -- queue verbs ------------------------------------------------------------------------------------------
+
+    async def submit(
+        self, queue: str, job_id: str, definition: dict[str, Any], namespace: str, now_ms: int, expires_ms: int
+    ) -> SubmitOutcome:
+        definition_text = orjson.dumps(definition).decode()
+        gpus = _requested_gpus(definition)
+
+        def _submit(conn: sqlite3.Connection) -> SubmitOutcome:
+            row = self._get(conn, queue, job_id)
+            transitions: list[Transition] = []
+            keeps = row is not None and (
+                row[2] in (_QUEUED, _RUNNING) or (row[2] == _FINISHED and row[3] == _SUCCESS)
+            )
+            if row is None:
+                conn.execute(
+                    "INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET expires_ms = MAX(expires_ms, excluded.expires_ms)",
+                    (job_id, definition_text, now_ms, expires_ms),
+                )
+                cached = conn.execute("SELECT reason FROM results WHERE job_id = ?", (job_id,)).fetchone()
+                state, reason = (_FINISHED, _SUCCESS) if cached and cached[0] == _SUCCESS else (_QUEUED, None)
+                row = conn.execute(
+                    "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)"
+                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ROW_COLUMNS}",
+                    (queue, job_id, state, reason, gpus, now_ms, now_ms, expires_ms),
+                ).fetchone()
+                transitions.append(self._transition(row))
+            elif not keeps:
+                # The last run failed, was cancelled or deleted: run it again.
+                conn.execute(
+                    "INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET expires_ms = MAX(expires_ms, excluded.expires_ms)",
+                    (job_id, definition_text, now_ms, expires_ms),
+                )
+                conn.execute("DELETE FROM results WHERE job_id = ? AND reason <> ?", (job_id, _SUCCESS))
+                row = conn.execute(
+                    "UPDATE queue_jobs SET state = ?, reason = NULL, worker = NULL, lease_until_ms = NULL,"
+                    " failures = 0, updated_ms = ?, expires_ms = MAX(expires_ms, ?) WHERE seq = ?"
+                    f" RETURNING {_ROW_COLUMNS}",
+                    (_QUEUED, now_ms, expires_ms, row[8]),
+                ).fetchone()
+                transitions.append(self._transition(row))
+            added = conn.execute(
+                "INSERT OR IGNORE INTO namespaces (queue, job_id, namespace, added_ms) VALUES (?, ?, ?, ?)",
+                (queue, job_id, namespace, now_ms),
+            ).rowcount
+            stop: list[Transition] = []
+            if added and namespace != DEFAULT_NAMESPACE:
+                replaced, stop = self._replace_older(conn, queue, job_id, namespace, now_ms)
+                transitions.extend(replaced)
+            assert row is not None
+            return SubmitOutcome(_row(row, self._namespaces(conn, queue, job_id)), transitions, stop)
+
+        return await self._run(_submit)
+
+    async def claim(
+        self, queue: str, worker_id: str, limit: int, max_gpus: int, lease_until_ms: int, now_ms: int
+    ) -> list[Assignment]:
+        def _claim(conn: sqlite3.Connection) -> list[Assignment]:
+            picked = conn.execute(
+                "SELECT seq FROM queue_jobs WHERE queue = ? AND state = ? AND gpus <= ? ORDER BY seq LIMIT ?",
+                (queue, _QUEUED, max_gpus, limit),
+            ).fetchall()
+            assignments = []
+            for (seq,) in picked:
+                job_id, attempt, definition = conn.execute(
+                    "UPDATE queue_jobs SET state = ?, attempt = attempt + 1, worker = ?, lease_until_ms = ?,"
+                    " updated_ms = ? WHERE seq = ? RETURNING job_id, attempt,"
+                    " (SELECT definition FROM jobs WHERE jobs.id = queue_jobs.job_id)",
+                    (_RUNNING, worker_id, lease_until_ms, now_ms, seq),
+                ).fetchone()
+                assignments.append(Assignment(queue, job_id, attempt, orjson.loads(definition or "{}"), now_ms))
+            return assignments
+
+        return await self._run(_claim)
+
+    async def renew(
+        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+    ) -> list[tuple[str, int]]:
+        def _renew(conn: sqlite3.Connection) -> list[tuple[str, int]]:
+            stale = []
+            for job_id, attempt in attempts:
+                updated = conn.execute(
+                    "UPDATE queue_jobs SET lease_until_ms = ?, worker = ? WHERE queue = ? AND job_id = ?"
+                    " AND state = ? AND attempt = ?",
+                    (lease_until_ms, worker_id, queue, job_id, _RUNNING, attempt),
+                ).rowcount
+                if not updated:
+                    stale.append((job_id, attempt))
+            return stale
+
+        return await self._run(_renew)
+
+    async def is_current(self, queue: str, job_id: str, attempt: int) -> bool:
+        def _current(conn: sqlite3.Connection) -> bool:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM queue_jobs WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?",
+                    (queue, job_id, _RUNNING, attempt),
+                ).fetchone()
+                is not None
+            )
+
+        return await self._run(_current)
+
+    async def finish(
+        self,
+        queue: str,
+        job_id: str,
+        attempt: int,
+        reason: FinishedReason,
+        result: dict[str, Any],
+        now_ms: int,
+        expires_ms: int,
+    ) -> Transition | None:
+        def _finish(conn: sqlite3.Connection) -> Transition | None:
+            row = conn.execute(
+                "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?"
+                f" WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {_ROW_COLUMNS}",
+                (_FINISHED, reason.value, now_ms, queue, job_id, _RUNNING, attempt),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,"
+                " finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms",
+                (job_id, reason.value, orjson.dumps(result).decode(), now_ms, expires_ms),
+            )
+            return self._transition(row)
+
+        return await self._run(_finish)
+
+    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> Transition | None:
+        def _release(conn: sqlite3.Connection) -> Transition | None:
+            row = conn.execute(
+                "UPDATE queue_jobs SET state = ?, worker = NULL, lease_until_ms = NULL, updated_ms = ?"
+                f" WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {_ROW_COLUMNS}",
+                (_QUEUED, now_ms, queue, job_id, _RUNNING, attempt),
+            ).fetchone()
+            return self._transition(row) if row else None
+
+        return await self._run(_release)
+
+    async def expire_leases(self, now_ms: int, retry_budget: int) -> list[Transition]:
+        def _expire(conn: sqlite3.Connection) -> list[Transition]:
+            expired = conn.execute(
+                "SELECT seq, failures FROM queue_jobs WHERE state = ? AND lease_until_ms < ?", (_RUNNING, now_ms)
+            ).fetchall()
+            transitions = []
+            for seq, failures in expired:
+                if failures + 1 >= retry_budget:
+                    conn.execute("UPDATE queue_jobs SET failures = failures + 1 WHERE seq = ?", (seq,))
+                    row = self._finish_row(conn, seq, FinishedReason.WORKER_LOST, now_ms)
+                else:
+                    row = conn.execute(
+                        "UPDATE queue_jobs SET state = ?, failures = failures + 1, worker = NULL,"
+                        f" lease_until_ms = NULL, updated_ms = ? WHERE seq = ? RETURNING {_ROW_COLUMNS}",
+                        (_QUEUED, now_ms, seq),
+                    ).fetchone()
+                transitions.append(self._transition(row))
+            return transitions
+
+        return await self._run(_expire)
+
+    async def cancel(self, queue: str, job_id: str, namespace: str, now_ms: int) -> Transition | None:
+        def _cancel(conn: sqlite3.Connection) -> Transition | None:
+            row = self._get(conn, queue, job_id)
+            if row is None or row[2] not in (_QUEUED, _RUNNING):
+                return None
+            if namespace == ALL_NAMESPACES:
+                conn.execute("DELETE FROM namespaces WHERE queue = ? AND job_id = ?", (queue, job_id))
+            else:
+                conn.execute(
+                    "DELETE FROM namespaces WHERE queue = ? AND job_id = ? AND namespace = ?",
+                    (queue, job_id, namespace),
+                )
+            if self._namespaces(conn, queue, job_id):
+                return None
+            return self._transition(self._finish_row(conn, row[8], FinishedReason.CANCELLED, now_ms))
+
+        return await self._run(_cancel)
+
+    async def delete(self, queue: str, job_id: str, now_ms: int) -> Transition | None:
+        def _delete(conn: sqlite3.Connection) -> Transition | None:
+            row = self._get(conn, queue, job_id)
+            if row is None:
+                return None
+            conn.execute("DELETE FROM namespaces WHERE queue = ? AND job_id = ?", (queue, job_id))
+            conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM logs WHERE job_id = ?", (job_id,))
+            finished = self._finish_row(conn, row[8], FinishedReason.DELETED, now_ms)
+            # Report the attempt and worker the job had, so a running container can be stopped.
+            return Transition(queue, job_id, JobState.FINISHED, FinishedReason.DELETED, row[4], row[5], finished[7])
+
+        return await self._run(_delete)
+
+    # -- logs -------------------------------------------------------------------------------------------------
+
+    async def append_logs(self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int) -> None:
+        text = orjson.dumps(logs).decode()
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO logs (job_id, attempt, step, lines, expires_ms) VALUES (?, ?, ?, ?, ?)",
+                (job_id, attempt, step, text, expires_ms),
+            )
+        )
+
+    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]:
+        def _read(conn: sqlite3.Connection) -> tuple[list[list[Any]], int]:
+            rows = conn.execute(
+                "SELECT lines FROM logs WHERE job_id = ? AND step = ? AND attempt ="
+                " (SELECT MAX(attempt) FROM logs WHERE job_id = ? AND step = ?) ORDER BY id",
+                (job_id, step, job_id, step),
+            ).fetchall()
+            lines: list[list[Any]] = [line for (text,) in rows for line in orjson.loads(text)]
+            return lines[since:], len(lines)
+
+        return await self._run(_read)
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    async def get_job(self, queue: str, job_id: str) -> JobRow | None:
+        def _get(conn: sqlite3.Connection) -> JobRow | None:
+            row = self._get(conn, queue, job_id)
+            return _row(row, self._namespaces(conn, queue, job_id)) if row else None
+
+        return await self._run(_get)
+
+    async def get_definition(self, job_id: str) -> dict[str, Any] | None:
+        row = await self._run(
+            lambda conn: conn.execute("SELECT definition FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        )
+        return orjson.loads(row[0]) if row else None  # type: ignore[no-any-return]
+
+    async def get_result(self, job_id: str) -> dict[str, Any] | None:
+        row = await self._run(
+            lambda conn: conn.execute("SELECT result FROM results WHERE job_id = ?", (job_id,)).fetchone()
+        )
+        return orjson.loads(row[0]) if row else None  # type: ignore[no-any-return]
+
+    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page:
+        def _list(conn: sqlite3.Connection) -> Page:
+            where = ["queue = ?"]
+            params: list[Any] = [queue]
+            if state is not None:
+                where.append("state = ?")
+                params.append(state.value)
+            if cursor is not None:
+                where.append("seq < ?")
+                params.append(cursor)
+            rows = conn.execute(
+                f"SELECT {_ROW_COLUMNS} FROM queue_jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+                (*params, limit + 1),
+            ).fetchall()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            namespaces: dict[str, list[str]] = {}
+            if rows:
+                marks = ",".join("?" * len(rows))
+                for job_id, namespace in conn.execute(
+                    f"SELECT job_id, namespace FROM namespaces WHERE queue = ? AND job_id IN ({marks})",
+                    (queue, *(row[1] for row in rows)),
+                ):
+                    namespaces.setdefault(job_id, []).append(namespace)
+            jobs = [_row(row, tuple(namespaces.get(row[1], ()))) for row in rows]
+            return Page(jobs, rows[-1][8] if more else None)
+
+        return await self._run(_list)
+
+    async def counts(self, queue: str) -> dict[str, int]:
+        rows = await self._run(
+            lambda conn: conn.execute("SELECT state, n FROM queue_counts WHERE queue = ?", (queue,)).fetchall()
+        )
+        return {state: n for state, n in rows if n > 0}
+
+    # -- workers ----------------------------------------------------------------------------------------------
+
+    async def upsert_worker(self, row: WorkerRow) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "INSERT INTO workers (queue, worker_id, replica, info, running, seen_ms) VALUES (?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (queue, worker_id, replica) DO UPDATE SET info = excluded.info,"
+                " running = excluded.running, seen_ms = excluded.seen_ms",
+                (
+                    row.queue,
+                    row.worker_id,
+                    row.replica,
+                    orjson.dumps(row.info).decode(),
+                    orjson.dumps(row.running).decode(),
+                    row.seen_ms,
+                ),
+            )
+        )
+
+    async def remove_worker(self, queue: str, worker_id: str, replica: str) -> None:
+        await self._run(
+            lambda conn: conn.execute(
+                "DELETE FROM workers WHERE queue = ? AND worker_id = ? AND replica = ?", (queue, worker_id, replica)
+            )
+        )
+
+    async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]:
+        rows = await self._run(
+            lambda conn: conn.execute(
+                "SELECT queue, worker_id, replica, info, running, seen_ms FROM workers"
+                " WHERE queue = ? AND seen_ms >= ? ORDER BY worker_id",
+                (queue, seen_after_ms),
+            ).fetchall()
+        )
+        return [
+            WorkerRow(queue, worker_id, replica, orjson.loads(info), orjson.loads(running), seen)
+            for queue, worker_id, replica, info, running, seen in rows
+        ]
+
+    async def sweep(self, now_ms: int) -> int:
+        def _sweep(conn: sqlite3.Connection) -> int:
+            removed = conn.execute(
+                "DELETE FROM namespaces WHERE EXISTS (SELECT 1 FROM queue_jobs q WHERE q.queue = namespaces.queue"
+                " AND q.job_id = namespaces.job_id AND q.expires_ms < ?)",
+                (now_ms,),
+            ).rowcount
+            for table in ("queue_jobs", "jobs", "results", "logs"):
+                removed += conn.execute(f"DELETE FROM {table} WHERE expires_ms < ?", (now_ms,)).rowcount
+            conn.execute("DELETE FROM workers WHERE seen_ms < ?", (now_ms - 86_400_000,))
+            return removed
+
+        return await self._run(_sweep)

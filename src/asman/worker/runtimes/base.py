@@ -1,0 +1,117 @@
+"""The container runtime behind one small interface: images in, a run's outcome out.
+
+A runtime knows nothing about jobs, queues or the server: `asman.worker.run` turns a job into a `ContainerSpec`
+and a `RunOutcome` back into a result. Log lines reach the caller through a plain callable that may be called
+from any thread; batching them is the caller's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple, Protocol
+
+from asman.core.definition import BuildSpec
+from asman.core.errors import AsmanError, BackendUnavailable
+
+# on_log(text, epoch_ms, is_stderr): called as output is written, possibly from a worker thread.
+LogSink = Callable[[str, int, bool], None]
+
+# Every container a runtime creates carries this label, so cleanup never touches anyone else's containers.
+MANAGED_LABEL = "io.asman.managed"
+
+DEFAULT_USER = "1000:1000"
+DEFAULT_PIDS_LIMIT = 512
+
+
+class RuntimeUnavailable(BackendUnavailable):
+    """No container engine answers (the daemon is down, or DOCKER_HOST points nowhere)."""
+
+
+class ContainerRuntimeError(AsmanError):
+    """A failure of the runtime that is about the job's own image, not the engine."""
+
+
+class ImageError(ContainerRuntimeError):
+    """The image cannot be had: not present and the pull failed."""
+
+
+class BuildError(ContainerRuntimeError):
+    """The build context could not be fetched, or the build itself failed."""
+
+
+class Mount(NamedTuple):
+    """A bind mount; a plain (host_path, container_path, read_only) tuple works as well."""
+
+    host_path: str
+    container_path: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """One container to run to completion. Sizes are bytes, durations seconds."""
+
+    image: str
+    name: str
+    command: list[str] | None = None
+    entrypoint: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    workdir: str | None = None
+    mounts: list[Mount] = field(default_factory=list)
+    cpus: float | None = None
+    memory: int | None = None
+    gpus: list[str] | None = None
+    shm_size: int | None = None
+    timeout_s: float | None = None
+    network: str = "none"
+    labels: dict[str, str] = field(default_factory=dict)
+    user: str = DEFAULT_USER
+    pids_limit: int = DEFAULT_PIDS_LIMIT
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended. `exit_code` is None when the container never ran or its status is unknown."""
+
+    exit_code: int | None
+    timed_out: bool = False
+    cancelled: bool = False
+    error: str | None = None
+    duration_ms: int = 0
+    oom_killed: bool = False
+
+
+class ContainerRuntime(Protocol):
+    async def check(self) -> None:
+        """Raise `RuntimeUnavailable` unless the engine answers."""
+        ...
+
+    async def ensure_image(self, image: str) -> None:
+        """Make `image` present locally, pulling it once if absent; `ImageError` if it cannot be had."""
+        ...
+
+    async def has_image(self, image: str) -> bool:
+        """Whether `image` (a name:tag or an id) is present locally. Never pulls."""
+        ...
+
+    async def build_image(self, build: BuildSpec, tag: str, on_log: LogSink) -> str:
+        """Build `build` into an image tagged `tag`, streaming the build output; returns the image id.
+
+        `BuildError` when the context cannot be fetched or the build fails.
+        """
+        ...
+
+    async def run(self, spec: ContainerSpec, on_log: LogSink) -> RunOutcome:
+        """Run a container to its end (exit, timeout or `stop`), stream its output, then remove it."""
+        ...
+
+    async def stop(self, container_name: str) -> None:
+        """Kill the named container if it is running; its `run` reports `cancelled=True`."""
+        ...
+
+    async def cleanup(self, prefix: str) -> int:
+        """Remove this runtime's containers whose name starts with `prefix` (leftovers of a crash)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,445 @@
+"""`DockerRuntime`: the container runtime over the Docker Engine API (podman's compatible socket works too).
+
+The `docker` SDK is synchronous. Short calls (create, start, kill, remove, inspect) run through
+`asyncio.to_thread`; calls that block for a whole run (wait, the two log streams, pulls, builds) get a dedicated
+thread each, so several long jobs never exhaust the default executor and the event loop never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import httpx
+import requests.exceptions
+from docker.models.containers import Container
+from docker.types import DeviceRequest
+from docker.types import Mount as DockerMount
+
+from asman.core.definition import BuildSpec
+from asman.worker.runtimes.base import (
+    MANAGED_LABEL,
+    BuildError,
+    ContainerSpec,
+    ImageError,
+    LogSink,
+    RunOutcome,
+    RuntimeUnavailable,
+)
+from asman.worker.runtimes.context import build_args, make_context
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+BUILD_TIMEOUT_S = 6 * 3600
+# After the container exits, its log streams end on their own; this only bounds a misbehaving engine.
+LOG_DRAIN_TIMEOUT_S = 10.0
+
+
+def _unavailable(where: str, error: BaseException) -> RuntimeUnavailable:
+    return RuntimeUnavailable(
+        f"no container engine answers at {where} ({error}). Start Docker, or set DOCKER_HOST to a running "
+        "engine's socket (podman's Docker-compatible socket works too), or start a private engine with "
+        "`scripts/docker-engine.sh start /tmp/asman-docker` and "
+        '`eval "$(scripts/docker-engine.sh env /tmp/asman-docker)"`.'
+    )
+
+
+def _explain(error: docker.errors.APIError) -> str:
+    explanation = error.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode("utf-8", "replace")
+    return str(explanation or error)
+
+
+def epoch_ms(stamp: bytes | str) -> int:
+    """Milliseconds since the epoch of a Docker log timestamp (RFC 3339, UTC, up to nanoseconds)."""
+    text = stamp.decode("ascii", "replace") if isinstance(stamp, bytes) else stamp
+    try:
+        head, _, fraction = text.rstrip("Z").partition(".")
+        moment = datetime.strptime(head, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        return int(moment.timestamp()) * 1000 + int((fraction + "000")[:3])
+    except ValueError:
+        return int(time.time() * 1000)
+
+
+async def _in_thread(function: Callable[[], T], name: str) -> T:
+    """Run a long blocking call in its own daemon thread and await its result."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def target() -> None:
+        try:
+            result = function()
+        except BaseException as error:
+            loop.call_soon_threadsafe(settle, None, error)
+        else:
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return await future
+
+
+class DockerRuntime:
+    """Containers through a Docker engine: `DOCKER_HOST` (or `base_url`), else the default socket."""
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        build_network: str | None = None,
+        http: httpx.AsyncClient | None = None,
+        init: bool | None = None,
+        max_pool_size: int = 64,
+    ) -> None:
+        self._base_url = base_url
+        self._build_network = build_network
+        self._http = http
+        self._owns_http = http is None
+        self._init = init
+        self._max_pool_size = max_pool_size
+        self._client: docker.DockerClient | None = None
+        self._ncpu: int | None = None
+        self._image_locks: dict[str, asyncio.Lock] = {}
+        self._cancel_requested: set[str] = set()
+
+    @property
+    def where(self) -> str:
+        return self._base_url or os.environ.get("DOCKER_HOST") or DEFAULT_SOCKET
+
+    # -- connection -------------------------------------------------------------------------------------------
+
+    def _connect(self) -> docker.DockerClient:
+        try:
+            if self._base_url:
+                client = docker.DockerClient(
+                    base_url=self._base_url, version="auto", max_pool_size=self._max_pool_size
+                )
+            else:
+                client = docker.DockerClient.from_env(version="auto", max_pool_size=self._max_pool_size)
+            info = client.info()
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as error:
+            raise _unavailable(self.where, error) from None
+        self._ncpu = int(info.get("NCPU") or 0) or None
+        if self._init is None:
+            self._init = bool(info.get("InitBinary"))
+        return client
+
+    async def _docker(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = await asyncio.to_thread(self._connect)
+        return self._client
+
+    async def _call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A short SDK call in the default executor, with a dead engine reported as `RuntimeUnavailable`."""
+        try:
+            return await asyncio.to_thread(function, *args, **kwargs)
+        except (requests.exceptions.ConnectionError, ConnectionError) as error:
+            raise _unavailable(self.where, error) from None
+
+    async def check(self) -> None:
+        """Raise `RuntimeUnavailable` unless the engine answers."""
+        client = await self._docker()
+        await self._call(client.ping)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await asyncio.to_thread(self._client.close)
+            self._client = None
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+            self._http = None
+
+    # -- images -----------------------------------------------------------------------------------------------
+
+    def _lock(self, image: str) -> asyncio.Lock:
+        return self._image_locks.setdefault(image, asyncio.Lock())
+
+    async def has_image(self, image: str) -> bool:
+        client = await self._docker()
+        try:
+            await self._call(client.api.inspect_image, image)
+        except docker.errors.NotFound:
+            return False
+        except docker.errors.APIError as error:
+            raise ImageError(f"cannot inspect image {image!r}: {_explain(error)}") from None
+        return True
+
+    async def ensure_image(self, image: str) -> None:
+        async with self._lock(image):
+            if await self.has_image(image):
+                return
+            client = await self._docker()
+            log.info("pulling image %s", image)
+
+            def pull() -> str | None:
+                last_error = None
+                for event in client.api.pull(image, stream=True, decode=True):
+                    if isinstance(event, dict) and event.get("error"):
+                        last_error = str(event["error"])
+                return last_error
+
+            try:
+                failure = await _in_thread(pull, f"pull {image}")
+            except docker.errors.APIError as error:
+                failure = _explain(error)
+            except (requests.exceptions.ConnectionError, ConnectionError) as error:
+                raise _unavailable(self.where, error) from None
+            except docker.errors.DockerException as error:
+                failure = str(error)
+            if failure is None and await self.has_image(image):
+                return
+            raise ImageError(
+                f"image {image!r} is not on this worker and could not be pulled: {failure or 'unknown error'}. "
+                "Check the image name and tag, and that the worker can reach its registry."
+            )
+
+    async def build_image(self, build: BuildSpec, tag: str, on_log: LogSink) -> str:
+        client = await self._docker()
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=15.0))
+        context, dockerfile = await make_context(build, self._http)
+        arguments = build_args(build)
+
+        def run_build() -> tuple[str | None, str | None]:
+            image_id: str | None = None
+            error: str | None = None
+            stream = client.api.build(
+                fileobj=io.BytesIO(context),
+                custom_context=True,
+                tag=tag,
+                dockerfile=dockerfile,
+                buildargs=arguments or None,
+                target=build.target,
+                platform=build.platform,
+                network_mode=self._build_network,
+                decode=True,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                timeout=BUILD_TIMEOUT_S,
+            )
+            for event in stream:
+                if not isinstance(event, dict):
+                    continue
+                now = int(time.time() * 1000)
+                if "stream" in event:
+                    for line in str(event["stream"]).splitlines():
+                        if line.strip():
+                            on_log(line, now, False)
+                if event.get("error"):
+                    error = str(event["error"]).strip()
+                    on_log(error, now, True)
+                aux = event.get("aux")
+                if isinstance(aux, dict) and aux.get("ID"):
+                    image_id = str(aux["ID"])
+            return image_id, error
+
+        async with self._lock(tag):
+            try:
+                image_id, failure = await _in_thread(run_build, f"build {tag}")
+            except docker.errors.APIError as error:
+                raise BuildError(f"the image build failed: {_explain(error)}") from None
+            except (requests.exceptions.ConnectionError, ConnectionError) as error:
+                raise _unavailable(self.where, error) from None
+            except docker.errors.DockerException as error:
+                raise BuildError(f"the image build failed: {error}") from None
+        if failure:
+            raise BuildError(f"the image build failed: {failure}")
+        if image_id is None:
+            try:
+                image_id = str((await self._call(client.api.inspect_image, tag))["Id"])
+            except docker.errors.APIError as error:
+                raise BuildError(f"the build finished but image {tag!r} is missing: {_explain(error)}") from None
+        return image_id
+
+    # -- containers -------------------------------------------------------------------------------------------
+
+    def _create_arguments(self, spec: ContainerSpec) -> dict[str, Any]:
+        cpus = spec.cpus
+        if cpus and self._ncpu:
+            cpus = min(cpus, float(self._ncpu))
+        arguments: dict[str, Any] = {
+            "command": spec.command,
+            "entrypoint": spec.entrypoint,
+            "environment": dict(spec.env),
+            "working_dir": spec.workdir,
+            "name": spec.name,
+            "labels": {**spec.labels, MANAGED_LABEL: "1"},
+            "user": spec.user,
+            "network_mode": spec.network,
+            "mounts": [
+                DockerMount(target=container_path, source=host_path, type="bind", read_only=read_only)
+                for host_path, container_path, read_only in spec.mounts
+            ],
+            "security_opt": ["no-new-privileges"],
+            "cap_drop": ["ALL"],
+            "pids_limit": spec.pids_limit,
+            "init": bool(self._init),
+            "detach": True,
+            "tty": False,
+            "stdin_open": False,
+        }
+        if cpus:
+            arguments["nano_cpus"] = int(cpus * 1e9)
+        if spec.memory:
+            arguments["mem_limit"] = spec.memory
+            arguments["memswap_limit"] = spec.memory
+        if spec.shm_size:
+            arguments["shm_size"] = spec.shm_size
+        if spec.gpus:
+            arguments["device_requests"] = [DeviceRequest(device_ids=list(spec.gpus), capabilities=[["gpu"]])]
+        return arguments
+
+    def _pump_logs(self, container: Container, is_stderr: bool, on_log: LogSink, streams: list[Any]) -> None:
+        """Thread body: follow one of the container's streams, one call of `on_log` per written line."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        try:
+            stream: Iterator[bytes] = container.logs(
+                stdout=not is_stderr, stderr=is_stderr, stream=True, follow=True, timestamps=True
+            )
+            streams.append(stream)
+            for chunk in stream:
+                stamp, _, payload = chunk.partition(b" ")
+                text = decoder.decode(payload)
+                if not text:
+                    continue
+                try:
+                    on_log(text.removesuffix("\n"), epoch_ms(stamp), is_stderr)
+                except Exception:
+                    log.exception("log sink failed")
+        except Exception as error:  # the container went away under us: nothing more to read
+            log.debug("log stream of %s ended: %s", container.name, error)
+
+    async def run(self, spec: ContainerSpec, on_log: LogSink) -> RunOutcome:
+        client = await self._docker()
+        try:
+            container = await self._call(client.containers.create, spec.image, **self._create_arguments(spec))
+        except docker.errors.ImageNotFound:
+            return RunOutcome(exit_code=None, error=f"image {spec.image!r} is not on this worker")
+        except docker.errors.APIError as error:
+            self._cancel_requested.discard(spec.name)
+            return RunOutcome(exit_code=None, error=f"could not create the container: {_explain(error)}")
+
+        started = time.monotonic()
+        timed_out = False
+        streams: list[Any] = []
+        pumps: list[threading.Thread] = []
+        try:
+            if spec.name in self._cancel_requested:
+                return RunOutcome(exit_code=None, cancelled=True)
+            try:
+                await self._call(container.start)
+            except docker.errors.APIError as error:
+                return RunOutcome(
+                    exit_code=None,
+                    error=f"the container could not start: {_explain(error)}",
+                    cancelled=spec.name in self._cancel_requested,
+                )
+            for is_stderr in (False, True):
+                pump = threading.Thread(
+                    target=self._pump_logs,
+                    args=(container, is_stderr, on_log, streams),
+                    name=f"logs {spec.name} {'stderr' if is_stderr else 'stdout'}",
+                    daemon=True,
+                )
+                pump.start()
+                pumps.append(pump)
+            # `stop` may have run between create and start; it marks the name before it kills, so look again.
+            if spec.name in self._cancel_requested:
+                await self._kill(container)
+
+            waiting = asyncio.ensure_future(_in_thread(lambda: container.wait(), f"wait {spec.name}"))
+            done, _ = await asyncio.wait({waiting}, timeout=spec.timeout_s)
+            if not done:
+                timed_out = spec.name not in self._cancel_requested
+                await self._kill(container)
+            status = await waiting
+            duration_ms = int((time.monotonic() - started) * 1000)
+
+            for pump in pumps:
+                await asyncio.to_thread(pump.join, LOG_DRAIN_TIMEOUT_S)
+            cancelled = spec.name in self._cancel_requested
+            state: dict[str, Any] = {}
+            try:
+                container.reload()
+                state = container.attrs.get("State") or {}
+            except docker.errors.APIError:
+                pass
+            details = status.get("Error")
+            error_message = (details.get("Message") or None) if details else None
+            return RunOutcome(
+                exit_code=None if cancelled or timed_out else int(status["StatusCode"]),
+                timed_out=timed_out and not cancelled,
+                cancelled=cancelled,
+                error=error_message,
+                duration_ms=duration_ms,
+                oom_killed=bool(state.get("OOMKilled")),
+            )
+        finally:
+            for stream in streams:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+            await asyncio.shield(self._remove(container))
+            self._cancel_requested.discard(spec.name)
+
+    async def _kill(self, container: Container) -> None:
+        try:
+            await self._call(container.kill)
+        except docker.errors.APIError as error:  # already stopped, or gone
+            log.debug("kill %s: %s", container.name, _explain(error))
+
+    async def _remove(self, container: Container) -> None:
+        try:
+            await self._call(container.remove, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as error:
+            log.warning("could not remove container %s: %s", container.name, _explain(error))
+
+    async def stop(self, container_name: str) -> None:
+        # Mark first, kill second: `run` checks the mark after starting, so no start can slip past a stop.
+        self._cancel_requested.add(container_name)
+        client = await self._docker()
+        try:
+            await self._call(client.api.kill, container_name)
+        except docker.errors.APIError as error:  # not created yet, not running, or gone: the mark suffices
+            log.debug("stop %s: %s", container_name, _explain(error))
+
+    async def cleanup(self, prefix: str) -> int:
+        client = await self._docker()
+        listed = await self._call(client.api.containers, all=True, filters={"label": MANAGED_LABEL})
+        removed = 0
+        for entry in listed:
+            names = [str(name).lstrip("/") for name in entry.get("Names") or []]
+            if not any(name.startswith(prefix) for name in names):
+                continue
+            try:
+                await self._call(client.api.remove_container, entry["Id"], force=True)
+                removed += 1
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as error:
+                log.warning("could not remove container %s: %s", names, _explain(error))
+        return removed

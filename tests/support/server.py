@@ -1,0 +1,100 @@
+"""Fixtures for the queue server: in-process (httpx over ASGI) and as a real subprocess on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from asman.server.app import create_app
+from asman.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", lease_seconds=3, heartbeat_seconds=0.5, sweep_interval_seconds=3600)
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://asman.test") as client:
+            client.app = app  # type: ignore[attr-defined]
+            yield client
+
+
+@dataclass
+class ServerProcess:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None) -> ServerProcess:
+    port = port or free_port()
+    env = {
+        **os.environ,
+        "ASMAN_DATA_DIR": str(data_dir),
+        "ASMAN_PORT": str(port),
+        "ASMAN_HOST": "127.0.0.1",
+        "ASMAN_LEASE_SECONDS": "3",
+        "ASMAN_HEARTBEAT_SECONDS": "0.5",
+        **(extra_env or {}),
+    }
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "asman.cli", "server"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    server = ServerProcess(f"http://127.0.0.1:{port}", data_dir, process, log_path, env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError(f"server did not answer in 30 s:\n{server.log()}")
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path / "server-data")
+    yield server
+    server.stop()
