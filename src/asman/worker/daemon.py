@@ -1,0 +1,371 @@
+"""The worker daemon: one outgoing WebSocket to `/q/<queue>/worker`, so workers need no open port.
+
+It registers (re-announcing attempts still running after a reconnect), runs each assignment as its own task
+through `run_job`, renews leases by heartbeat, streams logs in small batches, and reports each attempt's
+result with the attempt number the server handed out. Results that could not be sent survive a reconnect.
+On SIGTERM it stops taking jobs, lets running ones finish within a grace period, then hands the rest back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import shutil
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from asman import __version__
+from asman.core import protocol
+from asman.core.definition import DataRef, JobDefinition
+from asman.core.protocol import JobResult
+from asman.core.states import FinishedReason
+from asman.worker.run import JobContext, RunSettings, run_job
+from asman.worker.runtimes.base import ContainerRuntime, RuntimeUnavailable
+
+log = logging.getLogger(__name__)
+
+LOG_FLUSH_SECONDS = 0.1
+LOG_BATCH_LINES = 500
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    api_url: str
+    queue: str
+    data_dir: Path
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:6]}")
+    slots: int = 1
+    gpu_ids: tuple[str, ...] = ()
+    max_job_duration_s: float | None = 300.0
+    max_output_bytes: int = 1024**3
+    network: str = "none"
+    grace_seconds: float = 30.0
+    reconnect_max_seconds: float = 10.0
+
+    @property
+    def socket_url(self) -> str:
+        base = self.api_url.rstrip("/").replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return f"{base}/q/{self.queue}/worker"
+
+
+class HttpJobIO:
+    """A job's link to the outside over HTTP: inputs fetched, outputs uploaded, logs batched to the socket."""
+
+    def __init__(self, daemon: WorkerDaemon, job_id: str, attempt: int) -> None:
+        self._daemon = daemon
+        self._job_id = job_id
+        self._attempt = attempt
+        self._loop = asyncio.get_running_loop()
+
+    async def fetch(self, ref: DataRef) -> bytes:
+        url = str(ref.value)
+        if ref.type == "key":
+            url = self.blob_url(url)
+        response = await self._daemon.http.get(url, follow_redirects=True)
+        response.raise_for_status()
+        data = response.content
+        if ref.hash and hashlib.sha256(data).hexdigest() != ref.hash:
+            raise ValueError(f"the content at {url} does not match its hash {ref.hash}")
+        return data
+
+    async def upload(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        exists = await self._daemon.http.get(f"{self._daemon.settings.api_url}/f/{key}/exists")
+        if exists.status_code != 200:
+            response = await self._daemon.http.put(
+                f"{self._daemon.settings.api_url}/f/{key}", content=data, follow_redirects=True
+            )
+            response.raise_for_status()
+        return key
+
+    def blob_url(self, key: str) -> str:
+        return f"{self._daemon.settings.api_url}/f/{key}"
+
+    def log(self, step: str, text: str, epoch_ms: int, is_stderr: bool) -> None:
+        self._loop.call_soon_threadsafe(
+            self._daemon.buffer_log, self._job_id, self._attempt, step, [text, epoch_ms, is_stderr]
+        )
+
+
+@dataclass
+class _Attempt:
+    job_id: str
+    attempt: int
+    context: JobContext
+    task: asyncio.Task[None] | None = None
+    stale: bool = False
+
+
+class WorkerDaemon:
+    def __init__(self, settings: WorkerSettings, runtime: ContainerRuntime) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        self._attempts: dict[str, _Attempt] = {}
+        self._unsent: dict[tuple[str, int], dict[str, Any]] = {}
+        self._logs: dict[tuple[str, int, str], list[list[Any]]] = {}
+        self._ws: ClientConnection | None = None
+        self._draining = False
+        self._stopped = asyncio.Event()
+        self._free_gpus = list(settings.gpu_ids)
+        self._gpu_freed = asyncio.Condition()
+        self.connected = asyncio.Event()
+        self._heartbeat_seconds = 5.0
+
+    # -- public -----------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect and serve until `stop()`; reconnects with backoff when the server goes away."""
+        await self.runtime.check()
+        removed = await self.runtime.cleanup(self._container_prefix())
+        if removed:
+            log.info("removed %d containers left over by an earlier run of this worker", removed)
+        flusher = asyncio.create_task(self._flush_logs_loop())
+        delay = 0.5
+        try:
+            while not self._stopped.is_set():
+                try:
+                    async with connect(self.settings.socket_url, max_size=32 * 1024 * 1024, ping_interval=20,
+                                       open_timeout=10) as ws:
+                        delay = 0.5
+                        await self._session(ws)
+                except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+                    if self._stopped.is_set():
+                        break
+                    log.warning("connection to %s lost (%s); retrying in %.1f s", self.settings.socket_url, exc, delay)
+                finally:
+                    self._ws = None
+                    self.connected.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), delay)
+                delay = min(delay * 2, self.settings.reconnect_max_seconds)
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self.http.aclose()
+
+    async def drain(self) -> None:
+        """Graceful stop: take no new jobs, wait for running ones up to the grace period, hand back the rest."""
+        self._draining = True
+        tasks = [attempt.task for attempt in self._attempts.values() if attempt.task]
+        if tasks:
+            log.info("waiting up to %.0f s for %d running job(s)", self.settings.grace_seconds, len(tasks))
+            await asyncio.wait(tasks, timeout=self.settings.grace_seconds)
+        for attempt in list(self._attempts.values()):
+            attempt.stale = True  # its result is not reported: the job goes back to the queue instead
+            attempt.context.cancel.set()
+            await self._send({"type": protocol.RELEASE, "jobId": attempt.job_id, "attempt": attempt.attempt})
+        leftovers = [attempt.task for attempt in self._attempts.values() if attempt.task]
+        if leftovers:
+            await asyncio.wait(leftovers, timeout=15)
+        await self._flush_logs()
+        self._stopped.set()
+        if self._ws is not None:
+            await self._ws.close()
+
+    # -- connection -------------------------------------------------------------------------------------------
+
+    async def _session(self, ws: ClientConnection) -> None:
+        running = [{"jobId": a.job_id, "attempt": a.attempt} for a in self._attempts.values()]
+        running += [{"jobId": job, "attempt": attempt} for job, attempt in self._unsent]
+        info = {
+            "id": self.settings.worker_id,
+            "slots": self.settings.slots,
+            "gpus": len(self.settings.gpu_ids),
+            "version": __version__,
+            "maxJobDuration": self.settings.max_job_duration_s,
+        }
+        await ws.send(orjson.dumps({"type": protocol.REGISTER, "worker": info, "running": running}))
+        registered = orjson.loads(await ws.recv())
+        if registered.get("type") != protocol.REGISTERED:
+            raise ConnectionError(f"unexpected first message {registered.get('type')!r}")
+        self._heartbeat_seconds = float(registered.get("heartbeatSeconds", 5.0))
+        for item in registered.get("drop", []):
+            self._forget(item["jobId"], int(item["attempt"]))
+        self._ws = ws
+        self.connected.set()
+        log.info("worker %s connected to %s (%d slots)", self.settings.worker_id, self.settings.socket_url,
+                 self.settings.slots)
+        for message in list(self._unsent.values()):
+            await self._send(message)
+        heartbeat = asyncio.create_task(self._heartbeat_loop(ws))
+        try:
+            async for raw in ws:
+                await self._on_message(orjson.loads(raw))
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat_loop(self, ws: ClientConnection) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            running = [{"jobId": a.job_id, "attempt": a.attempt} for a in self._attempts.values() if not a.stale]
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(orjson.dumps({"type": protocol.HEARTBEAT, "running": running}))
+
+    async def _send(self, message: dict[str, Any]) -> bool:
+        ws = self._ws
+        if ws is None:
+            return False
+        try:
+            await ws.send(orjson.dumps(message))
+            return True
+        except ConnectionClosed:
+            return False
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        job_id = str(message.get("jobId", ""))
+        attempt = int(message.get("attempt", -1))
+        if kind == protocol.ASSIGN:
+            if self._draining:
+                await self._send({"type": protocol.RELEASE, "jobId": job_id, "attempt": attempt})
+                return
+            self._start(job_id, attempt, message.get("definition") or {})
+        elif kind == protocol.CANCEL:
+            current = self._attempts.get(job_id)
+            if current and current.attempt == attempt:
+                current.context.cancel.set()
+        elif kind == protocol.REJECTED:
+            self._forget(job_id, attempt)
+
+    def _forget(self, job_id: str, attempt: int) -> None:
+        """The server moved on from this attempt: stop it and never report it."""
+        self._unsent.pop((job_id, attempt), None)
+        current = self._attempts.get(job_id)
+        if current and current.attempt == attempt:
+            current.stale = True
+            current.context.cancel.set()
+
+    # -- attempts ---------------------------------------------------------------------------------------------
+
+    def _container_prefix(self) -> str:
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in self.settings.worker_id)
+        return f"asman-{safe}-"
+
+    def _start(self, job_id: str, attempt: int, raw_definition: dict[str, Any]) -> None:
+        previous = self._attempts.get(job_id)
+        if previous is not None:
+            previous.stale = True
+            previous.context.cancel.set()
+        work_dir = self.settings.data_dir / "j" / job_id / str(attempt)
+        try:
+            definition = JobDefinition.model_validate(raw_definition)
+        except ValueError as exc:
+            result = JobResult(reason=FinishedReason.ERROR, error=f"invalid job definition: {exc}")
+            self._report_soon(job_id, attempt, result)
+            return
+        context = JobContext(job_id=job_id, attempt=attempt, definition=definition, work_dir=work_dir)
+        current = _Attempt(job_id, attempt, context)
+        self._attempts[job_id] = current
+        current.task = asyncio.create_task(self._run_attempt(current), name=f"job-{job_id[:12]}-{attempt}")
+
+    def _report_soon(self, job_id: str, attempt: int, result: JobResult) -> None:
+        message = {"type": protocol.FINISHED, "jobId": job_id, "attempt": attempt,
+                   "result": result.model_dump(mode="json")}
+        self._unsent[(job_id, attempt)] = message
+        asyncio.get_running_loop().create_task(self._deliver(job_id, attempt, message))
+
+    async def _deliver(self, job_id: str, attempt: int, message: dict[str, Any]) -> None:
+        await self._flush_logs()
+        if await self._send(message):
+            self._unsent.pop((job_id, attempt), None)
+
+    async def _take_gpus(self, count: int) -> list[str]:
+        async with self._gpu_freed:
+            await self._gpu_freed.wait_for(lambda: len(self._free_gpus) >= count)
+            taken, self._free_gpus = self._free_gpus[:count], self._free_gpus[count:]
+            return taken
+
+    async def _give_gpus(self, ids: list[str]) -> None:
+        async with self._gpu_freed:
+            self._free_gpus.extend(ids)
+            self._gpu_freed.notify_all()
+
+    async def _run_attempt(self, current: _Attempt) -> None:
+        requirements = current.context.definition.requirements
+        wanted = min(int(requirements.gpus or 0) if requirements else 0, len(self.settings.gpu_ids))
+        gpus = await self._take_gpus(wanted) if wanted else []
+        current.context.gpu_ids = tuple(gpus)
+        run_settings = RunSettings(
+            max_job_duration_s=self.settings.max_job_duration_s,
+            max_output_bytes=self.settings.max_output_bytes,
+            network=self.settings.network,
+            cache_dir=self.settings.data_dir / "cache",
+            container_prefix=self._container_prefix(),
+        )
+        try:
+            io = HttpJobIO(self, current.job_id, current.attempt)
+            result = await run_job(current.context, self.runtime, io, settings=run_settings)
+        except RuntimeUnavailable as exc:
+            log.error("container engine unavailable, handing job %s back: %s", current.job_id[:12], exc)
+            current.stale = True
+            await self._send({"type": protocol.RELEASE, "jobId": current.job_id, "attempt": current.attempt})
+            return
+        except Exception as exc:  # a worker bug must not take the job down silently
+            log.exception("job %s failed inside the worker", current.job_id[:12])
+            result = JobResult(reason=FinishedReason.ERROR, error=f"the worker failed: {exc}")
+        finally:
+            if gpus:
+                await self._give_gpus(gpus)
+            if self._attempts.get(current.job_id) is current:
+                del self._attempts[current.job_id]
+            shutil.rmtree(current.context.work_dir, ignore_errors=True)
+        if not current.stale:
+            self._report_soon(current.job_id, current.attempt, result)
+
+    # -- logs -------------------------------------------------------------------------------------------------
+
+    def buffer_log(self, job_id: str, attempt: int, step: str, line: list[Any]) -> None:
+        lines = self._logs.setdefault((job_id, attempt, step), [])
+        lines.append(line)
+        if len(lines) >= LOG_BATCH_LINES:
+            asyncio.get_running_loop().create_task(self._flush_logs())
+
+    async def _flush_logs(self) -> None:
+        batches, self._logs = self._logs, {}
+        for (job_id, attempt, step), lines in batches.items():
+            current = self._attempts.get(job_id)
+            if current is not None and current.stale:
+                continue
+            await self._send({"type": protocol.LOG, "jobId": job_id, "attempt": attempt, "step": step, "logs": lines})
+
+    async def _flush_logs_loop(self) -> None:
+        while True:
+            await asyncio.sleep(LOG_FLUSH_SECONDS)
+            if self._logs:
+                await self._flush_logs()
+
+
+def install_signal_handlers(daemon: WorkerDaemon, also: Callable[[], Awaitable[None]] | None = None) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []
+
+    async def _stop() -> None:
+        await daemon.drain()
+        if also is not None:
+            await also()
+
+    def _handler() -> None:
+        if stopping:
+            return
+        log.info("stopping: no new jobs; running jobs get %.0f s to finish", daemon.settings.grace_seconds)
+        stopping.append(loop.create_task(_stop()))
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _handler)
