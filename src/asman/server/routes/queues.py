@@ -30,7 +30,7 @@ async def readyz(request: Request) -> Response:
 @router.post("/q", summary="Mint a fresh, unguessable queue name")
 async def new_queue(request: Request) -> Response:
     queue = new_queue_name()
-    return JSONResponse({"queue": queue, "url": str(request.url_for("list_jobs", queue=queue))}, status_code=201)
+    return JSONResponse({"queue": queue, "url": f"{str(request.base_url).rstrip('/')}/q/{queue}"}, status_code=201)
 
 
 async def queue_status(service: JobService, queue: str, clients: int) -> dict[str, Any]:

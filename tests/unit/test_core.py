@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import pytest
+
+from asman.core.errors import InvalidInput
+from asman.core.names import check_blob_key, check_queue, new_queue_name, safe_relative_path
+from asman.core.states import FinishedReason, IllegalTransition, JobState, check_transition
+from asman.core.units import parse_duration, parse_size
+from asman.settings import Settings
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("20m", 1200), ("1h30m", 5400), ("2", 2), ("1d", 86400)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "5 parsecs", "10x"])
+def test_bad_durations_say_what_to_write(text: str) -> None:
+    with pytest.raises(ValueError, match="20m"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(("text", "size"), [("4g", 4 * 1024**3), ("512m", 512 * 1024**2), ("2GiB", 2 * 1024**3),
+                                            ("100", 100), ("1.5k", 1536)])
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("name", ["demo", "a.b_c~d-e", "x" * 128])
+def test_good_queue_names(name: str) -> None:
+    assert check_queue(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "x" * 129, "a/b", "a b", "..", "q?x", "ünï"])
+def test_bad_queue_names(name: str) -> None:
+    with pytest.raises(InvalidInput, match="POST /q"):
+        check_queue(name)
+
+
+@pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a" * 63, "A" * 64, "a" * 63 + "\x00", "..", ""])
+def test_hostile_blob_keys(key: str) -> None:
+    with pytest.raises(InvalidInput):
+        check_blob_key(key)
+
+
+@pytest.mark.parametrize(("name", "clean"), [("a.txt", "a.txt"), ("d/./e.txt", "d/e.txt"), ("d//e", "d/e")])
+def test_relative_paths(name: str, clean: str) -> None:
+    assert safe_relative_path(name) == clean
+
+
+@pytest.mark.parametrize("name", ["../x", "a/../../x", "/etc/passwd", "a\x00b", "", ".", "\\x"])
+def test_hostile_relative_paths(name: str) -> None:
+    with pytest.raises(InvalidInput):
+        safe_relative_path(name)
+
+
+def test_fresh_queue_names_are_long_and_valid() -> None:
+    names = {new_queue_name() for _ in range(100)}
+    assert len(names) == 100
+    for name in names:
+        assert len(name) >= 22
+        check_queue(name)
+
+
+def test_transitions() -> None:
+    check_transition(JobState.QUEUED, JobState.RUNNING)
+    check_transition(JobState.RUNNING, JobState.FINISHED, FinishedReason.SUCCESS)
+    check_transition(JobState.FINISHED, JobState.FINISHED, FinishedReason.DELETED)
+    with pytest.raises(IllegalTransition):
+        check_transition(JobState.FINISHED, JobState.RUNNING)
+    with pytest.raises(IllegalTransition):
+        check_transition(JobState.RUNNING, JobState.FINISHED)
+    with pytest.raises(IllegalTransition):
+        check_transition(JobState.FINISHED, JobState.FINISHED, FinishedReason.SUCCESS)
+
+
+def test_settings_from_env() -> None:
+    settings = Settings.from_env({"ASMAN_PORT": "9000", "ASMAN_TTL": "2d", "ASMAN_MAX_BODY_BYTES": "1m",
+                                  "ASMAN_DATA_DIR": "/tmp/x"})
+    assert settings.port == 9000
+    assert settings.ttl_seconds == 2 * 86400
+    assert settings.max_body_bytes == 1024**2
+    assert str(settings.data_dir) == "/tmp/x"
+    assert settings.store_url == "sqlite:////tmp/x/asman.sqlite3"

@@ -1,0 +1,117 @@
+"""Job ids: the upstream-compatible canonical form and the properties that make a job a stable URL."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from asman.core.definition import JobDefinition, canonical_json, hash_blob, job_id
+
+VECTOR = {"image": "alpine:3.19.1", "command": "echo hello"}
+VECTOR_ID = "0b6397b71c6c72e7845bf1113894f6d9567b8e66800d0803940c5b58ed63a001"
+
+
+def test_the_spec_test_vector() -> None:
+    assert job_id(VECTOR) == VECTOR_ID
+
+
+def test_the_model_and_the_raw_dict_agree() -> None:
+    assert job_id(JobDefinition.model_validate(VECTOR)) == VECTOR_ID
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1.0, "1"), (1.5, "1.5"), (-0.0, "0"), (1e21, "1e+21"), (1e-7, "1e-7"), (123456789.0, "123456789"), (2, "2")],
+)
+def test_numbers_print_as_javascript_prints_them(value: float, text: str) -> None:
+    assert canonical_json(value) == text
+
+
+def test_unicode_is_kept_and_keys_sorted() -> None:
+    assert canonical_json({"b": "é", "a": [True, None]}) == '{"a":[true,null],"b":"é"}'
+
+
+def test_integers_and_integral_floats_give_one_id() -> None:
+    base = {"image": "x", "requirements": {"cpus": 2}}
+    assert job_id(base) == job_id({"image": "x", "requirements": {"cpus": 2.0}})
+
+
+def test_excluded_fields_do_not_count() -> None:
+    noisy = {
+        **VECTOR,
+        "id": "whatever",
+        "control": {"namespace": "n"},
+        "debug": True,
+        "unknownField": 1,
+        "env": {"channel": "x", "CHANNEL": "y", "mp-thing": "1", "mp_other": "2", "readonly": "1", "edit": "1",
+                "parent-metapage-id": "p", "fs-path": "/x"},
+        "build": {},
+        "requirements": {"unknown": 3},
+        "inputs": {},
+    }
+    assert job_id(noisy) == VECTOR_ID
+
+
+def test_dataref_hash_is_dropped_but_value_and_type_count() -> None:
+    with_hash = {**VECTOR, "inputs": {"a.txt": {"value": "hi", "type": "utf8", "hash": "abc"}}}
+    without = {**VECTOR, "inputs": {"a.txt": {"value": "hi", "type": "utf8"}}}
+    assert job_id(with_hash) == job_id(without)
+    assert job_id(without) != job_id({**VECTOR, "inputs": {"a.txt": {"value": "hi", "type": "base64"}}})
+    assert hash_blob(with_hash)["inputs"] == {"a.txt": {"value": "hi", "type": "utf8"}}
+
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=20))
+env_maps = st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), st.text(max_size=10), max_size=4)
+definitions = st.fixed_dictionaries(
+    {"image": st.text(min_size=1, max_size=30)},
+    optional={
+        "command": st.text(max_size=40),
+        "entrypoint": st.text(max_size=20),
+        "workdir": st.text(max_size=20),
+        "tags": st.lists(st.text(max_size=8), max_size=3),
+        "env": env_maps,
+        "v": st.integers(0, 5),
+        "requirements": st.fixed_dictionaries({}, optional={"cpus": st.integers(1, 16), "gpus": st.integers(0, 4),
+                                                           "memory": st.sampled_from(["1g", "512m"])}),
+    },
+)
+
+
+def _reordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _reordered(value[key]) for key in reversed(list(value))}
+    return value
+
+
+@settings(max_examples=200, deadline=None)
+@given(definitions)
+def test_key_order_never_changes_the_id(definition: dict[str, Any]) -> None:
+    assert job_id(_reordered(definition)) == job_id(definition)
+
+
+@settings(max_examples=200, deadline=None)
+@given(definitions, st.dictionaries(st.sampled_from(["id", "control", "debug", "x-note"]), json_scalars, min_size=1))
+def test_excluded_fields_never_change_the_id(definition: dict[str, Any], extra: dict[str, Any]) -> None:
+    assert job_id({**definition, **extra}) == job_id(definition)
+
+
+@settings(max_examples=200, deadline=None)
+@given(definitions, st.sampled_from(["image", "command", "entrypoint", "workdir"]), st.text(min_size=1, max_size=10))
+def test_changing_an_included_field_changes_the_id(definition: dict[str, Any], field: str, suffix: str) -> None:
+    changed = copy.deepcopy(definition)
+    changed[field] = str(changed.get(field, "")) + suffix
+    assert job_id(changed) != job_id(definition)
+
+
+@settings(max_examples=100, deadline=None)
+@given(definitions, st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), st.text(max_size=10))
+def test_adding_a_user_env_var_changes_the_id(definition: dict[str, Any], key: str, value: str) -> None:
+    env = dict(definition.get("env") or {})
+    if key in env:
+        value = env[key] + "!"
+    changed = {**definition, "env": {**env, key: value}}
+    assert job_id(changed) != job_id(definition)
