@@ -1,0 +1,211 @@
+"""The worker protocol against a real server process: FIFO assignment, leases, fencing, retry budget,
+re-announcement after reconnect, cancel forwarding. Protocol-level workers, so no containers are needed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+
+from tests.support.fake_worker import FakeWorker
+from tests.support.server import ServerProcess
+
+
+def submit(server: ServerProcess, queue: str, command: str, **extra: Any) -> str:
+    response = httpx.post(f"{server.url}/q/{queue}", json={"definition": {"image": "x", "command": command, **extra}})
+    response.raise_for_status()
+    job_id: str = response.json()["jobId"]
+    return job_id
+
+
+def job(server: ServerProcess, queue: str, job_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = httpx.get(f"{server.url}/q/{queue}/j/{job_id}").json()["data"]
+    return data
+
+
+async def wait_for(predicate: Any, timeout: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_fifo_assignment_and_success(live_server: ServerProcess) -> None:
+    ids = [submit(live_server, "fifo", f"echo {i}") for i in range(3)]
+    worker = FakeWorker(live_server.url, "fifo", "w1")
+    await worker.connect()
+    for expected in ids:
+        assigned = await worker.receive_type("assign")
+        assert assigned["jobId"] == expected and assigned["attempt"] == 1
+        assert assigned["definition"]["command"].startswith("echo")
+        await worker.log(expected, 1, "hello")
+        await worker.finish(expected, 1)
+    await wait_for(lambda: job(live_server, "fifo", ids[-1])["state"] == "Finished")
+    result = job(live_server, "fifo", ids[0])
+    assert result["finishedReason"] == "Success" and result["results"]["worker"] == "w1"
+    logs = httpx.get(f"{live_server.url}/q/fifo/j/{ids[0]}/run-logs.json").json()
+    assert logs["data"][0][0] == "hello" and logs["isFinal"] is True
+    await worker.close()
+
+
+async def test_a_successful_job_is_served_from_cache_without_running(live_server: ServerProcess) -> None:
+    worker = FakeWorker(live_server.url, "cache", "w1")
+    await worker.connect()
+    job_id = submit(live_server, "cache", "echo cached")
+    await worker.receive_type("assign")
+    await worker.finish(job_id, 1, status=3)
+    await wait_for(lambda: job(live_server, "cache", job_id)["state"] == "Finished")
+    again = httpx.post(f"{live_server.url}/q/cache", json={"definition": {"image": "x", "command": "echo cached"}})
+    assert again.json()["state"] == "Finished" and again.json()["finishedReason"] == "Success"
+    other_queue = httpx.post(f"{live_server.url}/q/elsewhere", json={"definition": {"image": "x", "command": "echo cached"}})
+    assert other_queue.json()["state"] == "Finished"
+    try:
+        unexpected = await worker.receive_type("assign", timeout=1)
+        raise AssertionError(f"a cached job was assigned again: {unexpected}")
+    except TimeoutError:
+        pass
+    await worker.close()
+
+
+async def test_expired_lease_requeues_with_next_attempt_and_stale_messages_are_rejected(
+    live_server: ServerProcess,
+) -> None:
+    job_id = submit(live_server, "lease", "sleep")
+    lost = FakeWorker(live_server.url, "lease", "lost")
+    await lost.connect()
+    first = await lost.receive_type("assign")
+    assert first["attempt"] == 1
+    # The lost worker stops heartbeating; its 3 s lease expires and a second worker gets attempt 2.
+    rescuer = FakeWorker(live_server.url, "lease", "rescuer")
+    await rescuer.connect()
+    second = await rescuer.receive_type("assign", timeout=15)
+    assert second["jobId"] == job_id and second["attempt"] == 2
+    # The first worker wakes up and reports: the server drops attempt 1 (fencing).
+    await lost.log(job_id, 1, "late line")
+    await lost.finish(job_id, 1, status=99)
+    rejected = await lost.receive_type("rejected")
+    assert rejected["attempt"] == 1
+    await asyncio.sleep(0.3)
+    assert job(live_server, "lease", job_id)["state"] == "Running"
+    await rescuer.finish(job_id, 2, status=0)
+    await wait_for(lambda: job(live_server, "lease", job_id)["state"] == "Finished")
+    final = job(live_server, "lease", job_id)
+    assert final["results"]["attempt"] == 2 and final["results"]["StatusCode"] == 0
+    logs = httpx.get(f"{live_server.url}/q/lease/j/{job_id}/run-logs.json").json()["data"]
+    assert all(line[0] != "late line" for line in logs)
+    await lost.close()
+    await rescuer.close()
+
+
+async def test_retry_budget_ends_in_worker_lost(live_server: ServerProcess) -> None:
+    job_id = submit(live_server, "budget", "doomed")
+    for attempt in (1, 2, 3):
+        worker = FakeWorker(live_server.url, "budget", f"w{attempt}")
+        await worker.connect()
+        assigned = await worker.receive_type("assign", timeout=15)
+        assert assigned["attempt"] == attempt
+        await worker.close()  # disconnects and never comes back: the lease expires
+    await wait_for(lambda: job(live_server, "budget", job_id)["state"] == "Finished", timeout=20)
+    assert job(live_server, "budget", job_id)["finishedReason"] == "WorkerLost"
+
+
+async def test_heartbeats_keep_a_long_job(live_server: ServerProcess) -> None:
+    job_id = submit(live_server, "beat", "long")
+    worker = FakeWorker(live_server.url, "beat", "w1")
+    await worker.connect()
+    assigned = await worker.receive_type("assign")
+    for _ in range(12):  # 6 s, twice the lease
+        await worker.heartbeat([{"jobId": job_id, "attempt": assigned["attempt"]}])
+        await asyncio.sleep(0.5)
+    assert job(live_server, "beat", job_id)["attempt"] == 1
+    assert job(live_server, "beat", job_id)["state"] == "Running"
+    await worker.close()
+
+
+async def test_a_reconnecting_worker_keeps_its_current_attempt(live_server: ServerProcess) -> None:
+    job_id = submit(live_server, "reconnect", "x")
+    worker = FakeWorker(live_server.url, "reconnect", "w1")
+    await worker.connect()
+    assigned = await worker.receive_type("assign")
+    await worker.close()
+    again = FakeWorker(live_server.url, "reconnect", "w1")
+    registered = await again.connect(running=[{"jobId": job_id, "attempt": assigned["attempt"]},
+                                              {"jobId": "f" * 64, "attempt": 7}])
+    assert registered["keep"] == [{"jobId": job_id, "attempt": 1}]
+    assert registered["drop"] == [{"jobId": "f" * 64, "attempt": 7}]
+    await again.finish(job_id, 1)
+    await wait_for(lambda: job(live_server, "reconnect", job_id)["state"] == "Finished")
+    assert job(live_server, "reconnect", job_id)["finishedReason"] == "Success"
+    await again.close()
+
+
+async def test_cancel_reaches_the_worker_at_once(live_server: ServerProcess) -> None:
+    job_id = submit(live_server, "cancel", "x")
+    worker = FakeWorker(live_server.url, "cancel", "w1")
+    await worker.connect()
+    await worker.receive_type("assign")
+    started = asyncio.get_running_loop().time()
+    httpx.post(f"{live_server.url}/q/cancel/j/{job_id}/cancel").raise_for_status()
+    message = await worker.receive_type("cancel", timeout=2)
+    assert message == {"type": "cancel", "jobId": job_id, "attempt": 1}
+    assert asyncio.get_running_loop().time() - started < 1
+    assert job(live_server, "cancel", job_id)["finishedReason"] == "Cancelled"
+    await worker.close()
+
+
+async def test_gpu_jobs_only_go_to_workers_with_gpus(live_server: ServerProcess) -> None:
+    gpu_job = submit(live_server, "gpu", "train", requirements={"gpus": 2})
+    cpu_job = submit(live_server, "gpu", "plain")
+    cpu_worker = FakeWorker(live_server.url, "gpu", "cpu-only", slots=2)
+    await cpu_worker.connect()
+    assert (await cpu_worker.receive_type("assign"))["jobId"] == cpu_job
+    gpu_worker = FakeWorker(live_server.url, "gpu", "gpu-box", gpus=2)
+    await gpu_worker.connect()
+    assert (await gpu_worker.receive_type("assign"))["jobId"] == gpu_job
+    await cpu_worker.close()
+    await gpu_worker.close()
+
+
+async def test_status_lists_connected_workers(live_server: ServerProcess) -> None:
+    worker = FakeWorker(live_server.url, "status", "w-status", slots=3)
+    await worker.connect()
+    await asyncio.sleep(0.2)
+    status = httpx.get(f"{live_server.url}/q/status/status").json()
+    assert [(w["id"], w["slots"]) for w in status["workers"]] == [("w-status", 3)]
+    await worker.close()
+    await wait_for(lambda: httpx.get(f"{live_server.url}/q/status/status").json()["workers"] == [])
+
+
+async def test_sse_stream_delivers_state_logs_and_final(live_server: ServerProcess) -> None:
+    job_id = submit(live_server, "sse", "x")
+    events: list[tuple[str, Any]] = []
+
+    async def watch() -> None:
+        async with httpx.AsyncClient(timeout=30) as client, client.stream(
+            "GET", f"{live_server.url}/q/sse/j/{job_id}/stream"
+        ) as response:
+            event = ""
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    import json
+
+                    events.append((event, json.loads(line[6:])))
+
+    watcher = asyncio.create_task(watch())
+    await wait_for(lambda: len(events) >= 1)
+    worker = FakeWorker(live_server.url, "sse", "w1")
+    await worker.connect()
+    await worker.receive_type("assign")
+    await worker.log(job_id, 1, "streamed line")
+    await asyncio.sleep(0.2)
+    await worker.finish(job_id, 1)
+    await asyncio.wait_for(watcher, 10)
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "state" and kinds[-1] == "final"
+    assert ("run-log", [["streamed line", 0, False]]) in events
+    assert any(kind == "state" and data.get("state") == "Running" for kind, data in events)
+    assert events[-1][1]["results"]["reason"] == "Success"
+    await worker.close()

@@ -1,0 +1,59 @@
+"""A protocol-level worker: speaks the WebSocket protocol without running containers, so tests can drive
+leases, attempts and stale messages precisely."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+
+from asman.core import protocol
+
+
+class FakeWorker:
+    def __init__(self, url: str, queue: str, worker_id: str, slots: int = 1, gpus: int = 0) -> None:
+        base = url.replace("http://", "ws://", 1)
+        self.socket_url = f"{base}/q/{queue}/worker"
+        self.info = {"id": worker_id, "slots": slots, "gpus": gpus, "version": "test"}
+        self.ws: ClientConnection | None = None
+        self.registered: dict[str, Any] = {}
+
+    async def connect(self, running: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        self.ws = await connect(self.socket_url)
+        await self.send({"type": protocol.REGISTER, "worker": self.info, "running": running or []})
+        self.registered = await self.receive()
+        assert self.registered["type"] == protocol.REGISTERED
+        return self.registered
+
+    async def send(self, message: dict[str, Any]) -> None:
+        assert self.ws is not None
+        await self.ws.send(orjson.dumps(message))
+
+    async def receive(self, timeout: float = 10) -> dict[str, Any]:
+        assert self.ws is not None
+        message: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        return message
+
+    async def receive_type(self, kind: str, timeout: float = 10) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            message = await self.receive(max(0.01, deadline - asyncio.get_running_loop().time()))
+            if message["type"] == kind:
+                return message
+
+    async def heartbeat(self, running: list[dict[str, Any]]) -> None:
+        await self.send({"type": protocol.HEARTBEAT, "running": running})
+
+    async def log(self, job_id: str, attempt: int, text: str) -> None:
+        await self.send({"type": protocol.LOG, "jobId": job_id, "attempt": attempt, "step": "run",
+                         "logs": [[text, 0, False]]})
+
+    async def finish(self, job_id: str, attempt: int, status: int = 0, reason: str = "Success") -> None:
+        await self.send({"type": protocol.FINISHED, "jobId": job_id, "attempt": attempt,
+                         "result": {"reason": reason, "StatusCode": status, "logs": [], "outputs": {}}})
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
