@@ -51,7 +51,8 @@ class FsBlobStore:
                     if size > max_bytes:
                         raise TooLarge(f"blob is over the {max_bytes} byte limit (ASMAN_MAX_BLOB_BYTES)")
                     digest.update(chunk)
-                    handle.write(chunk)
+                    # Disk writes leave the event loop free for other requests.
+                    await asyncio.to_thread(handle.write, chunk)
             if digest.hexdigest() != key:
                 raise InvalidInput(
                     f"the body hashes to {digest.hexdigest()}, not to the key {key}: PUT blobs at /f/<sha256 of body>"
@@ -61,7 +62,7 @@ class FsBlobStore:
         except OSError as exc:
             raise BackendUnavailable(f"cannot write blob {key}: {exc}. Check free disk space.") from exc
         finally:
-            tmp.unlink(missing_ok=True)
+            await asyncio.to_thread(tmp.unlink, missing_ok=True)
         return size
 
     async def upload_url(self, key: str) -> str | None:

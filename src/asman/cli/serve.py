@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -15,7 +15,7 @@ from asman.settings import Settings
 def build_settings(
     data_directory: Path | None, host: str | None, port: int | None, ttl: str | None = None
 ) -> Settings:
-    overrides: dict[str, object] = {"data_dir": data_directory, "host": host, "port": port}
+    overrides: dict[str, Any] = {"data_dir": data_directory, "host": host, "port": port}
     if ttl is not None:
         from asman.core.units import parse_duration
 

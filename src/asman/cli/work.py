@@ -89,10 +89,8 @@ def worker(
         options["worker_id"] = worker_id
     settings = WorkerSettings(**options)  # type: ignore[arg-type]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(settings, local=mode == "local", host=host, port=port, data_dir=data_dir))
-    except KeyboardInterrupt:
-        pass
 
 
 async def _serve(settings: object, *, local: bool, host: str, port: int, data_dir: Path) -> None:
@@ -118,7 +116,8 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
         config = uvicorn.Config(create_app(server_settings), host=host, port=port, log_level="warning",
                                 access_log=False, ws_max_size=32 * 1024 * 1024, timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        # The worker owns SIGTERM/SIGINT in local mode: it drains its jobs first, then stops the server.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         server_task = asyncio.create_task(server.serve())
         while not server.started:
             if server_task.done():

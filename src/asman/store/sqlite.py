@@ -403,13 +403,13 @@ class SqliteStore:
         row = await self._run(
             lambda conn: conn.execute("SELECT definition FROM jobs WHERE id = ?", (job_id,)).fetchone()
         )
-        return orjson.loads(row[0]) if row else None  # type: ignore[no-any-return]
+        return orjson.loads(row[0]) if row else None
 
     async def get_result(self, job_id: str) -> dict[str, Any] | None:
         row = await self._run(
             lambda conn: conn.execute("SELECT result FROM results WHERE job_id = ?", (job_id,)).fetchone()
         )
-        return orjson.loads(row[0]) if row else None  # type: ignore[no-any-return]
+        return orjson.loads(row[0]) if row else None
 
     async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page:
         def _list(conn: sqlite3.Connection) -> Page:

@@ -57,9 +57,5 @@ async def upload(key: str, request: Request) -> Response:
         await read_body(request, settings.max_blob_bytes)
         return JSONResponse({"success": True, "key": key, "existed": True})
 
-    async def chunks():  # type: ignore[no-untyped-def]
-        async for chunk in request.stream():
-            yield chunk
-
-    size = await blobs.put(key, chunks(), settings.max_blob_bytes)
+    size = await blobs.put(key, request.stream(), settings.max_blob_bytes)
     return JSONResponse({"success": True, "key": key, "size": size}, status_code=201)
