@@ -44,7 +44,11 @@ class WorkerSettings:
     api_url: str
     queue: str
     data_dir: Path
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:6]}")
+    worker_id: str = field(
+        default_factory=lambda: (
+            f"{socket.gethostname()}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:6]}"
+        )
+    )
     slots: int = 1
     gpu_ids: tuple[str, ...] = ()
     max_job_duration_s: float | None = 300.0
@@ -136,14 +140,17 @@ class WorkerDaemon:
         try:
             while not self._stopped.is_set():
                 try:
-                    async with connect(self.settings.socket_url, max_size=32 * 1024 * 1024, ping_interval=20,
-                                       open_timeout=10) as ws:
+                    async with connect(
+                        self.settings.socket_url, max_size=32 * 1024 * 1024, ping_interval=20, open_timeout=10
+                    ) as ws:
                         delay = 0.5
                         await self._session(ws)
                 except (OSError, ConnectionClosed, InvalidHandshake, InvalidURI, TimeoutError) as exc:
                     if self._stopped.is_set():
                         break
-                    log.warning("connection to %s lost (%s); retrying in %.1f s", self.settings.socket_url, exc, delay)
+                    log.warning(
+                        "connection to %s lost (%s); retrying in %.1f s", self.settings.socket_url, exc, delay
+                    )
                 finally:
                     self._ws = None
                     self.connected.clear()
@@ -196,8 +203,12 @@ class WorkerDaemon:
             self._forget(item["jobId"], int(item["attempt"]))
         self._ws = ws
         self.connected.set()
-        log.info("worker %s connected to %s (%d slots)", self.settings.worker_id, self.settings.socket_url,
-                 self.settings.slots)
+        log.info(
+            "worker %s connected to %s (%d slots)",
+            self.settings.worker_id,
+            self.settings.socket_url,
+            self.settings.slots,
+        )
         for message in list(self._unsent.values()):
             await self._send(message)
         heartbeat = asyncio.create_task(self._heartbeat_loop(ws))
@@ -212,7 +223,9 @@ class WorkerDaemon:
     async def _heartbeat_loop(self, ws: ClientConnection) -> None:
         while True:
             await asyncio.sleep(self._heartbeat_seconds)
-            running = [{"jobId": a.job_id, "attempt": a.attempt} for a in self._attempts.values() if not a.stale]
+            running = [
+                {"jobId": a.job_id, "attempt": a.attempt} for a in self._attempts.values() if not a.stale
+            ]
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(orjson.dumps({"type": protocol.HEARTBEAT, "running": running}))
 
@@ -274,8 +287,12 @@ class WorkerDaemon:
         current.task = asyncio.create_task(self._run_attempt(current), name=f"job-{job_id[:12]}-{attempt}")
 
     def _report_soon(self, job_id: str, attempt: int, result: JobResult) -> None:
-        message = {"type": protocol.FINISHED, "jobId": job_id, "attempt": attempt,
-                   "result": result.model_dump(mode="json")}
+        message = {
+            "type": protocol.FINISHED,
+            "jobId": job_id,
+            "attempt": attempt,
+            "result": result.model_dump(mode="json"),
+        }
         self._unsent[(job_id, attempt)] = message
         asyncio.get_running_loop().create_task(self._deliver(job_id, attempt, message))
 
@@ -341,7 +358,9 @@ class WorkerDaemon:
             current = self._attempts.get(job_id)
             if current is not None and current.stale:
                 continue
-            await self._send({"type": protocol.LOG, "jobId": job_id, "attempt": attempt, "step": step, "logs": lines})
+            await self._send(
+                {"type": protocol.LOG, "jobId": job_id, "attempt": attempt, "step": step, "logs": lines}
+            )
 
     async def _flush_logs_loop(self) -> None:
         while True:

@@ -43,7 +43,9 @@ def archive_url(context: str) -> tuple[str, str | None]:
         return context, None
     segments = [segment for segment in parts.path.split("/") if segment]
     if len(segments) < 2:
-        raise BuildError(f"build context {context[:200]!r} is not a GitHub repository URL (https://github.com/o/r)")
+        raise BuildError(
+            f"build context {context[:200]!r} is not a GitHub repository URL (https://github.com/o/r)"
+        )
     owner, repo = segments[0], segments[1].removesuffix(".git")
     rest = segments[2:]
     base = f"https://github.com/{quote(owner)}/{quote(repo)}/archive"
@@ -85,7 +87,9 @@ async def download(url: str, client: httpx.AsyncClient, limit: int = MAX_DOWNLOA
     try:
         async with client.stream("GET", url, follow_redirects=True) as response:
             if response.status_code != 200:
-                raise BuildError(f"could not download the build context {url[:200]}: HTTP {response.status_code}")
+                raise BuildError(
+                    f"could not download the build context {url[:200]}: HTTP {response.status_code}"
+                )
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
                 if size > limit:
@@ -192,7 +196,9 @@ async def make_context(build: BuildSpec, client: httpx.AsyncClient) -> tuple[byt
             unpack_archive(data, Path(tmp))
             root = context_root(Path(tmp), sub_folder)
             if build.dockerfile is None and not (root / dockerfile).is_file():
-                raise BuildError(f"the build context has no {dockerfile} (set 'filename' or an inline 'dockerfile')")
+                raise BuildError(
+                    f"the build context has no {dockerfile} (set 'filename' or an inline 'dockerfile')"
+                )
             return pack_context(root, dockerfile, build.dockerfile)
 
     return await asyncio.to_thread(unpack_and_pack), dockerfile

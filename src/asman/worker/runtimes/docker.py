@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import contextlib
 import io
 import logging
 import os
@@ -90,11 +91,12 @@ async def _in_thread(function: Callable[[], T], name: str) -> T:
 
     def target() -> None:
         try:
-            result = function()
+            outcome: tuple[T | None, BaseException | None] = (function(), None)
         except BaseException as error:
-            loop.call_soon_threadsafe(settle, None, error)
-        else:
-            loop.call_soon_threadsafe(settle, result, None)
+            outcome = (None, error)
+        # The awaiting side may be gone (cancelled, loop closed): then there is no one left to tell.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, *outcome)
 
     threading.Thread(target=target, name=name, daemon=True).start()
     return await future
@@ -270,7 +272,9 @@ class DockerRuntime:
             try:
                 image_id = str((await self._call(client.api.inspect_image, tag))["Id"])
             except docker.errors.APIError as error:
-                raise BuildError(f"the build finished but image {tag!r} is missing: {_explain(error)}") from None
+                raise BuildError(
+                    f"the build finished but image {tag!r} is missing: {_explain(error)}"
+                ) from None
         return image_id
 
     # -- containers -------------------------------------------------------------------------------------------
@@ -334,75 +338,85 @@ class DockerRuntime:
     async def run(self, spec: ContainerSpec, on_log: LogSink) -> RunOutcome:
         client = await self._docker()
         try:
-            container = await self._call(client.containers.create, spec.image, **self._create_arguments(spec))
-        except docker.errors.ImageNotFound:
-            return RunOutcome(exit_code=None, error=f"image {spec.image!r} is not on this worker")
-        except docker.errors.APIError as error:
-            self._cancel_requested.discard(spec.name)
-            return RunOutcome(exit_code=None, error=f"could not create the container: {_explain(error)}")
-
-        started = time.monotonic()
-        timed_out = False
-        streams: list[Any] = []
-        pumps: list[threading.Thread] = []
-        try:
-            if spec.name in self._cancel_requested:
-                return RunOutcome(exit_code=None, cancelled=True)
             try:
-                await self._call(container.start)
+                container = await self._call(
+                    client.containers.create, spec.image, **self._create_arguments(spec)
+                )
+            except docker.errors.ImageNotFound:
+                return RunOutcome(exit_code=None, error=f"image {spec.image!r} is not on this worker")
             except docker.errors.APIError as error:
-                return RunOutcome(
-                    exit_code=None,
-                    error=f"the container could not start: {_explain(error)}",
-                    cancelled=spec.name in self._cancel_requested,
-                )
-            for is_stderr in (False, True):
-                pump = threading.Thread(
-                    target=self._pump_logs,
-                    args=(container, is_stderr, on_log, streams),
-                    name=f"logs {spec.name} {'stderr' if is_stderr else 'stdout'}",
-                    daemon=True,
-                )
-                pump.start()
-                pumps.append(pump)
+                return RunOutcome(exit_code=None, error=f"could not create the container: {_explain(error)}")
+            try:
+                return await self._start_and_wait(container, spec, on_log)
+            finally:
+                # Removal must happen even when this task is being cancelled: shield it from a second cancel.
+                await asyncio.shield(self._remove(container))
+        finally:
+            self._cancel_requested.discard(spec.name)
+
+    async def _start_and_wait(self, container: Container, spec: ContainerSpec, on_log: LogSink) -> RunOutcome:
+        if spec.name in self._cancel_requested:
+            return RunOutcome(exit_code=None, cancelled=True)
+        started = time.monotonic()
+        try:
+            await self._call(container.start)
+        except docker.errors.APIError as error:
+            return RunOutcome(
+                exit_code=None,
+                error=f"the container could not start: {_explain(error)}",
+                cancelled=spec.name in self._cancel_requested,
+            )
+
+        # One thread per output stream, each calling on_log as lines are written.
+        streams: list[Any] = []
+        pumps = [
+            threading.Thread(
+                target=self._pump_logs,
+                args=(container, is_stderr, on_log, streams),
+                name=f"logs {spec.name} {'stderr' if is_stderr else 'stdout'}",
+                daemon=True,
+            )
+            for is_stderr in (False, True)
+        ]
+        for pump in pumps:
+            pump.start()
+        waiting = asyncio.ensure_future(_in_thread(lambda: container.wait(), f"wait {spec.name}"))
+        try:
             # `stop` may have run between create and start; it marks the name before it kills, so look again.
             if spec.name in self._cancel_requested:
                 await self._kill(container)
-
-            waiting = asyncio.ensure_future(_in_thread(lambda: container.wait(), f"wait {spec.name}"))
             done, _ = await asyncio.wait({waiting}, timeout=spec.timeout_s)
+            timed_out = not done and spec.name not in self._cancel_requested
             if not done:
-                timed_out = spec.name not in self._cancel_requested
                 await self._kill(container)
-            status = await waiting
+            try:
+                status = await waiting
+            except docker.errors.APIError as error:
+                return RunOutcome(exit_code=None, error=f"lost track of the container: {_explain(error)}")
             duration_ms = int((time.monotonic() - started) * 1000)
 
             for pump in pumps:
                 await asyncio.to_thread(pump.join, LOG_DRAIN_TIMEOUT_S)
-            cancelled = spec.name in self._cancel_requested
             state: dict[str, Any] = {}
-            try:
-                container.reload()
+            with contextlib.suppress(docker.errors.APIError):
+                await self._call(container.reload)
                 state = container.attrs.get("State") or {}
-            except docker.errors.APIError:
-                pass
             details = status.get("Error")
-            error_message = (details.get("Message") or None) if details else None
+            cancelled = spec.name in self._cancel_requested
             return RunOutcome(
                 exit_code=None if cancelled or timed_out else int(status["StatusCode"]),
                 timed_out=timed_out and not cancelled,
                 cancelled=cancelled,
-                error=error_message,
+                error=(details.get("Message") or None) if details else None,
                 duration_ms=duration_ms,
                 oom_killed=bool(state.get("OOMKilled")),
             )
         finally:
+            if not waiting.done():
+                waiting.cancel()
             for stream in streams:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
-            await asyncio.shield(self._remove(container))
-            self._cancel_requested.discard(spec.name)
+                with contextlib.suppress(Exception):
+                    stream.close()
 
     async def _kill(self, container: Container) -> None:
         try:

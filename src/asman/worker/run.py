@@ -1,0 +1,546 @@
+"""One job attempt, start to finish: stage inputs -> get the image -> run the container -> collect outputs.
+
+`run_job` is a linear sequence that knows nothing of the network: the daemon hands it a `JobContext`, a
+`ContainerRuntime` and a `JobIO` (fetching input URLs, uploading outputs, forwarding log lines), and reports the
+`JobResult` it returns. The user's container failing is a `Success` with its non-zero `StatusCode`; anything
+that stops the container from running or its outputs from being kept (a bad input, an image that cannot be
+had, outputs over the cap) is an `Error` whose message tells the user what to change. Only an unreachable
+container engine escapes as `RuntimeUnavailable`: that is the worker's problem, not the job's, and the caller
+hands the job back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from asman.core.definition import BuildSpec, DataRef, JobDefinition, canonical_json
+from asman.core.errors import AsmanError, InvalidInput
+from asman.core.names import safe_relative_path
+from asman.core.protocol import STEP_BUILD, STEP_RUN, JobResult
+from asman.core.states import FinishedReason
+from asman.core.units import parse_duration, parse_size
+from asman.worker.runtimes.base import (
+    DEFAULT_PIDS_LIMIT,
+    DEFAULT_USER,
+    ContainerRuntime,
+    ContainerRuntimeError,
+    ContainerSpec,
+    LogSink,
+    Mount,
+    RunOutcome,
+)
+
+T = TypeVar("T")
+
+# Where a job finds its files inside the container, and the env vars that say so.
+INPUTS_PATH = "/inputs"
+OUTPUTS_PATH = "/outputs"
+CACHE_PATH = "/job-cache"
+_RESERVED_PATHS = (INPUTS_PATH, OUTPUTS_PATH, CACHE_PATH, "/proc", "/sys", "/dev")
+BUILD_TAG_PREFIX = "asman-build/"
+
+
+class JobIO(Protocol):
+    """What a job needs from the outside world; the daemon implements it over HTTP, tests in memory."""
+
+    async def fetch(self, ref: DataRef) -> bytes:
+        """The content of a `url` (or `key`) DataRef."""
+        ...
+
+    async def upload(self, data: bytes) -> str:
+        """Store `data` as a blob (PUT /f/<sha256>); returns its key, the sha256 hex digest."""
+        ...
+
+    def log(self, step: str, text: str, epoch_ms: int, is_stderr: bool) -> None:
+        """Forward one log line; called from any thread, must not block."""
+        ...
+
+    def blob_url(self, key: str) -> str:
+        """The URL where a blob stored by `upload` can be downloaded."""
+        ...
+
+
+@dataclass
+class JobContext:
+    """One attempt of one job. `work_dir` belongs to this attempt alone and is removed when it ends."""
+
+    job_id: str
+    attempt: int
+    definition: JobDefinition
+    work_dir: Path
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    # GPU device ids the daemon reserved for this attempt (it owns the worker's GPU pool).
+    gpu_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    max_job_duration_s: float | None = None
+    inline_output_limit: int = 200
+    max_output_bytes: int = 1024**3
+    network: str = "none"
+    user: str = DEFAULT_USER
+    pids_limit: int = DEFAULT_PIDS_LIMIT
+    # The worker-wide cache mounted read-write at /job-cache; None gives each attempt a throwaway one.
+    cache_dir: Path | None = None
+    # Container names are <prefix><job id>-<attempt>: give each worker its own prefix, as cleanup goes by it.
+    container_prefix: str = "asman-"
+    log_tail_bytes: int = 1_000_000
+
+
+class JobFailed(AsmanError):
+    """The job cannot run or finish as defined; the message is shown to the user as the result's error."""
+
+
+class _Cancelled(Exception):
+    pass
+
+
+# -- pure helpers ---------------------------------------------------------------------------------------------
+
+
+def decode_inline(ref: DataRef) -> bytes | None:
+    """The bytes of an inline DataRef, or None when it must be fetched (`url`, `key`)."""
+    kind = ref.type
+    if kind in ("url", "key"):
+        return None
+    if kind == "base64":
+        try:
+            return base64.b64decode(str(ref.value or ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise JobFailed("not valid base64") from None
+    if kind == "json" or (kind is None and not isinstance(ref.value, str)):
+        # JSON.stringify's compact form, as upstream wrote it.
+        return json.dumps(ref.value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return str(ref.value if ref.value is not None else "").encode("utf-8")
+
+
+def build_tag(build: BuildSpec) -> str:
+    """The image tag of a build: a hash of the spec's known fields, so each distinct build runs once per worker."""
+    known = {
+        name: value for name, value in build.model_dump(mode="json").items() if name in BuildSpec.model_fields
+    }
+    spec = {name: value for name, value in known.items() if value is not None}
+    return BUILD_TAG_PREFIX + hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()[:32]
+
+
+def split_command(text: str | None, what: str) -> list[str] | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise JobFailed(f"{what} {text[:200]!r} cannot be split into arguments: {error}") from None
+
+
+def absolute_config_path(name: str) -> str:
+    """An absolute configFile name, checked: normalized, not `/` and not over the paths the worker mounts."""
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if "\x00" in name or ".." in parts or not parts:
+        raise JobFailed(f"configFile {name[:200]!r}: an absolute name must be a plain file path without '..'")
+    text = "/" + "/".join(parts)
+    for reserved in _RESERVED_PATHS:
+        if text == reserved or text.startswith(reserved + "/"):
+            raise JobFailed(
+                f"configFile {name[:200]!r}: {reserved} is reserved; use a relative name for /inputs"
+            )
+    return text
+
+
+def job_duration(definition: JobDefinition, settings: RunSettings) -> float | None:
+    """The tightest of the job's maxDuration, its requirements' maxDuration and the worker's cap."""
+    limits: list[float] = []
+    requirements = definition.requirements
+    for text in (definition.maxDuration, requirements.maxDuration if requirements else None):
+        if text:
+            try:
+                limits.append(parse_duration(text))
+            except ValueError as error:
+                raise JobFailed(f"maxDuration: {error}") from None
+    if settings.max_job_duration_s:
+        limits.append(settings.max_job_duration_s)
+    return min(limits) if limits else None
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "unknown"
+    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
+
+
+class LogTail:
+    """The last `limit` bytes of log lines, for the result; safe to feed from several threads."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._size = 0
+        self._lines: deque[tuple[str, int, bool]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, text: str, epoch_ms: int, is_stderr: bool) -> None:
+        with self._lock:
+            self._lines.append((text, epoch_ms, is_stderr))
+            self._size += len(text)
+            while self._size > self._limit and len(self._lines) > 1:
+                self._size -= len(self._lines.popleft()[0])
+
+    def as_result(self) -> list[list[Any]]:
+        with self._lock:
+            lines = sorted(self._lines, key=lambda line: line[1])
+        return [[text, epoch_ms, is_stderr] for text, epoch_ms, is_stderr in lines]
+
+
+# -- the sequence ---------------------------------------------------------------------------------------------
+
+
+async def run_job(
+    job: JobContext, runtime: ContainerRuntime, io: JobIO, *, settings: RunSettings
+) -> JobResult:
+    """Run one attempt of a job and say how it ended. Always removes `job.work_dir`."""
+    started = time.monotonic()
+    tail = LogTail(settings.log_tail_bytes)
+
+    def run_log(text: str, epoch_ms: int, is_stderr: bool) -> None:
+        tail.add(text, epoch_ms, is_stderr)
+        io.log(STEP_RUN, text, epoch_ms, is_stderr)
+
+    def note(text: str) -> None:
+        """A line from the worker itself, shown with the job's stderr."""
+        run_log(f"[asman] {text}", int(time.time() * 1000), True)
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    def failed(message: str, status: int | None = None) -> JobResult:
+        return JobResult(
+            reason=FinishedReason.ERROR,
+            error=message,
+            StatusCode=status,
+            logs=tail.as_result(),
+            duration=elapsed_ms(),
+        )
+
+    try:
+        # 1. Check what the definition asks for before doing any work.
+        definition = job.definition
+        limits = _limits(job, settings)
+        command = split_command(definition.command, "command")
+        entrypoint = split_command(definition.entrypoint, "entrypoint")
+
+        # 2. Stage inputs and configFiles, and get the image (pull or build); a cancel stops both.
+        mounts = await _unless_cancelled(job.cancel, _stage(job, io, settings))
+        image = await _unless_cancelled(job.cancel, _prepare_image(definition, runtime, io))
+        if job.cancel.is_set():
+            raise _Cancelled
+
+        # 3. Run the container; a cancel kills it.
+        spec = ContainerSpec(
+            image=image,
+            name=f"{settings.container_prefix}{job.job_id[:24]}-{job.attempt}",
+            command=command,
+            entrypoint=entrypoint,
+            env={
+                **(definition.env or {}),
+                "JOB_ID": job.job_id,
+                "JOB_INPUTS": INPUTS_PATH,
+                "JOB_OUTPUTS": OUTPUTS_PATH,
+                "JOB_CACHE": CACHE_PATH,
+            },
+            workdir=definition.workdir or None,
+            mounts=mounts,
+            network=settings.network,
+            labels={"io.asman.job": job.job_id, "io.asman.attempt": str(job.attempt)},
+            user=settings.user,
+            pids_limit=settings.pids_limit,
+            **limits,
+        )
+        outcome = await _run_until_cancelled(job, runtime, spec, run_log)
+
+        # 4. Say how it ended; outputs are kept only from a container that exited on its own.
+        if outcome.cancelled:
+            raise _Cancelled
+        if outcome.timed_out:
+            note(f"the job ran longer than its limit of {spec.timeout_s:g}s and was stopped")
+            return JobResult(
+                reason=FinishedReason.TIMED_OUT,
+                isTimedOut=True,
+                error=f"the job ran longer than its limit of {spec.timeout_s:g}s",
+                logs=tail.as_result(),
+                duration=outcome.duration_ms,
+            )
+        if outcome.exit_code is None:
+            return failed(outcome.error or "the container did not run")
+        if outcome.oom_killed:
+            note(
+                f"the container was killed: it used more than its memory limit of {_human_size(spec.memory)}"
+            )
+        try:
+            outputs = await _collect_outputs(job.work_dir / "outputs", io, settings, note)
+        except JobFailed as error:
+            return failed(error.message, outcome.exit_code)
+        return JobResult(
+            reason=FinishedReason.SUCCESS,
+            StatusCode=outcome.exit_code,
+            logs=tail.as_result(),
+            duration=outcome.duration_ms,
+            outputs=outputs,
+        )
+    except _Cancelled:
+        return JobResult(reason=FinishedReason.CANCELLED, logs=tail.as_result(), duration=elapsed_ms())
+    except (JobFailed, ContainerRuntimeError) as error:
+        return failed(error.message)
+    finally:
+        await asyncio.to_thread(_remove_work_dir, job.work_dir)
+
+
+def _limits(job: JobContext, settings: RunSettings) -> dict[str, Any]:
+    """ContainerSpec resource fields from the definition's requirements, shmSize and durations."""
+    definition = job.definition
+    requirements = definition.requirements
+    limits: dict[str, Any] = {"timeout_s": job_duration(definition, settings)}
+    for key, field_name, text in (
+        ("memory", "requirements.memory", requirements.memory if requirements else None),
+        ("shm_size", "shmSize", definition.shmSize),
+    ):
+        if text:
+            try:
+                limits[key] = parse_size(text)
+            except ValueError as error:
+                raise JobFailed(f"{field_name}: {error}") from None
+    if requirements and requirements.cpus:
+        limits["cpus"] = float(requirements.cpus)
+    wanted_gpus = requirements.gpus if requirements and requirements.gpus else 0
+    if wanted_gpus > len(job.gpu_ids):
+        raise JobFailed(f"the job needs {wanted_gpus} GPU(s) but this worker gave it {len(job.gpu_ids)}")
+    if wanted_gpus:
+        limits["gpus"] = list(job.gpu_ids[:wanted_gpus])
+    return limits
+
+
+async def _unless_cancelled(cancel: asyncio.Event, work: Awaitable[T]) -> T:
+    """Await `work`, abandoning it (and raising `_Cancelled`) if the job is cancelled first."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(cancel.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    raise _Cancelled
+
+
+async def _run_until_cancelled(
+    job: JobContext, runtime: ContainerRuntime, spec: ContainerSpec, on_log: LogSink
+) -> RunOutcome:
+    """`runtime.run`, with a watcher that stops the container when the job is cancelled."""
+
+    async def stop_on_cancel() -> None:
+        await job.cancel.wait()
+        await runtime.stop(spec.name)
+
+    watcher = asyncio.create_task(stop_on_cancel(), name=f"cancel-watch {spec.name}")
+    try:
+        return await runtime.run(spec, on_log)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _fetch_input(name: str, ref: DataRef, io: JobIO) -> bytes:
+    try:
+        data = decode_inline(ref)
+    except JobFailed as error:
+        raise JobFailed(f"input {name!r}: {error.message}") from None
+    if data is not None:
+        return data
+    try:
+        data = await io.fetch(ref)
+    except AsmanError as error:
+        raise JobFailed(
+            f"input {name!r}: could not download {str(ref.value)[:200]}: {error.message}"
+        ) from None
+    except Exception as error:
+        raise JobFailed(f"input {name!r}: could not download {str(ref.value)[:200]}: {error}") from None
+    if ref.hash and len(ref.hash) == 64 and hashlib.sha256(data).hexdigest() != ref.hash.lower():
+        raise JobFailed(f"input {name!r}: the downloaded content does not match its hash {ref.hash}")
+    return data
+
+
+async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Mount]:
+    """Write inputs and configFiles under the work dir; return the container's mounts."""
+    inputs = job.work_dir / "inputs"
+    outputs = job.work_dir / "outputs"
+    configs = job.work_dir / "config"
+    await asyncio.to_thread(_fresh_work_dir, job.work_dir, (inputs, outputs, configs))
+
+    # Relative names land under /inputs; an absolute configFile name is mounted alone at that exact path.
+    mounts: list[Mount] = []
+    refs = [(name, ref, "input") for name, ref in (job.definition.inputs or {}).items()]
+    refs += [(name, ref, "configFile") for name, ref in (job.definition.configFiles or {}).items()]
+    for index, (name, ref, kind) in enumerate(refs):
+        root: Path | None = inputs
+        if kind == "configFile" and name.startswith("/"):
+            host, root = configs / str(index), None
+            mounts.append(Mount(str(host), absolute_config_path(name), True))
+        else:
+            try:
+                host = inputs / safe_relative_path(name)
+            except InvalidInput as error:
+                raise JobFailed(f"{kind} name refused: {error.message}") from None
+        data = await _fetch_input(name, ref, io)
+        await asyncio.to_thread(_write_file, host, data, root)
+
+    cache = settings.cache_dir or job.work_dir / "cache"
+    await asyncio.to_thread(_writable_dir, cache)
+    return [
+        Mount(str(inputs), INPUTS_PATH, True),
+        Mount(str(outputs), OUTPUTS_PATH, False),
+        Mount(str(cache), CACHE_PATH, False),
+        *mounts,
+    ]
+
+
+async def _prepare_image(definition: JobDefinition, runtime: ContainerRuntime, io: JobIO) -> str:
+    """The image to run: a build (once per worker, tagged by its spec's hash) or a pulled image."""
+    build = definition.build
+    if build is not None and (build.context or build.dockerfile):
+        tag = build_tag(build)
+        if not await runtime.has_image(tag):
+
+            def build_log(text: str, epoch_ms: int, is_stderr: bool) -> None:
+                io.log(STEP_BUILD, text, epoch_ms, is_stderr)
+
+            await runtime.build_image(build, tag, build_log)
+        return tag
+    if not definition.image:
+        raise JobFailed("a job needs an 'image', or a 'build' with a 'context' or an inline 'dockerfile'")
+    await runtime.ensure_image(definition.image)
+    return definition.image
+
+
+async def _collect_outputs(
+    outputs: Path, io: JobIO, settings: RunSettings, note: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    """Every regular file under the outputs folder as a DataRef: inline if small, else uploaded."""
+    found, skipped = await asyncio.to_thread(_list_outputs, outputs)
+    for name in skipped:
+        note(f"output {name!r} skipped: only regular files are kept (not links, devices or pipes)")
+    total = sum(size for _, _, size in found)
+    if total > settings.max_output_bytes:
+        raise JobFailed(
+            f"outputs total {total} bytes, over the worker's cap of {settings.max_output_bytes} (--max-output-size)"
+        )
+    refs: dict[str, dict[str, Any]] = {}
+    for name, path, _ in found:
+        try:
+            data = await asyncio.to_thread(_read_no_follow, path)
+        except OSError as error:
+            raise JobFailed(f"output {name!r} could not be read: {error.strerror or error}") from None
+        if len(data) <= settings.inline_output_limit:
+            refs[name] = {"type": "base64", "value": base64.b64encode(data).decode("ascii")}
+            continue
+        try:
+            key = await io.upload(data)
+        except AsmanError as error:
+            raise JobFailed(f"output {name!r} could not be uploaded: {error.message}") from None
+        except Exception as error:
+            raise JobFailed(f"output {name!r} could not be uploaded: {error}") from None
+        refs[name] = {"type": "url", "value": io.blob_url(key), "hash": key}
+    return refs
+
+
+# -- file system (run in threads) -----------------------------------------------------------------------------
+
+
+def _fresh_work_dir(work_dir: Path, folders: tuple[Path, ...]) -> None:
+    # A leftover of this very attempt (a crash mid-run) is ours to clear; nothing above it is touched.
+    shutil.rmtree(work_dir, ignore_errors=True)
+    for folder in folders:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o755)  # explicit: the umask must not hide inputs from the container's user
+    # The job runs as a non-root user: it must be able to write its outputs.
+    _writable_dir(folders[1])
+
+
+def _writable_dir(path: Path) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o777)
+
+
+def _write_file(path: Path, data: bytes, root: Path | None) -> None:
+    if root is not None:
+        # Check every existing component: a file and a folder of the same name, or a link, must not meet.
+        for parent in reversed(path.relative_to(root).parents):
+            folder = root / parent
+            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+                raise JobFailed(f"input {path.relative_to(root).as_posix()!r} clashes with another input")
+        if path.exists() or path.is_symlink():
+            raise JobFailed(
+                f"input {path.relative_to(root).as_posix()!r} is given twice or clashes with a folder"
+            )
+    if root is not None:
+        for parent in reversed(path.relative_to(root).parents):
+            folder = root / parent
+            if not folder.exists():
+                folder.mkdir()
+                folder.chmod(0o755)
+    path.write_bytes(data)
+    path.chmod(0o644)
+
+
+def _list_outputs(outputs: Path) -> tuple[list[tuple[str, Path, int]], list[str]]:
+    found: list[tuple[str, Path, int]] = []
+    skipped: list[str] = []
+    for folder, dirs, files in os.walk(outputs, followlinks=False):
+        base = Path(folder)
+        for name in sorted(files) + sorted(d for d in dirs if (base / d).is_symlink()):
+            path = base / name
+            relative = path.relative_to(outputs).as_posix()
+            try:
+                status = path.lstat()
+            except OSError:
+                skipped.append(relative)
+                continue
+            if not stat.S_ISREG(status.st_mode):
+                skipped.append(relative)
+                continue
+            found.append((relative, path, status.st_size))
+    found.sort()
+    return found, skipped
+
+
+def _read_no_follow(path: Path) -> bytes:
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(descriptor, "rb") as handle:
+        return handle.read()
+
+
+def _remove_work_dir(work_dir: Path) -> None:
+    shutil.rmtree(work_dir, ignore_errors=True)
+    # The job's folder (<data>/j/<job_id>) goes too once its last attempt is gone; siblings are never touched.
+    with contextlib.suppress(OSError):
+        work_dir.parent.rmdir()

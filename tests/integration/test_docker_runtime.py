@@ -1,0 +1,347 @@
+"""DockerRuntime against a real engine (private dockerd from the fixtures, network `none`, no registry)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import tarfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from asman.core.definition import BuildSpec
+from asman.worker.runtimes import (
+    MANAGED_LABEL,
+    BuildError,
+    ContainerSpec,
+    DockerRuntime,
+    ImageError,
+    Mount,
+    RuntimeUnavailable,
+)
+
+pytestmark = pytest.mark.docker
+
+Line = tuple[str, int, bool]
+
+
+class Lines:
+    """A thread-safe log sink that remembers every line."""
+
+    def __init__(self) -> None:
+        self.lines: list[Line] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str, epoch_ms: int, is_stderr: bool) -> None:
+        with self._lock:
+            self.lines.append((text, epoch_ms, is_stderr))
+
+    def stdout(self) -> list[str]:
+        return [text for text, _, is_stderr in self.lines if not is_stderr]
+
+    def stderr(self) -> list[str]:
+        return [text for text, _, is_stderr in self.lines if is_stderr]
+
+
+@pytest.fixture
+async def runtime(docker_host: str, test_image: str) -> AsyncIterator[DockerRuntime]:
+    engine = DockerRuntime(docker_host, build_network="none")
+    yield engine
+    await engine.close()
+
+
+@pytest.fixture
+def new_tag(docker_client: docker.DockerClient) -> Iterator[Callable[[str], str]]:
+    """Fresh image tags for builds, removed afterwards (the engine may be a shared one from DOCKER_HOST)."""
+    tags: list[str] = []
+
+    def make(kind: str) -> str:
+        tags.append(f"asman-test/{kind}-{uuid.uuid4().hex[:8]}")
+        return tags[-1]
+
+    yield make
+    for tag in tags:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(tag, force=True)
+
+
+def spec(test_image: str, command: list[str], **fields: Any) -> ContainerSpec:
+    return ContainerSpec(
+        image=test_image, name=f"asman-test-{uuid.uuid4().hex[:12]}", command=command, **fields
+    )
+
+
+def containers_named(client: docker.DockerClient, name: str) -> list[object]:
+    return list(client.containers.list(all=True, filters={"name": name}))
+
+
+async def test_stdout_and_stderr_stream_apart(runtime: DockerRuntime, test_image: str) -> None:
+    lines = Lines()
+    before = int(time.time() * 1000) - 1000
+    outcome = await runtime.run(spec(test_image, ["sh", "-c", "echo out1; echo err1 >&2; echo out2"]), lines)
+    assert outcome.exit_code == 0 and not outcome.timed_out and not outcome.cancelled
+    assert lines.stdout() == ["out1", "out2"]
+    assert lines.stderr() == ["err1"]
+    assert all(before <= epoch_ms <= before + 60_000 for _, epoch_ms, _ in lines.lines)
+
+
+async def test_nonzero_exit_is_reported(runtime: DockerRuntime, test_image: str) -> None:
+    outcome = await runtime.run(spec(test_image, ["sh", "-c", "exit 3"]), Lines())
+    assert outcome.exit_code == 3 and outcome.error is None
+
+
+async def test_container_is_hardened(runtime: DockerRuntime, test_image: str) -> None:
+    script = (
+        "id -u; id -g; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status; ls /sys/class/net; "
+        "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; "
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; "
+        "ls /var/run/docker.sock 2>&1; true"
+    )
+    lines = Lines()
+    outcome = await runtime.run(
+        spec(test_image, ["sh", "-c", script], memory=64 * 1024**2, pids_limit=100), lines
+    )
+    out = lines.stdout()
+    assert outcome.exit_code == 0, lines.lines
+    assert out[0:2] == ["1000", "1000"]
+    assert "CapEff:\t0000000000000000" in out and "NoNewPrivs:\t1" in out
+    assert "lo" in out and not any(name.startswith("eth") for name in out)
+    assert "100" in out and str(64 * 1024**2) in out
+    assert any("docker.sock: No such file" in text for text in out)
+
+
+async def test_timeout_kills_and_removes_the_container(
+    runtime: DockerRuntime, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    job = spec(test_image, ["sleep", "30"], timeout_s=1.0)
+    started = time.monotonic()
+    outcome = await runtime.run(job, Lines())
+    assert outcome.timed_out and not outcome.cancelled and outcome.exit_code is None
+    assert time.monotonic() - started < 10
+    assert containers_named(docker_client, job.name) == []
+
+
+async def test_stop_cancels_a_running_container(
+    runtime: DockerRuntime, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    lines = Lines()
+    job = spec(test_image, ["sh", "-c", "echo ready; sleep 30"])
+    running = asyncio.create_task(runtime.run(job, lines))
+    for _ in range(100):
+        if "ready" in lines.stdout():
+            break
+        await asyncio.sleep(0.05)
+    await runtime.stop(job.name)
+    outcome = await asyncio.wait_for(running, 15)
+    assert outcome.cancelled and not outcome.timed_out
+    assert containers_named(docker_client, job.name) == []
+
+
+async def test_stop_before_start_prevents_the_run(runtime: DockerRuntime, test_image: str) -> None:
+    job = spec(test_image, ["sleep", "30"])
+    await runtime.stop(job.name)
+    outcome = await asyncio.wait_for(runtime.run(job, Lines()), 15)
+    assert outcome.cancelled
+
+
+async def test_memory_limit_holds(runtime: DockerRuntime, test_image: str) -> None:
+    # dd allocates its whole block size: 64 MiB cannot fit in 16 MiB without swap.
+    command = ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"]
+    outcome = await runtime.run(spec(test_image, command, memory=16 * 1024**2), Lines())
+    assert outcome.exit_code == 137 and outcome.oom_killed
+
+
+async def test_mounts_env_and_workdir(runtime: DockerRuntime, test_image: str, tmp_path: Path) -> None:
+    folder = tmp_path
+    (folder / "ro").mkdir()
+    (folder / "ro" / "hello.txt").write_text("hello\n")
+    lines = Lines()
+    job = spec(
+        test_image,
+        [
+            "sh",
+            "-c",
+            'cat /data/hello.txt; echo "$GREETING"; pwd; touch /data/x 2>/dev/null || echo readonly',
+        ],
+        mounts=[Mount(str(folder / "ro"), "/data", True)],
+        env={"GREETING": "hi there"},
+        workdir="/tmp",
+    )
+    outcome = await runtime.run(job, lines)
+    assert outcome.exit_code == 0
+    assert lines.stdout() == ["hello", "hi there", "/tmp", "readonly"]
+
+
+async def test_missing_image_is_a_clear_error(runtime: DockerRuntime) -> None:
+    with pytest.raises(
+        ImageError, match=r"'asman-test/does-not-exist:1' is not on this worker and could not be pulled"
+    ):
+        await runtime.ensure_image("asman-test/does-not-exist:1")
+
+
+async def test_present_image_needs_no_pull(runtime: DockerRuntime, test_image: str) -> None:
+    await runtime.ensure_image(test_image)
+    assert await runtime.has_image(test_image)
+    assert not await runtime.has_image("asman-test/absent:1")
+
+
+async def test_build_inline_dockerfile_with_args_and_target(
+    runtime: DockerRuntime, test_image: str, new_tag: Callable[[str], str]
+) -> None:
+    dockerfile = (
+        f'FROM {test_image} AS base\nARG GREETING=unset\nRUN echo "$GREETING" > /greeting\n'
+        f"FROM base AS final\nRUN echo final > /stage\n"
+        f"FROM base AS other\nRUN echo other > /stage\n"
+    )
+    tag = new_tag("build")
+    build_lines = Lines()
+    build = BuildSpec(dockerfile=dockerfile, buildArgs=["GREETING=hello from args"], target="other")
+    image_id = await runtime.build_image(build, tag, build_lines)
+    assert image_id.startswith("sha256:")
+    assert any("Successfully tagged" in text for text in build_lines.stdout())
+    lines = Lines()
+    outcome = await runtime.run(spec(tag, ["sh", "-c", "cat /greeting /stage"]), lines)
+    assert outcome.exit_code == 0
+    assert lines.stdout() == ["hello from args", "other"]
+
+
+async def test_failing_build_is_a_build_error(
+    runtime: DockerRuntime, test_image: str, new_tag: Callable[[str], str]
+) -> None:
+    build = BuildSpec(dockerfile=f"FROM {test_image}\nRUN echo broken >&2 && false\n")
+    with pytest.raises(BuildError, match="non-zero code"):
+        await runtime.build_image(build, new_tag("broken"), Lines())
+
+
+def _tar_gz(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def archive_server(test_image: str) -> Iterator[str]:
+    """A 127.0.0.1 HTTP server with build contexts: a repo-like tarball, a zip, and a 404."""
+    files = {
+        "repo-main/README": "not part of the sub folder\n",
+        "repo-main/app/Dockerfile": f"FROM {test_image}\nCOPY message.txt /message.txt\n",
+        "repo-main/app/message.txt": "from the tarball\n",
+        "repo-main/app/Other.dockerfile": f"FROM {test_image}\nRUN echo other > /message.txt\n",
+    }
+    bodies = {
+        "/repo.tar.gz": _tar_gz(files),
+        "/ctx.zip": _zip(
+            {"Dockerfile": f"FROM {test_image}\nCOPY a.txt /message.txt\n", "a.txt": "from the zip\n"}
+        ),
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies.get(self.path)
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body or b"")))
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    ("path", "fields", "expected"),
+    [
+        ("/repo.tar.gz", {"buildContext": "app"}, "from the tarball"),
+        ("/repo.tar.gz", {"buildContext": "app", "filename": "Other.dockerfile"}, "other"),
+        ("/ctx.zip", {}, "from the zip"),
+    ],
+)
+async def test_build_from_archive_url(
+    runtime: DockerRuntime,
+    archive_server: str,
+    new_tag: Callable[[str], str],
+    path: str,
+    fields: dict[str, str],
+    expected: str,
+) -> None:
+    tag = new_tag("ctx")
+    await runtime.build_image(BuildSpec(context=archive_server + path, **fields), tag, Lines())
+    lines = Lines()
+    outcome = await runtime.run(spec(tag, ["cat", "/message.txt"]), lines)
+    assert lines.stdout() == [expected] and outcome.exit_code == 0
+
+
+async def test_build_context_download_failure(runtime: DockerRuntime, archive_server: str) -> None:
+    with pytest.raises(BuildError, match="HTTP 404"):
+        await runtime.build_image(
+            BuildSpec(context=archive_server + "/missing.tar.gz"), "asman-test/x", Lines()
+        )
+    with pytest.raises(BuildError, match="not a folder"):
+        await runtime.build_image(
+            BuildSpec(context=archive_server + "/repo.tar.gz", buildContext="nope"), "asman-test/x", Lines()
+        )
+
+
+async def test_cleanup_removes_only_this_workers_containers(
+    runtime: DockerRuntime, test_image: str, docker_client: docker.DockerClient
+) -> None:
+    prefix = f"asman-w{uuid.uuid4().hex[:6]}-"
+    ours = docker_client.containers.create(
+        test_image, ["true"], name=prefix + "job", labels={MANAGED_LABEL: "1"}, network_mode="none"
+    )
+    unlabelled = docker_client.containers.create(
+        test_image, ["true"], name=prefix + "foreign", network_mode="none"
+    )
+    other_prefix = docker_client.containers.create(
+        test_image, ["true"], name="someone-else-" + prefix, labels={MANAGED_LABEL: "1"}, network_mode="none"
+    )
+    try:
+        assert await runtime.cleanup(prefix) == 1
+        assert containers_named(docker_client, prefix + "job") == []
+        assert len(containers_named(docker_client, prefix + "foreign")) == 1
+        assert len(containers_named(docker_client, "someone-else-" + prefix)) == 1
+    finally:
+        for container in (ours, unlabelled, other_prefix):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
+
+
+async def test_no_engine_is_reported_with_a_way_out() -> None:
+    socket = f"unix:///tmp/asman-no-engine-{uuid.uuid4().hex[:8]}.sock"
+    engine = DockerRuntime(socket)
+    with pytest.raises(RuntimeUnavailable) as raised:
+        await engine.check()
+    assert socket in raised.value.message
+    assert "DOCKER_HOST" in raised.value.message and "scripts/docker-engine.sh start" in raised.value.message
+    await engine.close()
