@@ -30,6 +30,14 @@ class Settings:
     heartbeat_seconds: float = 5.0
     retry_budget: int = 3
     sweep_interval_seconds: float = 3600.0
+    # Abuse limits: requests per second per client (0 = off), log bytes kept per attempt, inputs per job.
+    rate_limit: float = 0.0
+    rate_burst: float = 0.0
+    trust_proxy: bool = False
+    max_log_bytes: int = 10 * 1024 * 1024
+    max_inputs: int = 1000
+    # "queue=token,other=token2": only workers presenting the token may take that queue's jobs.
+    worker_tokens: str = ""
     replica_id: str = f"{socket.gethostname()}-{os.getpid()}"
 
     @property
@@ -55,6 +63,13 @@ class Settings:
         values.update({key: value for key, value in overrides.items() if value is not None})
         return cls(**values)
 
+    def worker_token(self, queue: str) -> str | None:
+        for pair in self.worker_tokens.split(","):
+            name, _, token = pair.strip().partition("=")
+            if name == queue and token:
+                return token
+        return None
+
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -65,6 +80,10 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
         return Path(raw)
     if kind_name == "int":
         return parse_size(raw) if name.endswith("bytes") else int(raw)
-    if kind_name == "float":
+    if kind_name == "bool":
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if kind_name == "float" and name.endswith("seconds"):
         return parse_duration(raw)
+    if kind_name == "float":
+        return float(raw)
     return raw

@@ -191,3 +191,23 @@ def test_local_mode_runs_server_and_worker_in_one_process(tmp_path: Path, docker
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+
+
+def test_inputs_from_internal_addresses_are_refused(stack: Stack) -> None:
+    port = free_port()
+    job_id = stack.submit({"image": stack.image, "command": "cat /inputs/secret",
+                           "inputs": {"secret": {"type": "url", "value": f"http://127.0.0.1:{port}/admin"}}})
+    job = stack.wait_finished(job_id)
+    assert job["finishedReason"] == "Error"
+    assert "internal address" in job["results"]["error"]  # type: ignore[index]
+
+
+def test_inputs_from_the_queue_server_itself_are_fetched(stack: Stack) -> None:
+    data = b"large input " * 100
+    key = hashlib.sha256(data).hexdigest()
+    httpx.put(f"{stack.url}/f/{key}", content=data).raise_for_status()
+    job_id = stack.submit({"image": stack.image, "command": "cat /inputs/big.txt",
+                           "inputs": {"big.txt": {"type": "url", "value": f"{stack.url}/f/{key}", "hash": key}}})
+    job = stack.wait_finished(job_id)
+    assert job["finishedReason"] == "Success"
+    assert "".join(line[0] for line in job["results"]["logs"]).startswith("large input")  # type: ignore[index]

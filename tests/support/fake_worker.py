@@ -13,7 +13,10 @@ from asman.core import protocol
 
 
 class FakeWorker:
-    def __init__(self, url: str, queue: str, worker_id: str, slots: int = 1, gpus: int = 0) -> None:
+    def __init__(
+        self, url: str, queue: str, worker_id: str, slots: int = 1, gpus: int = 0, token: str | None = None
+    ) -> None:
+        self.headers = {"Authorization": f"Bearer {token}"} if token else None
         base = url.replace("http://", "ws://", 1)
         self.socket_url = f"{base}/q/{queue}/worker"
         self.info = {"id": worker_id, "slots": slots, "gpus": gpus, "version": "test"}
@@ -21,7 +24,7 @@ class FakeWorker:
         self.registered: dict[str, Any] = {}
 
     async def connect(self, running: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        self.ws = await connect(self.socket_url)
+        self.ws = await connect(self.socket_url, additional_headers=self.headers)
         await self.send({"type": protocol.REGISTER, "worker": self.info, "running": running or []})
         self.registered = await self.receive()
         assert self.registered["type"] == protocol.REGISTERED

@@ -62,6 +62,14 @@ def worker(
     max_output_size: Annotated[
         str, typer.Option("--max-output-size", envvar="ASMAN_WORKER_MAX_OUTPUT_SIZE", help="Outputs cap per job.")
     ] = "1g",
+    token: Annotated[
+        str | None, typer.Option("--token", envvar="ASMAN_WORKER_TOKEN", help="The queue's worker token, if any.")
+    ] = None,
+    allow_private_urls: Annotated[
+        bool,
+        typer.Option("--allow-private-urls", envvar="ASMAN_WORKER_ALLOW_PRIVATE_URLS",
+                     help="Let jobs fetch inputs from loopback/private addresses."),
+    ] = False,
     grace_period: Annotated[
         str, typer.Option("--grace-period", envvar="ASMAN_WORKER_GRACE_PERIOD", help="SIGTERM: time to finish.")
     ] = "30s",
@@ -84,6 +92,8 @@ def worker(
         "max_output_bytes": parse_size(max_output_size),
         "network": network,
         "grace_seconds": parse_duration(grace_period),
+        "token": token,
+        "allow_private_urls": allow_private_urls,
     }
     if worker_id:
         options["worker_id"] = worker_id

@@ -27,6 +27,7 @@ from asman.events.base import Notifier
 from asman.events.local import LocalNotifier
 from asman.server.http import JSONResponse, error_response
 from asman.server.hub import Hub
+from asman.server.limits import RateLimiter
 from asman.server.metrics import DurationHistograms
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.service import JobService, now_ms
@@ -127,6 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    if settings.rate_limit > 0:
+        app.add_middleware(RateLimiter, rate=settings.rate_limit, burst=settings.rate_burst or 2 * settings.rate_limit,
+                           trust_proxy=settings.trust_proxy)
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
                        expose_headers=["*"])
 

@@ -33,6 +33,7 @@ class WorkerConn:
     info: WorkerInfo
     send: Sender
     running: dict[str, int] = field(default_factory=dict)
+    log_bytes: dict[tuple[str, int], int] = field(default_factory=dict)
     connected_ms: int = field(default_factory=now_ms)
 
     @property

@@ -66,8 +66,7 @@ class JobService:
         for transition in stop or []:
             await self.notifier.publish(cancel_event(transition))
 
-    @staticmethod
-    def parse_submission(body: Any) -> tuple[dict[str, Any], Control, str | None]:
+    def parse_submission(self, body: Any) -> tuple[dict[str, Any], Control, str | None]:
         """Accept `{definition, control?, id?}` or a bare definition; return the raw definition for hashing."""
         if not isinstance(body, dict):
             raise InvalidInput("the body must be a JSON object: {\"definition\": {\"image\": ..., \"command\": ...}}")
@@ -87,6 +86,12 @@ class JobService:
             raise ValidationFailed(f"invalid job definition: {describe_validation(exc)}") from exc
         except ValueError as exc:
             raise ValidationFailed(f"invalid job definition: {exc}") from exc
+        files = len(parsed.inputs or {}) + len(parsed.configFiles or {})
+        if files > self.settings.max_inputs:
+            raise ValidationFailed(
+                f"the job has {files} inputs and configFiles, over the limit of {self.settings.max_inputs}:"
+                " pack them into an archive"
+            )
         if claimed is not None and not isinstance(claimed, str):
             raise InvalidInput("'id' must be a string (or leave it out: the server computes it)")
         return definition, control, claimed

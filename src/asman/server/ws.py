@@ -4,7 +4,9 @@ job message checked against the attempt the server handed out (fencing)."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -32,6 +34,12 @@ async def worker_socket(websocket: WebSocket) -> None:
     except AsmanError as exc:
         await websocket.close(code=1008, reason=exc.message[:120])
         return
+    required = hub.settings.worker_token(queue)
+    if required is not None:
+        offered = websocket.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(offered.encode(), required.encode()):
+            await websocket.close(code=1008, reason="this queue needs a worker token: asman worker --token ...")
+            return
     await websocket.accept()
     send_lock = asyncio.Lock()
 
@@ -92,6 +100,26 @@ async def _receive(websocket: WebSocket) -> dict[str, Any]:
     return message
 
 
+def _within_log_budget(
+    conn: WorkerConn, job: str, attempt: int, lines: list[list[Any]], limit: int
+) -> list[list[Any]]:
+    """Keep at most `limit` bytes of log text per attempt; past it, one marker line says what happened."""
+    used = conn.log_bytes.get((job, attempt), 0)
+    if used > limit:
+        return []
+    kept: list[list[Any]] = []
+    for line in lines:
+        used += len(str(line[0]) if line else "")
+        if used > limit:
+            kept.append([f"[asman] log truncated: over {limit} bytes for this run (ASMAN_MAX_LOG_BYTES)",
+                         int(time.time() * 1000), True])
+            used = limit + 1
+            break
+        kept.append(line)
+    conn.log_bytes[(job, attempt)] = used
+    return kept
+
+
 async def _reject(conn: WorkerConn, job: str, attempt: int) -> None:
     await conn.send(
         {"type": protocol.REJECTED, "jobId": job, "attempt": attempt, "reason": "this attempt is no longer current"}
@@ -119,6 +147,9 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
             await _reject(conn, job, attempt)
             return
         lines = [line for line in message.get("logs") or [] if isinstance(line, list)][:MAX_LOG_LINES_PER_MESSAGE]
+        lines = _within_log_budget(conn, job, attempt, lines, hub.settings.max_log_bytes)
+        if not lines:
+            return
         step = protocol.STEP_BUILD if message.get("step") == protocol.STEP_BUILD else protocol.STEP_RUN
         now = now_ms()
         await service.store.append_logs(job, attempt, step, lines, service.expires_ms(now))
@@ -126,6 +157,7 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
     elif kind == protocol.FINISHED:
         result = JobResult.model_validate(message.get("result") or {})
         was_mine = conn.running.pop(job, None) == attempt
+        conn.log_bytes.pop((job, attempt), None)
         stored = {
             **result.model_dump(exclude={"reason"}),
             "reason": result.reason.value,

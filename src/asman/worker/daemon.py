@@ -30,6 +30,7 @@ from asman.core import protocol
 from asman.core.definition import DataRef, JobDefinition
 from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
+from asman.core.urls import check_fetchable
 from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes.base import ContainerRuntime, RuntimeUnavailable
 
@@ -55,6 +56,8 @@ class WorkerSettings:
     max_output_bytes: int = 1024**3
     network: str = "none"
     grace_seconds: float = 30.0
+    token: str | None = None
+    allow_private_urls: bool = False
     reconnect_max_seconds: float = 10.0
 
     @property
@@ -76,6 +79,8 @@ class HttpJobIO:
         url = str(ref.value)
         if ref.type == "key":
             url = self.blob_url(url)
+        settings = self._daemon.settings
+        await asyncio.to_thread(check_fetchable, url, (settings.api_url,), settings.allow_private_urls)
         response = await self._daemon.http.get(url, follow_redirects=True)
         response.raise_for_status()
         data = response.content
@@ -140,8 +145,10 @@ class WorkerDaemon:
         try:
             while not self._stopped.is_set():
                 try:
+                    headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else None
                     async with connect(
-                        self.settings.socket_url, max_size=32 * 1024 * 1024, ping_interval=20, open_timeout=10
+                        self.settings.socket_url, max_size=32 * 1024 * 1024, ping_interval=20, open_timeout=10,
+                        additional_headers=headers,
                     ) as ws:
                         delay = 0.5
                         await self._session(ws)
@@ -323,6 +330,8 @@ class WorkerDaemon:
             network=self.settings.network,
             cache_dir=self.settings.data_dir / "cache",
             container_prefix=self._container_prefix(),
+            allow_private_urls=self.settings.allow_private_urls,
+            trusted_url_prefixes=(self.settings.api_url,),
         )
         try:
             io = HttpJobIO(self, current.job_id, current.attempt)

@@ -35,6 +35,7 @@ from asman.core.names import safe_relative_path
 from asman.core.protocol import STEP_BUILD, STEP_RUN, JobResult
 from asman.core.states import FinishedReason
 from asman.core.units import parse_duration, parse_size
+from asman.core.urls import check_fetchable
 from asman.worker.runtimes.base import (
     DEFAULT_PIDS_LIMIT,
     DEFAULT_USER,
@@ -102,6 +103,10 @@ class RunSettings:
     # Container names are <prefix><job id>-<attempt>: give each worker its own prefix, as cleanup goes by it.
     container_prefix: str = "asman-"
     log_tail_bytes: int = 1_000_000
+    # Build contexts from loopback/private addresses are refused unless allowed (SSRF); URLs under a trusted
+    # prefix (the worker's own queue server) are always fine.
+    allow_private_urls: bool = True
+    trusted_url_prefixes: tuple[str, ...] = ()
 
 
 class JobFailed(AsmanError):
@@ -248,7 +253,7 @@ async def run_job(
 
         # 2. Stage inputs and configFiles, and get the image (pull or build); a cancel stops both.
         mounts = await _unless_cancelled(job.cancel, _stage(job, io, settings))
-        image = await _unless_cancelled(job.cancel, _prepare_image(definition, runtime, io))
+        image = await _unless_cancelled(job.cancel, _prepare_image(definition, runtime, io, settings))
         if job.cancel.is_set():
             raise _Cancelled
 
@@ -424,12 +429,19 @@ async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Moun
     ]
 
 
-async def _prepare_image(definition: JobDefinition, runtime: ContainerRuntime, io: JobIO) -> str:
+async def _prepare_image(
+    definition: JobDefinition, runtime: ContainerRuntime, io: JobIO, settings: RunSettings
+) -> str:
     """The image to run: a build (once per worker, tagged by its spec's hash) or a pulled image."""
     build = definition.build
     if build is not None and (build.context or build.dockerfile):
         tag = build_tag(build)
         if not await runtime.has_image(tag):
+            if build.context and not settings.allow_private_urls:
+                try:
+                    await asyncio.to_thread(check_fetchable, build.context, settings.trusted_url_prefixes)
+                except AsmanError as error:
+                    raise JobFailed(f"build context: {error.message}") from None
 
             def build_log(text: str, epoch_ms: int, is_stderr: bool) -> None:
                 io.log(STEP_BUILD, text, epoch_ms, is_stderr)

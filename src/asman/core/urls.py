@@ -1,0 +1,46 @@
+"""Which URLs a worker may fetch for a job: refusing loopback, private and link-local addresses keeps a job
+definition from turning a worker into a probe of the network it sits in (SSRF)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from asman.core.errors import InvalidInput
+
+
+def _is_internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return bool(ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
+                or ip.is_unspecified)
+
+
+def check_fetchable(url: str, trusted_prefixes: tuple[str, ...] = (), allow_private: bool = False) -> None:
+    """Raise InvalidInput unless `url` is http(s) and resolves only to public addresses.
+
+    URLs under a trusted prefix (the worker's own queue server, where blobs live) are always allowed.
+    """
+    if any(url.startswith(prefix.rstrip("/") + "/") for prefix in trusted_prefixes if prefix):
+        return
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"cannot fetch {url[:200]!r}: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"cannot fetch {url[:200]!r}: only http and https URLs are allowed")
+    if allow_private:
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+    except socket.gaierror as exc:
+        raise InvalidInput(f"cannot resolve the host of {url[:200]!r}: {exc}") from exc
+    for info in infos:
+        if _is_internal(str(info[4][0])):
+            raise InvalidInput(
+                f"refusing to fetch {url[:200]!r}: it points to an internal address ({info[4][0]});"
+                " a worker started with --allow-private-urls may fetch it"
+            )

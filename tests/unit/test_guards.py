@@ -1,0 +1,45 @@
+"""Abuse guards that need no server: the rate limiter's buckets and the SSRF check."""
+
+from __future__ import annotations
+
+import pytest
+
+from asman.core.errors import InvalidInput
+from asman.core.urls import check_fetchable
+from asman.server.limits import RateLimiter
+
+
+async def _app(scope: object, receive: object, send: object) -> None:
+    return None
+
+
+def test_bucket_allows_a_burst_then_limits_then_refills() -> None:
+    limiter = RateLimiter(_app, rate=10, burst=5)
+    assert [limiter.allow("a", 100.0) for _ in range(5)] == [0.0] * 5
+    wait = limiter.allow("a", 100.0)
+    assert 0 < wait <= 0.1
+    assert limiter.allow("b", 100.0) == 0.0  # another client has its own bucket
+    assert limiter.allow("a", 100.2) == 0.0  # 0.2 s refills two tokens
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/x", "http://localhost:9000/", "http://10.1.2.3/", "http://192.168.0.1/",
+     "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://0.0.0.0/", "http://172.16.0.1/"],
+)
+def test_internal_addresses_are_refused(url: str) -> None:
+    with pytest.raises(InvalidInput, match="internal address"):
+        check_fetchable(url)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x", "http:///nohost"])
+def test_other_schemes_are_refused(url: str) -> None:
+    with pytest.raises(InvalidInput, match="only http"):
+        check_fetchable(url)
+
+
+def test_trusted_prefix_and_the_override() -> None:
+    check_fetchable("http://127.0.0.1:8000/f/abc", trusted_prefixes=("http://127.0.0.1:8000",))
+    check_fetchable("http://127.0.0.1:9999/x", allow_private=True)
+    with pytest.raises(InvalidInput):
+        check_fetchable("http://127.0.0.1:8000.evil/f/abc", trusted_prefixes=("http://127.0.0.1:8000",))
