@@ -9,6 +9,7 @@ worker -> server
   log        {jobId, attempt, step: "run"|"build", logs: [[text, epochMs, isStdErr]]}
   finished   {jobId, attempt, result: JobResult}                   the attempt's outcome
   release    {jobId, attempt}                                      hand an unfinished job back (graceful stop)
+  drain      {}                                                    assign me nothing more (graceful stop)
 
 server -> worker
   registered {leaseSeconds, heartbeatSeconds, keep: [{jobId, attempt}], drop: [{jobId, attempt}]}
@@ -32,6 +33,7 @@ HEARTBEAT = "heartbeat"
 LOG = "log"
 FINISHED = "finished"
 RELEASE = "release"
+DRAIN = "drain"
 REGISTERED = "registered"
 ASSIGN = "assign"
 CANCEL = "cancel"

@@ -34,11 +34,12 @@ class WorkerConn:
     send: Sender
     running: dict[str, int] = field(default_factory=dict)
     log_bytes: dict[tuple[str, int], int] = field(default_factory=dict)
+    draining: bool = False
     connected_ms: int = field(default_factory=now_ms)
 
     @property
     def free_slots(self) -> int:
-        return max(0, self.info.slots - len(self.running))
+        return 0 if self.draining else max(0, self.info.slots - len(self.running))
 
     def row(self, replica: str) -> WorkerRow:
         running = [{"jobId": job, "attempt": attempt} for job, attempt in self.running.items()]

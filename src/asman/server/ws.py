@@ -140,6 +140,9 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
         if stale:
             hub.kick(conn.queue)
         return
+    if kind == protocol.DRAIN:
+        conn.draining = True
+        return
     job = str(message.get("jobId", ""))
     attempt = int(message.get("attempt", -1))
     if kind == protocol.LOG:

@@ -127,6 +127,7 @@ class WorkerDaemon:
         self._ws: ClientConnection | None = None
         self._draining = False
         self._stopped = asyncio.Event()
+        self._engine_down = asyncio.Event()
         self._free_gpus = list(settings.gpu_ids)
         self._gpu_freed = asyncio.Condition()
         self.connected = asyncio.Event()
@@ -144,6 +145,9 @@ class WorkerDaemon:
         delay = 0.5
         try:
             while not self._stopped.is_set():
+                if self._engine_down.is_set():
+                    await self._wait_for_engine()
+                    continue
                 try:
                     headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else None
                     async with connect(
@@ -170,9 +174,27 @@ class WorkerDaemon:
                 await flusher
             await self.http.aclose()
 
+    async def _wait_for_engine(self) -> None:
+        """Poll the container engine until it answers again, then rejoin the queue."""
+        log.warning("waiting for the container engine at %s before taking more jobs", self.runtime_where())
+        while not self._stopped.is_set():
+            try:
+                await self.runtime.check()
+            except RuntimeUnavailable:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopped.wait(), 2.0)
+                continue
+            log.info("the container engine answers again")
+            self._engine_down.clear()
+            return
+
+    def runtime_where(self) -> str:
+        return str(getattr(self.runtime, "where", "the container engine"))
+
     async def drain(self) -> None:
         """Graceful stop: take no new jobs, wait for running ones up to the grace period, hand back the rest."""
         self._draining = True
+        await self._send({"type": protocol.DRAIN})
         tasks = [attempt.task for attempt in self._attempts.values() if attempt.task]
         if tasks:
             log.info("waiting up to %.0f s for %d running job(s)", self.settings.grace_seconds, len(tasks))
@@ -307,6 +329,8 @@ class WorkerDaemon:
         await self._flush_logs()
         if await self._send(message):
             self._unsent.pop((job_id, attempt), None)
+        if self._engine_down.is_set() and not self._attempts and self._ws is not None:
+            await self._ws.close()  # the run loop waits for the engine before reconnecting
 
     async def _take_gpus(self, count: int) -> list[str]:
         async with self._gpu_freed:
@@ -337,10 +361,13 @@ class WorkerDaemon:
             io = HttpJobIO(self, current.job_id, current.attempt)
             result = await run_job(current.context, self.runtime, io, settings=run_settings)
         except RuntimeUnavailable as exc:
-            log.error("container engine unavailable, handing job %s back: %s", current.job_id[:12], exc)
-            current.stale = True
-            await self._send({"type": protocol.RELEASE, "jobId": current.job_id, "attempt": current.attempt})
-            return
+            log.error("the container engine went away during job %s: %s", current.job_id[:12], exc)
+            result = JobResult(
+                reason=FinishedReason.ERROR,
+                error=f"the worker's container engine stopped answering during the job: {exc.message}",
+            )
+            # Taking more jobs now would only fail them too: step away from the queue until the engine is back.
+            self._engine_down.set()
         except Exception as exc:  # a worker bug must not take the job down silently
             log.exception("job %s failed inside the worker", current.job_id[:12])
             result = JobResult(reason=FinishedReason.ERROR, error=f"the worker failed: {exc}")
