@@ -44,6 +44,7 @@ async def test_kill_9_under_submit_load_loses_no_acknowledged_job(tmp_path: Path
     stop.set()
     await asyncio.gather(*clients)
     assert len(accepted) > 100, "the load never got going"
+    print(f"acknowledged before kill -9: {len(accepted)}")
 
     server = start_server(data_dir)
     try:
