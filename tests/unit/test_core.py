@@ -4,7 +4,6 @@ import pytest
 
 from asman.core.errors import InvalidInput
 from asman.core.names import check_blob_key, check_queue, new_queue_name, safe_relative_path
-from asman.core.states import FinishedReason, IllegalTransition, JobState, check_transition
 from asman.core.units import parse_duration, parse_size
 from asman.settings import Settings
 
@@ -60,18 +59,6 @@ def test_fresh_queue_names_are_long_and_valid() -> None:
     for name in names:
         assert len(name) >= 22
         check_queue(name)
-
-
-def test_transitions() -> None:
-    check_transition(JobState.QUEUED, JobState.RUNNING)
-    check_transition(JobState.RUNNING, JobState.FINISHED, FinishedReason.SUCCESS)
-    check_transition(JobState.FINISHED, JobState.FINISHED, FinishedReason.DELETED)
-    with pytest.raises(IllegalTransition):
-        check_transition(JobState.FINISHED, JobState.RUNNING)
-    with pytest.raises(IllegalTransition):
-        check_transition(JobState.RUNNING, JobState.FINISHED)
-    with pytest.raises(IllegalTransition):
-        check_transition(JobState.FINISHED, JobState.FINISHED, FinishedReason.SUCCESS)
 
 
 def test_settings_from_env() -> None:
