@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from asman.core.names import check_queue, new_queue_name
+from asman.core.states import JobState
 from asman.server.http import JSONResponse
 from asman.server.metrics import render
 from asman.server.service import JobService, now_ms
@@ -38,11 +39,16 @@ async def queue_status(service: JobService, queue: str, clients: int) -> dict[st
     # A worker unseen for three heartbeats is gone even if its replica could not say so.
     seen_after = now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
     workers = await service.store.list_workers(queue, seen_after)
+    # What each worker runs comes from the jobs themselves, which are always current; the worker rows are
+    # only refreshed by heartbeats.
+    running: dict[str, list[str]] = {}
+    for job in (await service.store.list_jobs(queue, 1000, None, JobState.RUNNING)).jobs:
+        running.setdefault(job.worker or "", []).append(job.job_id)
     return {
         "queue": queue,
         "counts": await service.store.counts(queue),
         "workers": [
-            {**worker.info, "running": [item["jobId"] for item in worker.running], "replica": worker.replica,
+            {**worker.info, "running": running.get(worker.worker_id, []), "replica": worker.replica,
              "lastSeen": worker.seen_ms}
             for worker in workers
         ],
