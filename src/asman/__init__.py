@@ -1,3 +1,68 @@
-"""Asman: public compute queues for everyone."""
+"""Asman: public compute queues for everyone.
+
+    from asman import Client
+    job = Client("http://127.0.0.1:8000").queue("local").submit(image="alpine:3.19", command="echo hello")
+    print(job.wait().stdout)
+
+`import asman` stays cheap: the client (and httpx) load on first use of one of its names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "ApiError",
+    "AsmanError",
+    "AsyncClient",
+    "AsyncJob",
+    "AsyncQueue",
+    "Client",
+    "DownloadFailed",
+    "InvalidJob",
+    "Job",
+    "JobFailed",
+    "JobNotFound",
+    "JobResult",
+    "JobStatus",
+    "LogLine",
+    "Queue",
+    "ServerUnreachable",
+    "WaitTimeout",
+    "__version__",
+]
+
+if TYPE_CHECKING:
+    from asman.client import (
+        ApiError,
+        AsyncClient,
+        AsyncJob,
+        AsyncQueue,
+        Client,
+        DownloadFailed,
+        InvalidJob,
+        Job,
+        JobFailed,
+        JobNotFound,
+        JobResult,
+        JobStatus,
+        LogLine,
+        Queue,
+        ServerUnreachable,
+        WaitTimeout,
+    )
+    from asman.core.errors import AsmanError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AsmanError":
+        from asman.core.errors import AsmanError
+
+        return AsmanError
+    if name in __all__:
+        import asman.client
+
+        return getattr(asman.client, name)
+    raise AttributeError(f"module 'asman' has no attribute {name!r}")

@@ -1,0 +1,48 @@
+"""The Python client of an Asman server: `Client` (blocking) and `AsyncClient` (asyncio), over httpx.
+
+from asman import Client
+job = Client("http://127.0.0.1:8000").queue("local").submit(image="alpine:3.19", command="echo hello")
+print(job.wait().stdout)
+"""
+
+from asman.client._async_client import AsyncClient, AsyncQueue
+from asman.client._base import API_ENV, DEFAULT_URL
+from asman.client._client import Client, Queue
+from asman.client._job import AsyncJob, Job
+from asman.client._models import Finished, JobEvent, JobResult, JobStatus, LogLine, LogsWritten, StateChanged
+from asman.client.errors import (
+    ApiError,
+    AsmanError,
+    DownloadFailed,
+    InvalidJob,
+    JobFailed,
+    JobNotFound,
+    ServerUnreachable,
+    WaitTimeout,
+)
+
+__all__ = [
+    "API_ENV",
+    "DEFAULT_URL",
+    "ApiError",
+    "AsmanError",
+    "AsyncClient",
+    "AsyncJob",
+    "AsyncQueue",
+    "Client",
+    "DownloadFailed",
+    "Finished",
+    "InvalidJob",
+    "Job",
+    "JobEvent",
+    "JobFailed",
+    "JobNotFound",
+    "JobResult",
+    "JobStatus",
+    "LogLine",
+    "LogsWritten",
+    "Queue",
+    "ServerUnreachable",
+    "StateChanged",
+    "WaitTimeout",
+]

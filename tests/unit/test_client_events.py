@@ -1,0 +1,109 @@
+"""The SSE decoder and the watch that turns a job's stream into events without repeating lines."""
+
+from __future__ import annotations
+
+import json
+
+from asman.client import Finished, LogLine, LogsWritten, StateChanged
+from asman.client._job import _Watch
+from asman.client._models import JobResult, log_lines
+from asman.client._sse import ServerSentEvent, SSEDecoder
+from asman.core.states import FinishedReason, JobState
+
+
+def decode(text: str) -> list[ServerSentEvent]:
+    decoder = SSEDecoder()
+    events = [decoder.feed(line) for line in text.splitlines()]
+    return [event for event in events if event is not None]
+
+
+def test_decoder_reads_events_comments_and_multiline_data() -> None:
+    stream = 'event: state\ndata: {"a": 1}\n\n: keep-alive\n\ndata: one\ndata: two\nid: 7\n\nevent: x\r\ndata: y\r\n\r\n'
+    assert decode(stream) == [
+        ServerSentEvent("state", '{"a": 1}'),
+        ServerSentEvent("message", "one\ntwo", "7"),
+        ServerSentEvent("x", "y", "7"),
+    ]
+
+
+def sse(event: str, data: object) -> ServerSentEvent:
+    return ServerSentEvent(event, json.dumps(data))
+
+
+def test_watch_drops_lines_replayed_after_a_reconnection() -> None:
+    watch = _Watch("q")
+    watch.connected()
+    first = watch.feed(sse("run-log", [["a", 1, False], ["b", 2, True]]))
+    assert first == [LogsWritten([LogLine("a", 1, False), LogLine("b", 2, True)])]
+    watch.connected()  # the stream replays everything from the first line
+    assert watch.feed(sse("run-log", [["a", 1, False], ["b", 2, True], ["c", 3, False]])) == [
+        LogsWritten([LogLine("c", 3, False)])
+    ]
+    assert watch.feed(sse("build-log", [["step 1", 4]])) == [
+        LogsWritten([LogLine("step 1", 4, False, "build")])
+    ]
+    assert watch.feed(sse("run-log", [["d", 5, False]])) == [LogsWritten([LogLine("d", 5, False)])]
+
+
+def test_watch_reports_states_and_the_final_result() -> None:
+    watch = _Watch("q")
+    [state] = watch.feed(sse("state", {"jobId": "j", "state": "Running", "worker": "w1", "attempt": 1}))
+    assert isinstance(state, StateChanged)
+    assert (state.status.state, state.status.worker, state.status.queue) == (JobState.RUNNING, "w1", "q")
+    view = {
+        "jobId": "j",
+        "state": "Finished",
+        "finishedReason": "Success",
+        "results": {"reason": "Success", "StatusCode": 0, "logs": [["cached", 9, False]], "outputs": {}},
+    }
+    events = watch.feed(sse("final", view))
+    # No log event came before: the stored result's logs are the job's logs.
+    assert [type(event) for event in events] == [StateChanged, LogsWritten, Finished]
+    assert isinstance(events[-1], Finished)
+    assert events[-1].result.stdout == "cached\n"
+
+
+def test_watch_ignores_garbage() -> None:
+    watch = _Watch("q")
+    assert watch.feed(ServerSentEvent("state", "not json")) == []
+    assert watch.feed(sse("unknown", {})) == []
+
+
+def test_results_from_the_server_view() -> None:
+    result = JobResult.from_view(
+        {
+            "jobId": "j",
+            "state": "Finished",
+            "finishedReason": "Success",
+            "worker": "w",
+            "results": {
+                "StatusCode": 3,
+                "duration": 1200,
+                "logs": [["out", 1, False], ["err", 2, True]],
+                "outputs": {"a.txt": {"type": "utf8", "value": "x"}},
+                "attempt": 1,
+            },
+        }
+    )
+    assert (result.reason, result.exit_code, result.ok) == (FinishedReason.SUCCESS, 3, False)
+    assert (result.stdout, result.stderr, result.worker) == ("out\n", "err\n", "w")
+    assert result.describe() == "exited with code 3"
+    cancelled = JobResult.from_view(
+        {"jobId": "j", "state": "Finished", "finishedReason": "Cancelled", "results": None}
+    )
+    assert (cancelled.reason, cancelled.ok, cancelled.describe()) == (
+        FinishedReason.CANCELLED,
+        False,
+        "was cancelled",
+    )
+    failed = JobResult.from_view({"finishedReason": "Error", "results": {"error": "no such image"}})
+    assert failed.describe() == "failed: no such image"
+
+
+def test_log_lines_tolerate_odd_shapes() -> None:
+    assert log_lines([["a"], "b", [], 3, ["c", "not a time", 1]]) == [
+        LogLine("a", 0),
+        LogLine("b", 0),
+        LogLine("c", 0, True),
+    ]
+    assert log_lines(None) == []
