@@ -41,5 +41,8 @@ def test_other_schemes_are_refused(url: str) -> None:
 def test_trusted_prefix_and_the_override() -> None:
     check_fetchable("http://127.0.0.1:8000/f/abc", trusted_prefixes=("http://127.0.0.1:8000",))
     check_fetchable("http://127.0.0.1:9999/x", allow_private=True)
+    check_fetchable("http://localhost:8000/f/abc", trusted_prefixes=("http://127.0.0.1:8000",))
     with pytest.raises(InvalidInput):
         check_fetchable("http://127.0.0.1:8000.evil/f/abc", trusted_prefixes=("http://127.0.0.1:8000",))
+    with pytest.raises(InvalidInput):
+        check_fetchable("http://localhost:8001/f/abc", trusted_prefixes=("http://127.0.0.1:8000",))

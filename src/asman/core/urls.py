@@ -18,12 +18,37 @@ def _is_internal(address: str) -> bool:
                 or ip.is_unspecified)
 
 
+def _addresses(host: str, port: int) -> set[str]:
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(host, port)}
+    except socket.gaierror:
+        return set()
+
+
+def _under(url: str, prefix: str) -> bool:
+    """`url` is on the same server as `prefix` (same scheme, port and path prefix; the host may be spelled
+    differently, e.g. localhost and 127.0.0.1, as long as both name the same address)."""
+    if url.startswith(prefix.rstrip("/") + "/"):
+        return True
+    try:
+        target, trusted = urlsplit(url), urlsplit(prefix)
+        target_port = target.port or (443 if target.scheme == "https" else 80)
+        trusted_port = trusted.port or (443 if trusted.scheme == "https" else 80)
+    except ValueError:
+        return False
+    if target.scheme != trusted.scheme or target_port != trusted_port or not target.hostname or not trusted.hostname:
+        return False
+    if not target.path.startswith(trusted.path.rstrip("/") + "/"):
+        return False
+    return bool(_addresses(target.hostname, target_port) & _addresses(trusted.hostname, trusted_port))
+
+
 def check_fetchable(url: str, trusted_prefixes: tuple[str, ...] = (), allow_private: bool = False) -> None:
     """Raise InvalidInput unless `url` is http(s) and resolves only to public addresses.
 
-    URLs under a trusted prefix (the worker's own queue server, where blobs live) are always allowed.
+    URLs on a trusted server (the worker's own queue server, where blobs live) are always allowed.
     """
-    if any(url.startswith(prefix.rstrip("/") + "/") for prefix in trusted_prefixes if prefix):
+    if any(_under(url, prefix) for prefix in trusted_prefixes if prefix):
         return
     try:
         parts = urlsplit(url)
