@@ -20,7 +20,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner, Result
 
-from asman.cli import jobs
+from asman.cli import _output, _watch
 from asman.cli.main import app
 from asman.client import JobResult
 from asman.core.states import FinishedReason
@@ -137,7 +137,7 @@ def test_add_prints_the_job_id_and_the_other_commands_find_it(live_server: Serve
     cancelled = run(live_server, "job", "cancel", "q1", job_id)
     assert cancelled.exit_code == 0 and "Cancelled job" in cancelled.stderr
     waited = run(live_server, "job", "wait", "q1", job_id)
-    assert waited.exit_code == jobs.EXIT_CANCELLED
+    assert waited.exit_code == _output.EXIT_CANCELLED
     assert "was cancelled" in waited.stderr
     outputs = run(live_server, "job", "outputs", "q1", job_id, "--json")
     assert json.loads(outputs.stdout) == {"jobId": job_id, "saved": []}
@@ -227,7 +227,7 @@ def test_unknown_jobs_and_unreachable_servers(live_server: ServerProcess) -> Non
 def test_wait_timeout_exits_124(live_server: ServerProcess) -> None:
     job_id = run(live_server, "job", "add", "q5", "-m", IMAGE, "-c", "never").stdout.strip()
     waited = run(live_server, "job", "wait", "q5", job_id, "--timeout", "1")
-    assert waited.exit_code == jobs.EXIT_TIMED_OUT
+    assert waited.exit_code == _output.EXIT_TIMED_OUT
     assert "did not finish within 1 s" in waited.stderr
     assert "No worker is connected to queue 'q5'" in waited.stderr
 
@@ -289,7 +289,7 @@ async def test_an_infrastructure_error_exits_125(live_server: ServerProcess) -> 
             {"reason": "Error", "StatusCode": None, "error": "image nope:1 could not be pulled"},
         )
     result = outcome["result"]
-    assert result.exit_code == jobs.EXIT_NOT_RUN
+    assert result.exit_code == _output.EXIT_NOT_RUN
     assert "failed" in result.stderr and "image nope:1 could not be pulled" in result.stderr
 
 
@@ -308,7 +308,7 @@ async def test_an_infrastructure_error_exits_125(live_server: ServerProcess) -> 
     ],
 )
 def test_exit_codes(reason: str, code: int | None, expected: int) -> None:
-    assert jobs.exit_code(JobResult("j", FinishedReason(reason), exit_code=code)) == expected
+    assert _watch.exit_code(JobResult("j", FinishedReason(reason), exit_code=code)) == expected
 
 
 def test_queue_commands(live_server: ServerProcess) -> None:

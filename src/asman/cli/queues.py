@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from asman.cli.jobs import ApiOption, JsonOption, ago, connect, friendly_errors, print_json, stderr, stdout
+from asman.cli._output import ApiOption, JsonOption, ago, connect, friendly_errors, print_json, stderr, stdout
 from asman.client._base import DEFAULT_URL
 
 app = typer.Typer(no_args_is_help=True, help="Create queues and see what they hold.")
