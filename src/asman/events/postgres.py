@@ -1,0 +1,286 @@
+"""PostgreSQL notifier: events reach the subscribers of every API replica through LISTEN/NOTIFY.
+
+- Each replica holds one dedicated connection that LISTENs on the channel (default `asman_events`) and a
+  small pool it publishes from. PostgreSQL delivers a NOTIFY to every listening session, the publisher's own
+  included, so local subscribers are served from that echo only: every subscriber on every replica gets each
+  event exactly once, in commit order (events published one after another arrive in that order). `publish`
+  returns once the echo has reached this replica's subscribers, as with the in-process notifier.
+- The payload is `Event.to_json()` as JSON. NOTIFY payloads are limited to 8000 bytes, so an event whose
+  JSON is over `MAX_PAYLOAD` bytes (a big batch of log lines, typically) is sent as several *fragment*
+  notifications in one transaction, `{"fragment": {"id", "index", "count"}, "data": base64 of a slice}`, and
+  reassembled into the one original event before delivery. Fragments of a message that never completes are
+  dropped after `FRAGMENT_TTL` seconds.
+- A supervisor reconnects (with backoff) as soon as the listening connection is gone: at once when the
+  server ends it, within `PING_SECONDS` when it dies silently (a ping finds out). Publishing replaces pooled
+  connections the server cut and retries when nothing was sent yet. Events published while a replica was
+  disconnected do not reach it: its hub's periodic dispatch pass covers job assignment, but an SSE stream on
+  that replica misses those events (its client sees the current state when it reconnects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import orjson
+
+from asman.core.errors import BackendUnavailable
+from asman.core.events import Event
+from asman.events.base import Listener
+from asman.store.postgres import split_url
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "asman_events"
+MAX_PAYLOAD = 7000  # bytes of JSON per notification (PostgreSQL's hard limit is 8000)
+_FRAGMENT_BYTES = 5000  # raw bytes per fragment: base64 makes 6668 characters, plus the envelope
+FRAGMENT_TTL = 60.0
+PING_SECONDS = 5.0
+ECHO_TIMEOUT = 2.0  # how long publish waits for its own notification to come back
+
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.InvalidCatalogNameError,
+    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
+)
+
+
+def encode(event: Event) -> list[str]:
+    """The notification payloads for one event: itself, or its fragments."""
+    raw = orjson.dumps(event.to_json())
+    if len(raw) <= MAX_PAYLOAD:
+        return [raw.decode()]
+    message_id = uuid.uuid4().hex
+    slices = [raw[start : start + _FRAGMENT_BYTES] for start in range(0, len(raw), _FRAGMENT_BYTES)]
+    return [
+        orjson.dumps(
+            {
+                "fragment": {"id": message_id, "index": index, "count": len(slices)},
+                "data": base64.b64encode(piece).decode(),
+            }
+        ).decode()
+        for index, piece in enumerate(slices)
+    ]
+
+
+class _Reassembly:
+    """Collects fragments until a message is whole."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, tuple[float, dict[int, bytes], int]] = {}
+
+    def add(self, fragment: dict[str, Any], data: str) -> bytes | None:
+        now = time.monotonic()
+        for stale in [key for key, (born, _, _) in self._parts.items() if now - born > FRAGMENT_TTL]:
+            log.warning("dropped an incomplete event %s", stale)
+            del self._parts[stale]
+        message_id, index, count = str(fragment["id"]), int(fragment["index"]), int(fragment["count"])
+        _, parts, _ = self._parts.setdefault(message_id, (now, {}, count))
+        parts[index] = base64.b64decode(data)
+        if len(parts) < count:
+            return None
+        del self._parts[message_id]
+        return b"".join(parts[position] for position in range(count))
+
+
+class PostgresNotifier:
+    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        self._dsn, _, self._where = split_url(url)
+        self.channel = channel
+        self._listeners: list[Listener] = []
+        self._conn: Any = None  # the LISTEN connection
+        self._pool: Any = None  # publishers
+        self._supervisor: asyncio.Task[None] | None = None
+        self._reassembly = _Reassembly()
+        self.connected = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._echoes: dict[tuple[int, str], list[asyncio.Future[None]]] = {}
+        self.reconnects = 0
+
+    def _unavailable(self, exc: BaseException) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"PostgreSQL at {self._where} is unavailable for events ({type(exc).__name__}: {exc}). Check that the"
+            " server is running and reachable, and ASMAN_DATABASE_URL."
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=4, timeout=10)
+            await self._listen()
+        except _CONNECTION_ERRORS as exc:
+            await self.close()
+            raise self._unavailable(exc) from exc
+        self._supervisor = asyncio.create_task(self._supervise(), name="asman-notifier-supervisor")
+
+    async def _listen(self) -> None:
+        conn = await asyncpg.connect(self._dsn, timeout=10)
+        try:
+            await conn.add_listener(self.channel, self._on_notify)
+        except BaseException:
+            await conn.close()
+            raise
+        # A connection the server ends (restart, pg_terminate_backend) wakes the supervisor at once.
+        self._lost.clear()
+        conn.add_termination_listener(lambda _conn: self._lost.set())
+        self._conn = conn
+        self.connected.set()
+
+    async def _supervise(self) -> None:
+        """Watch the LISTEN connection (termination callback, and a ping every PING_SECONDS for silent
+        drops); when it is gone, open a new one, backing off while the server is down."""
+        delay = 0.5
+        while True:
+            conn = self._conn
+            if conn is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._lost.wait(), PING_SECONDS)
+                try:
+                    if self._lost.is_set() or conn.is_closed():
+                        raise ConnectionError("the LISTEN connection closed")
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), PING_SECONDS)
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.warning("lost the event connection to PostgreSQL (%s); reconnecting", exc)
+                    self.connected.clear()
+                    self._conn = None
+                    conn.terminate()
+            try:
+                await self._listen()
+                self.reconnects += 1
+                delay = 0.5
+                log.info("event connection to PostgreSQL restored")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cannot reach PostgreSQL for events (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def close(self) -> None:
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                await asyncio.wait_for(conn.close(), 5)
+            if not conn.is_closed():
+                conn.terminate()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except _CONNECTION_ERRORS:
+                pool.terminate()
+        self.connected.clear()
+        self._listeners.clear()
+
+    # -- publish and deliver ----------------------------------------------------------------------------------
+
+    async def publish(self, event: Event) -> None:
+        """Send the event to every replica; return once this replica's own subscribers have had it.
+
+        Waiting for our own echo (up to `ECHO_TIMEOUT`, and only while listening) gives publishers the same
+        read-your-writes order as the in-process notifier: a client that opens a stream right after its
+        request returned is not handed that request's event again as news.
+        """
+        payloads = encode(event)
+        pool = self._pool
+        if pool is None:
+            raise BackendUnavailable("the PostgreSQL notifier is not open")
+        for attempt in range(3):
+            sent = False
+            try:
+                async with pool.acquire() as conn:
+                    echo = self._expect_echo(conn.get_server_pid(), payloads[-1])
+                    try:
+                        if len(payloads) == 1:
+                            sent = True
+                            await conn.execute("SELECT pg_notify($1, $2)", self.channel, payloads[0])
+                        else:
+                            # One transaction: the fragments are delivered together, in order, at commit.
+                            async with conn.transaction():
+                                sent = True
+                                for payload in payloads:
+                                    await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+                        if self.connected.is_set():
+                            with contextlib.suppress(TimeoutError):
+                                await asyncio.wait_for(asyncio.shield(echo[1]), ECHO_TIMEOUT)
+                    finally:
+                        self._forget_echo(echo)
+                return
+            except (*_CONNECTION_ERRORS, asyncpg.exceptions.InternalClientError) as exc:
+                # A pooled connection the server cut shows up here, often before anything was sent (the
+                # client refuses to even start the query): then retrying on a fresh connection is safe.
+                await pool.expire_connections()
+                unsent = not sent or isinstance(exc, asyncpg.exceptions.InternalClientError)
+                if unsent and attempt < 2:
+                    continue
+                raise self._unavailable(exc) from exc
+
+    def _expect_echo(self, pid: int, payload: str) -> tuple[tuple[int, str], asyncio.Future[None]]:
+        key = (pid, payload)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._echoes.setdefault(key, []).append(waiter)
+        return key, waiter
+
+    def _forget_echo(self, echo: tuple[tuple[int, str], asyncio.Future[None]]) -> None:
+        key, waiter = echo
+        waiters = self._echoes.get(key, [])
+        if waiter in waiters:
+            waiters.remove(waiter)
+        if not waiters:
+            self._echoes.pop(key, None)
+
+    def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            raw = orjson.loads(payload)
+            if "fragment" in raw:
+                whole = self._reassembly.add(raw["fragment"], raw["data"])
+                raw = orjson.loads(whole) if whole is not None else None
+            event = Event.from_json(raw) if raw is not None else None
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed event on channel %s: %.200s", channel, payload)
+            event = None
+        if event is not None:
+            self.deliver(event)
+        # Delivered (or dropped): a publisher of this replica waiting for its echo may go on.
+        waiters = self._echoes.get((pid, payload))
+        if waiters:
+            waiter = waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def deliver(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # one broken subscriber must not starve the others
+                log.exception("event listener failed")
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe

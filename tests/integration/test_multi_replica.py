@@ -1,0 +1,341 @@
+"""Three API replicas sharing PostgreSQL and S3, as in a scale-out deployment.
+
+Submissions and SSE watchers talk to replica 1, protocol-level fake workers to replica 3 (replica 2 is their
+fallback), so every job crosses replicas twice: its Queued event must reach replica 3's dispatcher through
+LISTEN/NOTIFY, and its Running/log/Finished events must come back to replica 1's watchers. One replica is
+then killed with SIGKILL in the middle of a run: no job may be lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import os
+import signal
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from asman.core import protocol
+from tests.support.server import ServerProcess, start_server
+from tests.support.services import S3Server
+
+QUEUE = "multi"
+pytestmark = pytest.mark.timeout(240)
+
+
+@dataclass
+class FakeWorker:
+    """Speaks the worker protocol (src/asman/core/protocol.py) and 'runs' each job by sleeping."""
+
+    urls: list[str]  # API base URLs, in order of preference: it fails over to the next on a lost connection
+    worker_id: str
+    slots: int = 2
+    run_seconds: float = 0.3
+    assigned: list[tuple[str, int]] = field(default_factory=list)
+    finished: list[tuple[str, int]] = field(default_factory=list)
+    rejected: list[tuple[str, int]] = field(default_factory=list)
+    connections: int = 0
+    running: dict[str, int] = field(default_factory=dict)
+    _ws: ClientConnection | None = None
+    _online: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send on the live connection, waiting out a reconnect if there is none right now."""
+        while True:
+            await self._online.wait()
+            ws = self._ws
+            if ws is None:
+                continue
+            try:
+                await ws.send(orjson.dumps(message))
+                return
+            except websockets.ConnectionClosed:
+                self._online.clear()
+
+    async def run(self) -> None:
+        index = 0
+        while True:
+            url = self.urls[index % len(self.urls)].replace("http://", "ws://") + f"/q/{QUEUE}/worker"
+            try:
+                async with connect(url, open_timeout=5, max_size=None) as ws:
+                    await ws.send(
+                        orjson.dumps(
+                            {
+                                "type": protocol.REGISTER,
+                                "worker": {"id": self.worker_id, "slots": self.slots, "gpus": 0},
+                                "running": [{"jobId": job, "attempt": n} for job, n in self.running.items()],
+                            }
+                        )
+                    )
+                    registered = orjson.loads(await ws.recv())
+                    assert registered["type"] == protocol.REGISTERED, registered
+                    for item in registered["drop"]:
+                        self._stop(item["jobId"], item["attempt"])
+                    self._ws = ws
+                    self.connections += 1
+                    self._online.set()
+                    beat = asyncio.create_task(self._heartbeat(ws))
+                    try:
+                        async for raw in ws:
+                            self._handle(orjson.loads(raw))
+                    finally:
+                        beat.cancel()
+            except (OSError, websockets.WebSocketException, TimeoutError):
+                pass
+            self._online.clear()
+            self._ws = None
+            index += 1  # this replica is gone or going: try the next one
+            await asyncio.sleep(0.2)
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(websockets.ConnectionClosed):
+            while True:
+                await asyncio.sleep(0.5)
+                running = [{"jobId": job, "attempt": n} for job, n in self.running.items()]
+                await ws.send(orjson.dumps({"type": protocol.HEARTBEAT, "running": running}))
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == protocol.ASSIGN:
+            job, attempt = message["jobId"], int(message["attempt"])
+            self.assigned.append((job, attempt))
+            self.running[job] = attempt
+            self._tasks[job] = asyncio.create_task(self._job(job, attempt, message["definition"]))
+        elif kind in (protocol.REJECTED, protocol.CANCEL):
+            self.rejected.append((message["jobId"], int(message["attempt"])))
+            self._stop(message["jobId"], int(message["attempt"]))
+
+    def _stop(self, job: str, attempt: int) -> None:
+        if self.running.get(job) == attempt:
+            del self.running[job]
+            task = self._tasks.pop(job, None)
+            if task is not None:
+                task.cancel()
+
+    async def _job(self, job: str, attempt: int, definition: dict[str, Any]) -> None:
+        started = time.time()
+        await self.send(
+            {
+                "type": protocol.LOG,
+                "jobId": job,
+                "attempt": attempt,
+                "step": protocol.STEP_RUN,
+                "logs": [[f"{definition['command']} on {self.worker_id}", int(started * 1000), False]],
+            }
+        )
+        await asyncio.sleep(self.run_seconds)
+        result = {
+            "reason": "Success",
+            "StatusCode": 0,
+            "logs": [],
+            "duration": int((time.time() - started) * 1000),
+        }
+        await self.send({"type": protocol.FINISHED, "jobId": job, "attempt": attempt, "result": result})
+        self.finished.append((job, attempt))
+        self.running.pop(job, None)
+        self._tasks.pop(job, None)
+
+
+@dataclass
+class Watch:
+    """One SSE client on `/q/<queue>/j/<id>/stream`: every event, in order."""
+
+    events: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def states(self) -> list[str]:
+        return [data["state"] for name, data in self.events if name == "state"]
+
+    @property
+    def final(self) -> dict[str, Any] | None:
+        return next((data for name, data in self.events if name == "final"), None)
+
+
+async def watch(client: httpx.AsyncClient, base: str, job: str, into: Watch, ready: asyncio.Event) -> None:
+    async with client.stream("GET", f"{base}/q/{QUEUE}/j/{job}/stream", timeout=None) as response:
+        assert response.status_code == 200
+        name = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                into.events.append((name, orjson.loads(line[6:])))
+                if name == "state" and len(into.events) == 1:
+                    ready.set()
+                if name == "final":
+                    return
+
+
+def job_body(name: str) -> dict[str, Any]:
+    return {"definition": {"image": "asman/busybox:latest", "command": f"echo {name}"}}
+
+
+async def submit_and_watch(
+    client: httpx.AsyncClient, base: str, names: list[str]
+) -> tuple[dict[str, Watch], list[asyncio.Task[None]]]:
+    watches: dict[str, Watch] = {}
+    tasks = []
+    for name in names:
+        response = await client.post(f"{base}/q/{QUEUE}", json=job_body(name))
+        assert response.status_code == 200, response.text
+        job = response.json()["jobId"]
+        watches[job] = Watch()
+        ready = asyncio.Event()
+        tasks.append(asyncio.create_task(watch(client, base, job, watches[job], ready)))
+        await asyncio.wait_for(ready.wait(), 10)
+    return watches, tasks
+
+
+@pytest.fixture
+def replicas(
+    tmp_path: Path, postgres_url: str, s3_url: str, s3_server: S3Server
+) -> Iterator[list[ServerProcess]]:
+    env = {
+        "ASMAN_DATABASE_URL": postgres_url,
+        "ASMAN_BLOB_URL": s3_url,
+        "ASMAN_LEASE_SECONDS": "3",
+        "ASMAN_HEARTBEAT_SECONDS": "0.5",
+        **s3_server.env,
+    }
+    # Start all three at once: their migrations must not race.
+    with ThreadPoolExecutor(3) as pool:
+        futures = [
+            pool.submit(
+                start_server, tmp_path / f"replica{index}", {**env, "ASMAN_REPLICA_ID": f"replica-{index}"}
+            )
+            for index in (1, 2, 3)
+        ]
+        servers = []
+        errors = []
+        for future in futures:
+            try:
+                servers.append(future.result())
+            except Exception as exc:
+                errors.append(exc)
+    try:
+        if errors:
+            raise errors[0]
+        yield servers
+    finally:
+        for server in servers:
+            server.stop(signal.SIGKILL)
+
+
+def describe(servers: list[ServerProcess]) -> str:
+    return "\n".join(f"--- {server.url}\n{server.log()[-3000:]}" for server in servers)
+
+
+async def wait_until(condition: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_three_replicas_share_queue_events_and_blobs(replicas: list[ServerProcess]) -> None:
+    first, second, third = replicas
+    async with httpx.AsyncClient(timeout=30) as client:
+        # Blobs: uploaded through one replica, found and served (redirect to S3) by another.
+        data = os.urandom(4096)
+        key = hashlib.sha256(data).hexdigest()
+        put = await client.put(f"{first.url}/f/{key}", content=data, follow_redirects=False)
+        assert put.status_code == 307, put.text
+        assert (await client.get(f"{second.url}/f/{key}/exists")).status_code == 404
+        checksum = {"x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(key)).decode()}
+        stored = await client.put(
+            f"{first.url}/f/{key}", content=data, headers=checksum, follow_redirects=True
+        )
+        assert stored.status_code == 200, stored.text
+        assert (await client.get(f"{second.url}/f/{key}/exists")).json() == {"exists": True}
+        fetched = await client.get(f"{third.url}/f/{key}", follow_redirects=True)
+        assert fetched.status_code == 200 and fetched.content == data
+
+        # Jobs: all submitted and watched on replica 1 before any worker exists, so every watcher must see
+        # the whole life of its job: Queued (the snapshot), Running, the log, Finished, final.
+        names = [f"job-{index}" for index in range(16)]
+        watches, watchers = await submit_and_watch(client, first.url, names)
+        workers = [FakeWorker([third.url, second.url], f"fake-{index}", slots=2) for index in range(3)]
+        runners = [asyncio.create_task(worker.run()) for worker in workers]
+        try:
+            await asyncio.wait_for(asyncio.gather(*watchers), 60)
+        except TimeoutError:
+            raise AssertionError(f"not every watcher saw its job finish\n{describe(replicas)}") from None
+        finally:
+            for runner in runners:
+                runner.cancel()
+        assigned = [pair for worker in workers for pair in worker.assigned]
+        assert sorted(job for job, _ in assigned) == sorted(watches), "every job runs exactly once"
+        assert {attempt for _, attempt in assigned} == {1}
+        assert sum(len(worker.assigned) > 0 for worker in workers) >= 2, "work spreads over the workers"
+        for job, seen in watches.items():
+            assert seen.states == ["Queued", "Running", "Finished"], (job, seen.events)
+            logs = [data for name, data in seen.events if name == "run-log"]
+            assert len(logs) == 1 and logs[0][0][0].startswith("echo job-"), seen.events
+            final = seen.final
+            assert final is not None and final["state"] == "Finished" and final["finishedReason"] == "Success"
+            assert final["results"]["StatusCode"] == 0 and final["results"]["attempt"] == 1
+        status = (await client.get(f"{second.url}/q/{QUEUE}/status")).json()
+        assert status["counts"] == {"Finished": len(names)}
+        metrics = (await client.get(f"{third.url}/q/{QUEUE}/metrics")).text
+        assert f'queue_length{{queue="{QUEUE}"}} 0.0' in metrics
+        # A resubmission on any replica is served from the shared cache.
+        again = await client.post(f"{second.url}/q/{QUEUE}", json=job_body("job-0"))
+        assert again.json()["state"] == "Finished"
+
+
+async def test_killing_a_replica_mid_run_loses_no_job(replicas: list[ServerProcess]) -> None:
+    first, second, third = replicas
+    async with httpx.AsyncClient(timeout=30) as client:
+        names = [f"slow-{index}" for index in range(10)]
+        watches, watchers = await submit_and_watch(client, first.url, names)
+        workers = [
+            FakeWorker([third.url, second.url], f"fake-{index}", slots=2, run_seconds=2.0)
+            for index in range(2)
+        ]
+        runners = [asyncio.create_task(worker.run()) for worker in workers]
+        try:
+            await wait_until(lambda: sum(len(w.running) for w in workers) == 4, 20, "four jobs running")
+            await asyncio.sleep(0.5)  # mid-run: logs sent, results not yet
+            third.stop(signal.SIGKILL)  # the replica every worker is connected to
+            await wait_until(lambda: all(w.connections >= 2 for w in workers), 20, "workers to fail over")
+            try:
+                await asyncio.wait_for(asyncio.gather(*watchers), 120)
+            except TimeoutError:
+                lost = [job for job, seen in watches.items() if seen.final is None]
+                raise AssertionError(f"jobs never finished: {lost}\n{describe(replicas)}") from None
+            # The dead replica could not remove its worker rows: status drops them once they go unseen.
+            deadline = time.monotonic() + 20
+            while True:
+                status = (await client.get(f"{first.url}/q/{QUEUE}/status")).json()
+                if {worker["replica"] for worker in status["workers"]} == {"replica-2"}:
+                    break
+                assert time.monotonic() < deadline, status
+                await asyncio.sleep(0.5)
+            assert sorted(worker["id"] for worker in status["workers"]) == ["fake-0", "fake-1"]
+        finally:
+            for runner in runners:
+                runner.cancel()
+        for job, seen in watches.items():
+            final = seen.final
+            assert final is not None and final["finishedReason"] == "Success", (job, seen.events)
+            assert seen.states[-1] == "Finished"
+            # Whatever the failover did, the stored result is the one of the attempt that counted.
+            assert final["results"]["attempt"] == final["attempt"]
+        finishes = [job for worker in workers for job, _ in worker.finished]
+        assert set(finishes) == set(watches)
+        status = (await client.get(f"{second.url}/q/{QUEUE}/status")).json()
+        assert status["counts"] == {"Finished": len(names)}

@@ -1,0 +1,302 @@
+"""The deployment files in deploy/ cannot be built or run here (no registry), so their structure is checked:
+every YAML parses; Kubernetes objects have the right kinds and API versions; selectors match pod labels;
+Services, probes, the HPA and the KEDA ScaledObject point at things that exist; every ASMAN_* name is one the
+code really reads; compose wires the services together; `kubectl kustomize` builds the base when kubectl is
+installed."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import typing
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped,unused-ignore]
+
+from asman.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "k8s"
+
+API_VERSIONS = {
+    "Namespace": "v1",
+    "ConfigMap": "v1",
+    "Secret": "v1",
+    "Service": "v1",
+    "Deployment": "apps/v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "PodDisruptionBudget": "policy/v1",
+    "ScaledObject": "keda.sh/v1alpha1",
+}
+# Names the deployment sets that are not ASMAN_* settings of the code.
+FOREIGN_ENV = {
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EC2_METADATA_DISABLED",
+    "DOCKER_HOST",
+    "DOCKER_TLS_CERTDIR",
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    # The queue of a worker Deployment: passed as `asman worker $(ASMAN_QUEUE)`, not read as a setting.
+    "ASMAN_QUEUE",
+}
+
+
+def server_env_names() -> set[str]:
+    names = {f"ASMAN_{field.name.upper()}" for field in dataclasses.fields(Settings)}
+    return names | {"ASMAN_TTL"}
+
+
+def worker_env_names() -> set[str]:
+    from asman.cli.work import worker
+
+    names = set()
+    for hint in typing.get_type_hints(worker, include_extras=True).values():
+        for meta in getattr(hint, "__metadata__", ()):
+            envvar = getattr(meta, "envvar", None)
+            if isinstance(envvar, str):
+                names.add(envvar)
+    assert "ASMAN_WORKER_API_ADDRESS" in names
+    return names
+
+
+def k8s_documents() -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc is not None:
+                doc["__file__"] = path.name
+                docs.append(doc)
+    return docs
+
+
+def by_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in k8s_documents() if doc["kind"] == kind}
+
+
+def containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = deployment["spec"]["template"]["spec"]
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def env_names(container: dict[str, Any]) -> set[str]:
+    return {item["name"] for item in container.get("env", [])}
+
+
+def test_every_yaml_file_parses() -> None:
+    files = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
+    assert {path.name for path in files} >= {"compose.yaml", "kustomization.yaml"}
+    for path in files:
+        assert list(yaml.safe_load_all(path.read_text())), path
+
+
+def test_kustomization_lists_every_manifest() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
+    assert kustomization["kind"] == "Kustomization"
+    listed = set(kustomization["resources"])
+    on_disk = {path.name for path in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+    assert {image["name"] for image in kustomization["images"]} == {"asman-server", "asman-worker"}
+
+
+def test_kinds_api_versions_and_names() -> None:
+    docs = k8s_documents()
+    for doc in docs:
+        assert doc["kind"] in API_VERSIONS, doc["__file__"]
+        assert doc["apiVersion"] == API_VERSIONS[doc["kind"]], doc["__file__"]
+        assert doc["metadata"]["name"], doc["__file__"]
+    kinds = {doc["kind"] for doc in docs}
+    assert kinds >= {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "ScaledObject",
+        "ConfigMap",
+        "Secret",
+    }
+    assert set(by_kind("Deployment")) == {"asman-api", "asman-worker"}
+
+
+def test_deployment_selectors_match_their_pod_labels() -> None:
+    for name, deployment in by_kind("Deployment").items():
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert selector and selector.items() <= labels.items(), name
+    selectors = [
+        tuple(sorted(d["spec"]["selector"]["matchLabels"].items())) for d in by_kind("Deployment").values()
+    ]
+    assert len(set(selectors)) == len(selectors), "two Deployments would select each other's pods"
+
+
+def test_service_reaches_the_api_pods_on_a_named_port() -> None:
+    api = by_kind("Deployment")["asman-api"]
+    labels = api["spec"]["template"]["metadata"]["labels"]
+    [container] = api["spec"]["template"]["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": 8000}
+    service = by_kind("Service")["asman-api"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    [port] = service["spec"]["ports"]
+    assert port["targetPort"] in ports and port["port"] == 8000
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["port"] in ports
+        assert container[probe]["httpGet"]["path"] in ("/readyz", "/healthz")
+    # The pod's own name tells replicas apart in worker listings.
+    [replica] = [item for item in container["env"] if item["name"] == "ASMAN_REPLICA_ID"]
+    assert replica["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert {"name": "ASMAN_HOST", "value": "0.0.0.0"} in container["env"]
+    # The HPA needs CPU requests to compute utilisation.
+    assert container["resources"]["requests"]["cpu"]
+    pdb = by_kind("PodDisruptionBudget")["asman-api"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_autoscalers_target_the_right_deployments() -> None:
+    hpa = by_kind("HorizontalPodAutoscaler")["asman-api"]
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "asman-api",
+    }
+    assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    scaled = by_kind("ScaledObject")["asman-worker"]
+    assert scaled["spec"]["scaleTargetRef"]["name"] == "asman-worker"
+    [trigger] = scaled["spec"]["triggers"]
+    assert trigger["type"] == "prometheus"
+    assert "queue_length{" in trigger["metadata"]["query"]
+    assert trigger["metadata"]["serverAddress"].startswith("http")
+    assert float(trigger["metadata"]["threshold"]) > 0
+    # The queue KEDA watches is the queue the workers serve.
+    worker_config = by_kind("ConfigMap")["asman-worker-config"]["data"]
+    assert f'queue="{worker_config["ASMAN_QUEUE"]}"' in trigger["metadata"]["query"]
+
+
+def test_every_env_name_is_read_by_the_code() -> None:
+    server, worker = server_env_names(), worker_env_names()
+    config_maps, secrets = by_kind("ConfigMap"), by_kind("Secret")
+    for name in config_maps["asman-config"]["data"]:
+        assert name in server | FOREIGN_ENV, name
+    for name in secrets["asman-secrets"]["stringData"]:
+        assert name in server | FOREIGN_ENV, name
+    assert "ASMAN_DATABASE_URL" in secrets["asman-secrets"]["stringData"]
+    assert config_maps["asman-config"]["data"]["ASMAN_BLOB_URL"].startswith("s3://")
+    for name in config_maps["asman-worker-config"]["data"]:
+        assert name in worker | FOREIGN_ENV, name
+    deployments = by_kind("Deployment")
+    for container in containers(deployments["asman-api"]):
+        assert env_names(container) <= server | FOREIGN_ENV
+    for container in containers(deployments["asman-worker"]):
+        assert env_names(container) <= worker | FOREIGN_ENV
+
+
+def test_env_references_point_at_objects_that_exist() -> None:
+    config_maps, secrets = by_kind("ConfigMap"), by_kind("Secret")
+    for deployment in by_kind("Deployment").values():
+        for container in containers(deployment):
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert source["configMapRef"]["name"] in config_maps
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in secrets
+            for item in container.get("env", []):
+                ref = item.get("valueFrom", {}).get("configMapKeyRef")
+                if ref:
+                    assert ref["key"] in config_maps[ref["name"]]["data"]
+
+
+def test_worker_pod_shares_socket_and_job_folder_with_its_engine() -> None:
+    worker = by_kind("Deployment")["asman-worker"]
+    spec = worker["spec"]["template"]["spec"]
+    [engine] = spec["initContainers"]
+    [main] = spec["containers"]
+    assert engine["restartPolicy"] == "Always", "the engine must be a native sidecar that outlives the worker"
+    assert main["args"] == ["$(ASMAN_QUEUE)"] and "ASMAN_QUEUE" in env_names(main)
+    docker_host = next(item["value"] for item in main["env"] if item["name"] == "DOCKER_HOST")
+    assert f"--host={docker_host}" in engine["args"]
+    data_dir = by_kind("ConfigMap")["asman-worker-config"]["data"]["ASMAN_WORKER_DATA_DIRECTORY"]
+    mounts = {c["name"]: {m["name"]: m["mountPath"] for m in c["volumeMounts"]} for c in (engine, main)}
+    assert mounts["dind"]["jobs"] == mounts["worker"]["jobs"] == data_dir
+    assert mounts["dind"]["dind-socket"] == mounts["worker"]["dind-socket"]
+    volumes = {volume["name"] for volume in spec["volumes"]}
+    assert set(mounts["dind"]) | set(mounts["worker"]) <= volumes
+    grace = float(
+        by_kind("ConfigMap")["asman-worker-config"]["data"]["ASMAN_WORKER_GRACE_PERIOD"].rstrip("s")
+    )
+    assert spec["terminationGracePeriodSeconds"] > grace
+
+
+def test_compose_stack() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "seaweedfs", "api-1", "api-2", "worker", "lb"} <= set(services)
+    server, worker = server_env_names(), worker_env_names()
+    for name in ("api-1", "api-2"):
+        service = services[name]
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile.server"
+        env = service["environment"]
+        assert (
+            env["ASMAN_DATABASE_URL"].startswith("postgresql://")
+            and "@postgres:5432/" in env["ASMAN_DATABASE_URL"]
+        )
+        assert (
+            env["ASMAN_BLOB_URL"].startswith("s3://")
+            and "endpoint=http://seaweedfs:8333" in env["ASMAN_BLOB_URL"]
+        )
+        assert set(env) <= server | FOREIGN_ENV
+        assert set(service["depends_on"]) <= set(services)
+    assert (
+        services["api-1"]["environment"]["ASMAN_REPLICA_ID"]
+        != services["api-2"]["environment"]["ASMAN_REPLICA_ID"]
+    )
+    assert services["worker"]["build"]["dockerfile"] == "deploy/Dockerfile.worker"
+    assert set(services["worker"]["environment"]) <= worker | FOREIGN_ENV
+    postgres_env = services["postgres"]["environment"]
+    database_url = services["api-1"]["environment"]["ASMAN_DATABASE_URL"]
+    assert f"{postgres_env['POSTGRES_USER']}:{postgres_env['POSTGRES_PASSWORD']}@" in database_url
+    assert database_url.endswith(f"/{postgres_env['POSTGRES_DB']}")
+    s3_config = compose["configs"]["seaweedfs-s3"]["content"]
+    assert services["api-1"]["environment"]["AWS_SECRET_ACCESS_KEY"] in s3_config
+    for upstream in ("api-1:8000", "api-2:8000"):
+        assert upstream in compose["configs"]["nginx"]["content"]
+
+
+@pytest.mark.parametrize(
+    "name,command", [("Dockerfile.server", '["server"]'), ("Dockerfile.worker", '"worker"]')]
+)
+def test_dockerfiles(name: str, command: str) -> None:
+    text = (DEPLOY / name).read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert lines[0].startswith("FROM ")
+    assert any(line.startswith("USER ") and not line.endswith(("root", " 0")) for line in lines)
+    assert any(command in line for line in lines if line.startswith(("CMD", "ENTRYPOINT")))
+    assert "uv sync --frozen --no-dev" in text
+    for copied in ("pyproject.toml", "uv.lock", "src"):
+        assert copied in text
+    if name == "Dockerfile.server":
+        assert "EXPOSE 8000" in text and "ASMAN_HOST=0.0.0.0" in text
+
+
+def test_kubectl_kustomize_builds_the_base() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed; the structure checks above still ran")
+    built = subprocess.run(
+        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    docs = [doc for doc in yaml.safe_load_all(built.stdout) if doc]
+    assert len(docs) == len(k8s_documents())
+    assert all(doc["metadata"].get("namespace") == "asman" for doc in docs if doc["kind"] != "Namespace")
+    images = {c["image"] for doc in docs if doc["kind"] == "Deployment" for c in containers(doc)}
+    assert "registry.example.org/asman/server:0.1.0" in images
+    assert "registry.example.org/asman/worker:0.1.0" in images
