@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from asman.blobs import BlobStore, open_blobs
-from asman.blobs.fs import FsBlobStore
 from asman.blobs.s3 import LIFECYCLE_RULE_ID, S3BlobStore
 from asman.core.errors import BackendUnavailable, InvalidInput, TooLarge
 from tests.support.services import S3Server
@@ -120,14 +119,6 @@ HOSTILE_KEYS = [
 
 @pytest.mark.parametrize("key", HOSTILE_KEYS, ids=[repr(key)[:20] for key in HOSTILE_KEYS])
 async def test_hostile_keys_are_refused(blobs: BlobStore, key: str, request: pytest.FixtureRequest) -> None:
-    if key.endswith("\n") and isinstance(blobs, FsBlobStore):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="known bug: asman.core.names BLOB_KEY is `^...$`-anchored with re.match, so a trailing"
-                " newline passes check_blob_key (use re.fullmatch)",
-            )
-        )
     with pytest.raises(InvalidInput):
         await blobs.exists(key)
     with pytest.raises(InvalidInput):

@@ -94,6 +94,15 @@ async def test_stdout_and_stderr_stream_apart(runtime: DockerRuntime, test_image
     assert all(before <= epoch_ms <= before + 60_000 for _, epoch_ms, _ in lines.lines)
 
 
+@pytest.mark.parametrize("attempt", range(5))
+async def test_a_last_line_without_a_newline_is_kept(runtime: DockerRuntime, test_image: str, attempt: int) -> None:
+    lines = Lines()
+    command = ["sh", "-c", "echo first; printf 'no newline'; printf 'err tail' >&2"]
+    await runtime.run(spec(test_image, command), lines)
+    assert lines.stdout() == ["first", "no newline"]
+    assert lines.stderr() == ["err tail"]
+
+
 async def test_nonzero_exit_is_reported(runtime: DockerRuntime, test_image: str) -> None:
     outcome = await runtime.run(spec(test_image, ["sh", "-c", "exit 3"]), Lines())
     assert outcome.exit_code == 3 and outcome.error is None

@@ -7,9 +7,12 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.all_backends
 
 
 def submit(server: ServerProcess, queue: str, command: str, **extra: Any) -> str:

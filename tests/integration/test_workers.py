@@ -17,7 +17,7 @@ import pytest
 from tests.support.server import free_port
 from tests.support.stack import Stack
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.all_backends]
 
 
 def outputs(stack: Stack, job_id: str, name: str) -> bytes:
@@ -157,7 +157,7 @@ def test_the_container_is_hardened(stack: Stack) -> None:
                            "inputs": {"in.txt": {"type": "utf8", "value": "input!"}}})
     job = stack.wait_finished(job_id)
     lines = [line[0] for line in job["results"]["logs"] if not line[2]]  # type: ignore[index]
-    assert lines[0] != "0" and lines[1] == "readonly" and lines[2] == "input!"
+    assert lines[:3] == [lines[0], "readonly", "input!"] and lines[0] != "0", job
 
 
 def test_local_mode_runs_server_and_worker_in_one_process(tmp_path: Path, docker_host: str, test_image: str) -> None:

@@ -26,9 +26,37 @@ def free_port() -> int:
         return port
 
 
+BACKENDS = ("sqlite+fs", "postgres+s3")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules marked `all_backends` run every test on each backend; the rest on the embedded default."""
+    if "backend" in metafunc.fixturenames:
+        every = metafunc.definition.get_closest_marker("all_backends") is not None
+        metafunc.parametrize("backend", BACKENDS if every else BACKENDS[:1], indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", lease_seconds=3, heartbeat_seconds=0.5, sweep_interval_seconds=3600)
+def backend(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The server's store and blob settings, as ASMAN_* variables: empty means SQLite and files."""
+    if request.param == "sqlite+fs":
+        return {}
+    return {
+        "ASMAN_DATABASE_URL": request.getfixturevalue("postgres_url"),
+        "ASMAN_BLOB_URL": request.getfixturevalue("s3_url"),
+    }
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: dict[str, str]) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        lease_seconds=3,
+        heartbeat_seconds=0.5,
+        sweep_interval_seconds=3600,
+        database_url=backend.get("ASMAN_DATABASE_URL", ""),
+        blob_url=backend.get("ASMAN_BLOB_URL", ""),
+    )
 
 
 @pytest.fixture
@@ -94,7 +122,7 @@ def start_server(data_dir: Path, extra_env: dict[str, str] | None = None, port: 
 
 
 @pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = start_server(tmp_path / "server-data")
+def live_server(tmp_path: Path, backend: dict[str, str]) -> Iterator[ServerProcess]:
+    server = start_server(tmp_path / "server-data", backend)
     yield server
     server.stop()

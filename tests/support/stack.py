@@ -111,9 +111,9 @@ class Stack:
 
 
 @pytest.fixture
-def bare_stack(tmp_path: Path, docker_host: str, test_image: str) -> Iterator[Stack]:
+def bare_stack(tmp_path: Path, docker_host: str, test_image: str, backend: dict[str, str]) -> Iterator[Stack]:
     """A server and no worker yet: tests add their own with add_worker()."""
-    server = start_server(tmp_path / "server-data")
+    server = start_server(tmp_path / "server-data", backend)
     stack = Stack(server.url, f"test-{secrets.token_hex(4)}", test_image, server, docker_host, tmp_path)
     try:
         yield stack

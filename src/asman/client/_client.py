@@ -28,7 +28,7 @@ from asman.client._base import (
 from asman.client._datarefs import PathArg, Upload
 from asman.client._job import Job
 from asman.client._models import JobStatus
-from asman.core.names import check_job_id, check_queue
+from asman.core.names import blob_upload_headers, check_job_id, check_queue
 
 
 class Queue:
@@ -221,7 +221,11 @@ class Client(BaseClient):
         """Put content at /f/<sha256> unless the server already has it."""
         if self._send("GET", f"/f/{upload.key}/exists", expect=(404,)).status_code == 200:
             return
-        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(upload.size)}
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(upload.size),
+            **blob_upload_headers(upload.key),
+        }
         response = self._send("PUT", f"/f/{upload.key}", content=upload.chunks, headers=headers)
         if response.status_code in (307, 308):  # the blob store wants the bytes directly (a presigned URL)
             self._send("PUT", response.headers["location"], content=upload.chunks, headers=headers)

@@ -7,8 +7,10 @@ upstream JavaScript implementation (safe-stable-stringify), so links and caches 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -159,17 +161,27 @@ def _utf16_order(key: str) -> bytes:
     return key.encode("utf-16-be", "surrogatepass")
 
 
+# json.dumps(value, ensure_ascii=False) for a str, without building a new JSONEncoder on every call.
+_json_string: Callable[[str], str] = json.encoder.encode_basestring
+_JSON_CONSTANTS = {True: "true", False: "false", None: "null"}
+
+
+def _sorted_items(value: dict[str, Any]) -> list[tuple[str, Any]]:
+    if all(key.isascii() for key in value):  # ASCII: code point order is UTF-16 order
+        return sorted(value.items())
+    return sorted(value.items(), key=lambda item: _utf16_order(item[0]))
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, non-ASCII kept, numbers as JavaScript prints them."""
-    import json
-
+    if isinstance(value, str):
+        return _json_string(value)
     if isinstance(value, dict):
-        items = sorted(value.items(), key=lambda item: _utf16_order(item[0]))
-        return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{canonical_json(v)}" for k, v in items) + "}"
+        return "{" + ",".join(f"{_json_string(k)}:{canonical_json(v)}" for k, v in _sorted_items(value)) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(canonical_json(item) for item in value) + "]"
     if isinstance(value, bool) or value is None:
-        return json.dumps(value)
+        return _JSON_CONSTANTS[value]
     if isinstance(value, float):
         return _js_number(value)
     if isinstance(value, int):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 
@@ -13,7 +14,7 @@ JOB_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
 def check_queue(name: str) -> str:
-    if not QUEUE_NAME.match(name) or name in {".", ".."}:
+    if not QUEUE_NAME.fullmatch(name) or name in {".", ".."}:
         raise InvalidInput(
             f"invalid queue name {name!r}: use 1-128 characters from A-Z a-z 0-9 . _ ~ -, or POST /q for a fresh one"
         )
@@ -21,13 +22,19 @@ def check_queue(name: str) -> str:
 
 
 def check_blob_key(key: str) -> str:
-    if not BLOB_KEY.match(key):
+    if not BLOB_KEY.fullmatch(key):
         raise InvalidInput(f"invalid blob key {key[:80]!r}: a key is the sha256 of the content, 64 lowercase hex digits")
     return key
 
 
+def blob_upload_headers(key: str) -> dict[str, str]:
+    """Headers for a blob PUT. The checksum header lets an S3 store refuse, on its own, bytes that do not hash
+    to the key when a client follows the redirect to a presigned URL; the filesystem store ignores it."""
+    return {"x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(key)).decode()}
+
+
 def check_job_id(job_id: str) -> str:
-    if not JOB_ID.match(job_id):
+    if not JOB_ID.fullmatch(job_id):
         raise InvalidInput(f"invalid job id {job_id[:80]!r}: a job id is 64 lowercase hex digits")
     return job_id
 

@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,13 +24,13 @@ from asman.core.errors import AsmanError, InvalidInput, NotFound
 from asman.core.events import Event
 from asman.events.base import Notifier
 from asman.events.local import LocalNotifier
-from asman.server.http import JSONResponse, error_response
+from asman.server.http import JSONResponse, error_response, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
 from asman.server.metrics import DurationHistograms
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.service import JobService, now_ms
-from asman.server.web import STATIC_DIR, index_page
+from asman.server.web import STATIC_DIR, WebAssets, index_page
 from asman.server.ws import worker_socket
 from asman.settings import Settings
 from asman.store import open_store
@@ -147,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and wants_html(request) and request.method == "GET":
+            return index_page()  # the web client shows its own "not found" page
         if exc.status_code == 404:
             return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)"))
         error = AsmanError(str(exc.detail))
@@ -169,7 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.add_api_websocket_route("/q/{queue}/worker", worker_socket)
     if STATIC_DIR.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+        app.mount("/static", WebAssets(directory=STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing import Any
+
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -17,3 +20,12 @@ def index_page() -> Response:
     if index.is_file():
         return FileResponse(index, media_type="text/html", headers={"Cache-Control": "no-cache"})
     return HTMLResponse(_FALLBACK)
+
+
+class WebAssets(StaticFiles):
+    """The client's files, revalidated on every load so an upgraded server never runs with stale JS."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["Cache-Control"] = "no-cache"
+        return response

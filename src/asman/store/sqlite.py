@@ -3,14 +3,22 @@
 SQLite allows one writer at a time, so every operation runs as a short transaction on a single dedicated
 thread: the event loop never blocks on the database, and claims need no row locks (the PostgreSQL store
 uses FOR UPDATE SKIP LOCKED for the same guarantee).
+
+Group commit: operations that queue up while the thread is busy run together, in one transaction with a
+savepoint each, and are answered together. One commit and one wake-up of the event loop then serve a whole
+burst of submits, claims and results. Each operation still sees the effects of the ones before it, fails
+alone (its savepoint is rolled back) and is answered only once its effects are committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,11 +32,21 @@ from asman.store.migrate import migration_scripts
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
 _FINISHED = JobState.FINISHED.value
 _SUCCESS = FinishedReason.SUCCESS.value
 _ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq"
+# At most this many queued operations share one transaction.
+_MAX_BATCH = 64
+# Pages of SQLite's cache (negative: KiB): enough for the hot index pages of a store with millions of jobs.
+_CACHE_KIB = 32 * 1024
+# The write-ahead log is copied back into the database by a checkpointer thread of its own once it holds this
+# many bytes (SQLite's own automatic checkpoint would do it, fsync included, inside some unlucky commit).
+_CHECKPOINT_BYTES = 4 * 1024 * 1024
+_CHECKPOINT_POLL_S = 0.25
 
 
 def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
@@ -53,22 +71,128 @@ def _requested_gpus(definition: dict[str, Any]) -> int:
     return int(gpus) if isinstance(gpus, (int, float)) else 0
 
 
+class _Work:
+    """One operation for the store's thread: `fn(conn)`, answered through `future` on `loop`."""
+
+    __slots__ = ("fn", "future", "in_transaction", "loop", "outcome", "succeeded")
+
+    def __init__(self, fn: Callable[[Any], Any], loop: asyncio.AbstractEventLoop, in_transaction: bool = True) -> None:
+        self.fn = fn
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self.in_transaction = in_transaction
+        self.outcome: Any = None
+        self.succeeded = False
+
+
+def _answer(batch: list[_Work]) -> None:
+    """Runs on the event loop: hand every operation of a batch its result or its error."""
+    for work in batch:
+        if work.future.done():  # the caller was cancelled meanwhile
+            continue
+        if work.succeeded:
+            work.future.set_result(work.outcome)
+        else:
+            work.future.set_exception(work.outcome)
+
+
 class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asman-sqlite")
+        self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._transaction, fn)
+    async def _run(self, fn: Callable[[Any], T], in_transaction: bool = True) -> T:
+        """Run `fn(connection)` on the store's thread: in a transaction, or as is (open and close)."""
+        if self._thread is None:
+            raise BackendUnavailable("the SQLite store is not open")
+        work = _Work(fn, asyncio.get_running_loop(), in_transaction)
+        self._work.put(work)
+        result: T = await work.future
+        return result
+
+    def _serve(self) -> None:
+        """The store's thread: take every operation waiting, run them as one batch, answer them together."""
+        while True:
+            first = self._work.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < _MAX_BATCH:
+                try:
+                    more = self._work.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            batch = [work for work in batch if not work.future.cancelled()]
+            if batch:
+                self._execute(batch)
+                loops: dict[asyncio.AbstractEventLoop, list[_Work]] = {}
+                for work in batch:
+                    loops.setdefault(work.loop, []).append(work)
+                for loop, answered in loops.items():
+                    # RuntimeError: that event loop is closed, so nobody is waiting any more.
+                    with contextlib.suppress(RuntimeError):
+                        loop.call_soon_threadsafe(_answer, answered)
+            if stop:
+                return
+
+    def _execute(self, batch: list[_Work]) -> None:
+        if len(batch) > 1 and all(work.in_transaction for work in batch):
+            try:
+                self._group(batch)
+                return
+            except sqlite3.OperationalError:
+                # The database itself failed (disk full, I/O error...): nothing of the batch was committed.
+                # Run each operation on its own so each gets exactly the answer it would have had alone.
+                pass
+        for work in batch:
+            try:
+                work.outcome = self._transaction(work.fn) if work.in_transaction else work.fn(self._conn)
+                work.succeeded = True
+            except BaseException as exc:
+                work.outcome = exc
+
+    def _group(self, batch: list[_Work]) -> None:
+        """Run a batch in one transaction, each operation inside its own savepoint; one commit for all."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for work in batch:
+                conn.execute("SAVEPOINT op")
+                try:
+                    work.outcome = work.fn(conn)
+                    work.succeeded = True
+                except sqlite3.OperationalError:
+                    raise
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO op")
+                    work.outcome, work.succeeded = exc, False
+                conn.execute("RELEASE op")
+            conn.execute("COMMIT")
+        except BaseException:
+            for work in batch:
+                work.outcome, work.succeeded = None, False
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise BackendUnavailable("the SQLite store is not open")
+        return self._conn
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn
-        if conn is None:
-            raise BackendUnavailable("the SQLite store is not open")
+        conn = self._connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -81,13 +205,15 @@ class SqliteStore:
         except sqlite3.OperationalError as exc:
             raise BackendUnavailable(f"SQLite at {self._path} failed: {exc}. Check free disk space and permissions.") from exc
 
-    def _open_sync(self) -> None:
+    def _open_sync(self, _: object = None) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
         for version, script in migration_scripts("sqlite"):
@@ -96,17 +222,56 @@ class SqliteStore:
             conn.executescript(f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;")
         self._conn = conn
 
+    def _checkpoints(self) -> None:
+        """Copy the write-ahead log back into the database file whenever it has grown, off the writer's thread.
+
+        PASSIVE checkpoints never block the writer; the writer starts the log over once all of it is copied."""
+        wal = Path(f"{self._path}-wal")
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            while not self._stop_checkpoints.wait(_CHECKPOINT_POLL_S):
+                try:
+                    if wal.stat().st_size >= _CHECKPOINT_BYTES:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except (OSError, sqlite3.Error) as exc:  # the writer reports real trouble; try again later
+                    log.debug("SQLite checkpoint of %s failed: %s", self._path, exc)
+        finally:
+            conn.close()
+
     async def open(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._open_sync)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="asman-sqlite", daemon=True)
+            self._thread.start()
+        try:
+            await self._run(self._open_sync, in_transaction=False)
+        except BaseException:
+            await self.close()
+            raise
+        if self._checkpointer is None:
+            self._stop_checkpoints.clear()
+            self._checkpointer = threading.Thread(target=self._checkpoints, name="asman-sqlite-wal", daemon=True)
+            self._checkpointer.start()
 
     async def close(self) -> None:
-        def _close() -> None:
+        loop = asyncio.get_running_loop()
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            self._stop_checkpoints.set()
+            await loop.run_in_executor(None, checkpointer.join)
+        thread = self._thread
+        if thread is None:
+            return
+
+        def _close(_: object) -> None:
             if self._conn is not None:
-                self._conn.close()
+                self._conn.close()  # the last connection out checkpoints the log and removes it
                 self._conn = None
 
-        await asyncio.get_running_loop().run_in_executor(self._executor, _close)
-        self._executor.shutdown(wait=True)
+        if self._conn is not None:
+            await self._run(_close, in_transaction=False)
+        self._thread = None
+        self._work.put(None)
+        await loop.run_in_executor(None, thread.join)
 
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
@@ -235,12 +400,14 @@ class SqliteStore:
             ).fetchall()
             assignments = []
             for (seq,) in picked:
-                job_id, attempt, definition = conn.execute(
+                job_id, attempt = conn.execute(
                     "UPDATE queue_jobs SET state = ?, attempt = attempt + 1, worker = ?, lease_until_ms = ?,"
-                    " updated_ms = ? WHERE seq = ? RETURNING job_id, attempt,"
-                    " (SELECT definition FROM jobs WHERE jobs.id = queue_jobs.job_id)",
+                    " updated_ms = ? WHERE seq = ? RETURNING job_id, attempt",
                     (_RUNNING, worker_id, lease_until_ms, now_ms, seq),
                 ).fetchone()
+                # A separate lookup by key: a correlated subquery in RETURNING makes SQLite scan all of `jobs`.
+                found = conn.execute("SELECT definition FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                definition = found[0] if found else None
                 assignments.append(Assignment(queue, job_id, attempt, orjson.loads(definition or "{}"), now_ms))
             return assignments
 
@@ -487,9 +654,10 @@ class SqliteStore:
 
     async def sweep(self, now_ms: int) -> int:
         def _sweep(conn: sqlite3.Connection) -> int:
+            # Driven by the expiry index, so a store of millions of live jobs is not scanned every sweep.
             removed = conn.execute(
-                "DELETE FROM namespaces WHERE EXISTS (SELECT 1 FROM queue_jobs q WHERE q.queue = namespaces.queue"
-                " AND q.job_id = namespaces.job_id AND q.expires_ms < ?)",
+                "DELETE FROM namespaces WHERE (queue, job_id) IN"
+                " (SELECT queue, job_id FROM queue_jobs WHERE expires_ms < ?)",
                 (now_ms,),
             ).rowcount
             for table in ("queue_jobs", "jobs", "results", "logs"):

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from asman import __version__
 from asman.core import protocol
 from asman.core.definition import DataRef, JobDefinition
+from asman.core.names import blob_upload_headers
 from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
 from asman.core.urls import check_fetchable
@@ -93,7 +94,10 @@ class HttpJobIO:
         exists = await self._daemon.http.get(f"{self._daemon.settings.api_url}/f/{key}/exists")
         if exists.status_code != 200:
             response = await self._daemon.http.put(
-                f"{self._daemon.settings.api_url}/f/{key}", content=data, follow_redirects=True
+                f"{self._daemon.settings.api_url}/f/{key}",
+                content=data,
+                headers=blob_upload_headers(key),
+                follow_redirects=True,
             )
             response.raise_for_status()
         return key

@@ -315,25 +315,47 @@ class DockerRuntime:
             arguments["device_requests"] = [DeviceRequest(device_ids=list(spec.gpus), capabilities=[["gpu"]])]
         return arguments
 
-    def _pump_logs(self, container: Container, is_stderr: bool, on_log: LogSink, streams: list[Any]) -> None:
+    def _pump_logs(
+        self, container: Container, is_stderr: bool, on_log: LogSink, streams: list[Any], counts: dict[bool, int]
+    ) -> None:
         """Thread body: follow one of the container's streams, one call of `on_log` per written line."""
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        counts[is_stderr] = 0
         try:
             stream: Iterator[bytes] = container.logs(
                 stdout=not is_stderr, stderr=is_stderr, stream=True, follow=True, timestamps=True
             )
             streams.append(stream)
             for chunk in stream:
-                stamp, _, payload = chunk.partition(b" ")
-                text = decoder.decode(payload)
-                if not text:
-                    continue
-                try:
-                    on_log(text.removesuffix("\n"), epoch_ms(stamp), is_stderr)
-                except Exception:
-                    log.exception("log sink failed")
+                counts[is_stderr] += 1
+                self._emit(chunk, decoder, is_stderr, on_log)
         except Exception as error:  # the container went away under us: nothing more to read
             log.debug("log stream of %s ended: %s", container.name, error)
+
+    @staticmethod
+    def _emit(chunk: bytes, decoder: codecs.IncrementalDecoder, is_stderr: bool, on_log: LogSink) -> None:
+        stamp, _, payload = chunk.partition(b" ")
+        text = decoder.decode(payload)
+        if not text:
+            return
+        try:
+            on_log(text.removesuffix("\n"), epoch_ms(stamp), is_stderr)
+        except Exception:
+            log.exception("log sink failed")
+
+    def _catch_up_logs(self, container: Container, on_log: LogSink, counts: dict[bool, int]) -> None:
+        """A last line without a newline can reach the log after a follower stopped: read the whole log once
+        more and pass on the entries the followers did not see."""
+        for is_stderr, seen in counts.items():
+            try:
+                whole: bytes = container.logs(stdout=not is_stderr, stderr=is_stderr, timestamps=True)
+            except Exception as error:
+                log.debug("final log read of %s failed: %s", container.name, error)
+                continue
+            entries = [entry for entry in whole.split(b"\n") if entry]
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            for entry in entries[seen:]:
+                self._emit(entry, decoder, is_stderr, on_log)
 
     async def run(self, spec: ContainerSpec, on_log: LogSink) -> RunOutcome:
         client = await self._docker()
@@ -369,10 +391,11 @@ class DockerRuntime:
 
         # One thread per output stream, each calling on_log as lines are written.
         streams: list[Any] = []
+        counts: dict[bool, int] = {}
         pumps = [
             threading.Thread(
                 target=self._pump_logs,
-                args=(container, is_stderr, on_log, streams),
+                args=(container, is_stderr, on_log, streams, counts),
                 name=f"logs {spec.name} {'stderr' if is_stderr else 'stdout'}",
                 daemon=True,
             )
@@ -397,6 +420,7 @@ class DockerRuntime:
 
             for pump in pumps:
                 await asyncio.to_thread(pump.join, LOG_DRAIN_TIMEOUT_S)
+            await asyncio.to_thread(self._catch_up_logs, container, on_log, counts)
             state: dict[str, Any] = {}
             with contextlib.suppress(docker.errors.APIError):
                 await self._call(container.reload)
