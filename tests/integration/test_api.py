@@ -20,7 +20,9 @@ VECTOR = {"image": "alpine:3.19.1", "command": "echo hello"}
 VECTOR_ID = "0b6397b71c6c72e7845bf1113894f6d9567b8e66800d0803940c5b58ed63a001"
 
 
-async def submit(client: httpx.AsyncClient, queue: str, definition: dict[str, Any], **control: Any) -> dict[str, Any]:
+async def submit(
+    client: httpx.AsyncClient, queue: str, definition: dict[str, Any], **control: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"definition": definition}
     if control:
         body["control"] = control
@@ -43,7 +45,11 @@ async def test_health(app_client: httpx.AsyncClient) -> None:
 
 
 async def test_submit_answers_the_spec_job_id_and_lists_it_queued(app_client: httpx.AsyncClient) -> None:
-    assert (await submit(app_client, "demo", VECTOR)) == {"success": True, "jobId": VECTOR_ID, "state": "Queued"}
+    assert (await submit(app_client, "demo", VECTOR)) == {
+        "success": True,
+        "jobId": VECTOR_ID,
+        "state": "Queued",
+    }
     listing = (await app_client.get("/q/demo")).json()
     assert listing["data"][VECTOR_ID]["state"] == "Queued"
     assert listing["data"][VECTOR_ID]["namespaces"] == ["_"]
@@ -145,8 +151,12 @@ async def test_cancel_by_namespace_only_cancels_when_nobody_wants_it(app_client:
     assert response.json()["state"] == "Queued"
     assert (await app_client.get(f"/q/demo/j/{VECTOR_ID}/namespaces.json")).json()["data"] == ["bob"]
     response = await app_client.post(f"/q/demo/j/{VECTOR_ID}/cancel?namespace=bob")
-    assert response.json() | {} == {"success": True, "jobId": VECTOR_ID, "state": "Finished",
-                                    "finishedReason": "Cancelled"}
+    assert response.json() | {} == {
+        "success": True,
+        "jobId": VECTOR_ID,
+        "state": "Finished",
+        "finishedReason": "Cancelled",
+    }
 
 
 async def test_cancel_star_and_cancel_of_a_finished_job_is_a_no_op(app_client: httpx.AsyncClient) -> None:
@@ -241,7 +251,9 @@ async def put_blob(client: httpx.AsyncClient, key: str, data: bytes) -> httpx.Re
     response = await client.put(f"/f/{key}", content=data, headers=blob_upload_headers(key))
     if response.status_code == 307:
         async with httpx.AsyncClient() as direct:
-            return await direct.put(response.headers["location"], content=data, headers=blob_upload_headers(key))
+            return await direct.put(
+                response.headers["location"], content=data, headers=blob_upload_headers(key)
+            )
     return response
 
 
@@ -271,7 +283,9 @@ async def test_blob_round_trip_and_refusals(app_client: httpx.AsyncClient) -> No
         assert (await app_client.put(f"/f/{hostile}", content=b"x")).status_code in (400, 404, 405)
     assert_error(await app_client.get(f"/f/{'1' * 64}"), 404, "PUT")
     small = b"hi"
-    assert (await app_client.put(f"/upload/{hashlib.sha256(small).hexdigest()}", content=small)).status_code in (
+    assert (
+        await app_client.put(f"/upload/{hashlib.sha256(small).hexdigest()}", content=small)
+    ).status_code in (
         201,
         307,
     )
@@ -279,16 +293,25 @@ async def test_blob_round_trip_and_refusals(app_client: httpx.AsyncClient) -> No
 
 async def test_a_body_that_does_not_hash_to_its_key_is_refused_with_why(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         assert_error(await client.put(f"/f/{'0' * 64}", content=b"not it"), 400, "hashes to")
 
 
 async def test_openapi_documents_every_endpoint(app_client: httpx.AsyncClient) -> None:
     schema = (await app_client.get("/openapi.json")).json()
-    for path in ("/q/{queue}", "/q/{queue}/j/{job_id}", "/j/{job_id}/copy", "/f/{key}", "/q/{queue}/metrics",
-                 "/q/{queue}/j/{job_id}/stream", "/q/{queue}/j/{job_id}/{namespace}/cancel", "/upload/{key}"):
+    for path in (
+        "/q/{queue}",
+        "/q/{queue}/j/{job_id}",
+        "/j/{job_id}/copy",
+        "/f/{key}",
+        "/q/{queue}/metrics",
+        "/q/{queue}/j/{job_id}/stream",
+        "/q/{queue}/j/{job_id}/{namespace}/cancel",
+        "/upload/{key}",
+    ):
         assert path in schema["paths"], path
     assert "SubmitBody" in schema["components"]["schemas"]
 

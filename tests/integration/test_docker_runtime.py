@@ -95,7 +95,9 @@ async def test_stdout_and_stderr_stream_apart(runtime: DockerRuntime, test_image
 
 
 @pytest.mark.parametrize("attempt", range(5))
-async def test_a_last_line_without_a_newline_is_kept(runtime: DockerRuntime, test_image: str, attempt: int) -> None:
+async def test_a_last_line_without_a_newline_is_kept(
+    runtime: DockerRuntime, test_image: str, attempt: int
+) -> None:
     lines = Lines()
     command = ["sh", "-c", "echo first; printf 'no newline'; printf 'err tail' >&2"]
     await runtime.run(spec(test_image, command), lines)

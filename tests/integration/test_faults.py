@@ -71,9 +71,15 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MB tmpfs as the data directory: a real ENOSPC, not a simulated one."""
     mount_point = tmp_path / "tiny"
     mount_point.mkdir()
-    if not shutil.which("mount") or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)], capture_output=True, check=False
-    ).returncode != 0:
+    if (
+        not shutil.which("mount")
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         yield mount_point
@@ -87,7 +93,9 @@ def test_a_full_disk_gives_a_clear_error_and_no_corruption(tiny_disk: Path) -> N
         accepted = []
         for i in range(3):
             blob = bytes([i]) * (1024 * 1024)
-            response = httpx.put(f"{server.url}/f/{hashlib.sha256(blob).hexdigest()}", content=blob, timeout=30)
+            response = httpx.put(
+                f"{server.url}/f/{hashlib.sha256(blob).hexdigest()}", content=blob, timeout=30
+            )
             assert response.status_code in (201, 503), response.text
             if response.status_code == 503:
                 assert "disk" in response.json()["message"]
@@ -102,7 +110,9 @@ def test_a_full_disk_gives_a_clear_error_and_no_corruption(tiny_disk: Path) -> N
             pass
         refused = 0
         for i in range(200):
-            response = httpx.post(f"{server.url}/q/full", json={"definition": {"image": "a", "command": f"e {i}"}})
+            response = httpx.post(
+                f"{server.url}/q/full", json={"definition": {"image": "a", "command": f"e {i}"}}
+            )
             assert response.status_code in (200, 503), response.text
             if response.status_code == 200:
                 accepted.append(response.json()["jobId"])

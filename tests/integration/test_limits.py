@@ -19,9 +19,10 @@ VECTOR = {"image": "alpine:3.19.1", "command": "echo hello"}
 
 async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path, rate_limit=5, rate_burst=5))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         codes = [(await client.get("/q/demo/status")).status_code for _ in range(8)]
         assert codes[:5] == [200] * 5 and 429 in codes[5:]
         limited = await client.get("/q/demo/status")
@@ -32,9 +33,10 @@ async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
 
 async def test_too_many_inputs_are_refused(tmp_path: Path) -> None:
     app = create_app(Settings(data_dir=tmp_path, max_inputs=3))
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://t"
-    ) as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
         inputs = {f"f{i}": {"type": "utf8", "value": "x"} for i in range(4)}
         response = await client.post("/q/demo", json={"definition": {**VECTOR, "inputs": inputs}})
         assert response.status_code == 422 and "archive" in response.json()["message"]
@@ -42,7 +44,9 @@ async def test_too_many_inputs_are_refused(tmp_path: Path) -> None:
 
 @pytest.fixture
 def limited_server(tmp_path: Path):  # type: ignore[no-untyped-def]
-    server = start_server(tmp_path / "data", {"ASMAN_MAX_LOG_BYTES": "100", "ASMAN_WORKER_TOKENS": "locked=s3cret"})
+    server = start_server(
+        tmp_path / "data", {"ASMAN_MAX_LOG_BYTES": "100", "ASMAN_WORKER_TOKENS": "locked=s3cret"}
+    )
     yield server
     server.stop()
 

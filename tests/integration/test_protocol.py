@@ -16,7 +16,9 @@ pytestmark = pytest.mark.all_backends
 
 
 def submit(server: ServerProcess, queue: str, command: str, **extra: Any) -> str:
-    response = httpx.post(f"{server.url}/q/{queue}", json={"definition": {"image": "x", "command": command, **extra}})
+    response = httpx.post(
+        f"{server.url}/q/{queue}", json={"definition": {"image": "x", "command": command, **extra}}
+    )
     response.raise_for_status()
     job_id: str = response.json()["jobId"]
     return job_id
@@ -59,9 +61,13 @@ async def test_a_successful_job_is_served_from_cache_without_running(live_server
     await worker.receive_type("assign")
     await worker.finish(job_id, 1, status=3)
     await wait_for(lambda: job(live_server, "cache", job_id)["state"] == "Finished")
-    again = httpx.post(f"{live_server.url}/q/cache", json={"definition": {"image": "x", "command": "echo cached"}})
+    again = httpx.post(
+        f"{live_server.url}/q/cache", json={"definition": {"image": "x", "command": "echo cached"}}
+    )
     assert again.json()["state"] == "Finished" and again.json()["finishedReason"] == "Success"
-    other_queue = httpx.post(f"{live_server.url}/q/elsewhere", json={"definition": {"image": "x", "command": "echo cached"}})
+    other_queue = httpx.post(
+        f"{live_server.url}/q/elsewhere", json={"definition": {"image": "x", "command": "echo cached"}}
+    )
     assert other_queue.json()["state"] == "Finished"
     try:
         unexpected = await worker.receive_type("assign", timeout=1)
@@ -133,8 +139,9 @@ async def test_a_reconnecting_worker_keeps_its_current_attempt(live_server: Serv
     assigned = await worker.receive_type("assign")
     await worker.close()
     again = FakeWorker(live_server.url, "reconnect", "w1")
-    registered = await again.connect(running=[{"jobId": job_id, "attempt": assigned["attempt"]},
-                                              {"jobId": "f" * 64, "attempt": 7}])
+    registered = await again.connect(
+        running=[{"jobId": job_id, "attempt": assigned["attempt"]}, {"jobId": "f" * 64, "attempt": 7}]
+    )
     assert registered["keep"] == [{"jobId": job_id, "attempt": 1}]
     assert registered["drop"] == [{"jobId": "f" * 64, "attempt": 7}]
     await again.finish(job_id, 1)
@@ -185,9 +192,10 @@ async def test_sse_stream_delivers_state_logs_and_final(live_server: ServerProce
     events: list[tuple[str, Any]] = []
 
     async def watch() -> None:
-        async with httpx.AsyncClient(timeout=30) as client, client.stream(
-            "GET", f"{live_server.url}/q/sse/j/{job_id}/stream"
-        ) as response:
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", f"{live_server.url}/q/sse/j/{job_id}/stream") as response,
+        ):
             event = ""
             async for line in response.aiter_lines():
                 if line.startswith("event: "):

@@ -21,7 +21,9 @@ def test_everything_is_still_there_after_a_restart(tmp_path: Path) -> None:
     key = hashlib.sha256(blob).hexdigest()
     try:
         assert httpx.post(f"{server.url}/q/demo", json={"definition": VECTOR}).json()["jobId"] == VECTOR_ID
-        other = httpx.post(f"{server.url}/q/demo", json={"definition": {**VECTOR, "command": "echo 2"}}).json()
+        other = httpx.post(
+            f"{server.url}/q/demo", json={"definition": {**VECTOR, "command": "echo 2"}}
+        ).json()
         httpx.post(f"{server.url}/q/demo/j/{other['jobId']}/cancel").raise_for_status()
         assert httpx.put(f"{server.url}/f/{key}", content=blob, timeout=30).status_code == 201
     finally:
@@ -33,6 +35,6 @@ def test_everything_is_still_there_after_a_restart(tmp_path: Path) -> None:
         assert jobs[VECTOR_ID]["state"] == "Queued"
         assert jobs[other["jobId"]]["finishedReason"] == "Cancelled"
         assert httpx.get(f"{server.url}/f/{key}", timeout=30).content == blob
-        assert "queue_length{queue=\"demo\"} 1.0" in httpx.get(f"{server.url}/q/demo/metrics").text
+        assert 'queue_length{queue="demo"} 1.0' in httpx.get(f"{server.url}/q/demo/metrics").text
     finally:
         server.stop()

@@ -27,7 +27,9 @@ def outputs(stack: Stack, job_id: str, name: str) -> bytes:
 
 
 def test_outputs_inline_and_uploaded_then_served_from_cache(stack: Stack) -> None:
-    command = "sh -c 'echo hi > /outputs/a.txt; mkdir -p /outputs/d; seq 1 2000 > /outputs/d/big.txt; echo done'"
+    command = (
+        "sh -c 'echo hi > /outputs/a.txt; mkdir -p /outputs/d; seq 1 2000 > /outputs/d/big.txt; echo done'"
+    )
     job_id = stack.submit({"image": stack.image, "command": command})
     job = stack.wait_finished(job_id)
     result: dict[str, Any] = job["results"]  # type: ignore[assignment]
@@ -38,17 +40,22 @@ def test_outputs_inline_and_uploaded_then_served_from_cache(stack: Stack) -> Non
     assert big["type"] == "url" and big["hash"] == hashlib.sha256(expected).hexdigest()
     assert outputs(stack, job_id, "a.txt") == b"hi\n"
     assert outputs(stack, job_id, "d/big.txt") == expected
-    assert ["done", pytest.approx(0, abs=10**13), False] in [[line[0], line[1], line[2]] for line in result["logs"]]
+    assert ["done", pytest.approx(0, abs=10**13), False] in [
+        [line[0], line[1], line[2]] for line in result["logs"]
+    ]
 
     # The same job again: the stored result at once, no container.
     client = docker.DockerClient(base_url=stack.docker_host)
     time.sleep(1.1)  # event timestamps have one-second resolution: leave the first run's events behind
     since = int(time.time())
-    again = httpx.post(f"{stack.url}/q/{stack.queue}", json={"definition": {"image": stack.image, "command": command}})
+    again = httpx.post(
+        f"{stack.url}/q/{stack.queue}", json={"definition": {"image": stack.image, "command": command}}
+    )
     assert again.json()["state"] == "Finished" and again.json()["finishedReason"] == "Success"
     time.sleep(1.1)
-    events = client.events(since=since, until=int(time.time()), filters={"type": "container", "event": "create"},
-                           decode=True)
+    events = client.events(
+        since=since, until=int(time.time()), filters={"type": "container", "event": "create"}, decode=True
+    )
     assert list(events) == []
     assert stack.job(job_id)["attempt"] == 1
 
@@ -98,20 +105,25 @@ def test_two_workers_never_run_a_job_twice(bare_stack: Stack) -> None:
     bare_stack.add_worker("--cpus", "2")
     client = docker.DockerClient(base_url=bare_stack.docker_host)
     since = int(time.time())
-    ids = [bare_stack.submit({"image": bare_stack.image, "command": f"sh -c 'echo {i} > /outputs/n'"})
-           for i in range(12)]
+    ids = [
+        bare_stack.submit({"image": bare_stack.image, "command": f"sh -c 'echo {i} > /outputs/n'"})
+        for i in range(12)
+    ]
     jobs = [bare_stack.wait_finished(job_id, timeout=120) for job_id in ids]
     assert all(job["finishedReason"] == "Success" and job["attempt"] == 1 for job in jobs)
     assert {job["results"]["worker"] for job in jobs} <= {w.worker_id for w in bare_stack.workers}  # type: ignore[index]
     time.sleep(1.1)
-    created = client.events(since=since, until=int(time.time()), filters={"type": "container", "event": "create"},
-                            decode=True)
+    created = client.events(
+        since=since, until=int(time.time()), filters={"type": "container", "event": "create"}, decode=True
+    )
     assert len(list(created)) == len(ids)
 
 
 def test_kill_9_of_a_worker_mid_job_is_retried_by_another(bare_stack: Stack) -> None:
     doomed = bare_stack.add_worker(worker_id="doomed")
-    job_id = bare_stack.submit({"image": bare_stack.image, "command": "sh -c 'sleep 4; echo survived > /outputs/r'"})
+    job_id = bare_stack.submit(
+        {"image": bare_stack.image, "command": "sh -c 'sleep 4; echo survived > /outputs/r'"}
+    )
     running = bare_stack.wait_state(job_id, "Running")
     assert running["worker"] == "doomed"
     doomed.stop(signal.SIGKILL)
@@ -143,30 +155,51 @@ def test_sigterm_hands_back_jobs_that_outlive_the_grace_period(bare_stack: Stack
 
 
 def test_dockerfile_build_with_build_args(stack: Stack) -> None:
-    dockerfile = f"FROM {stack.image}\nARG GREETING=unset\nRUN echo \"$GREETING\" > /greeting\n"
-    job_id = stack.submit({"build": {"dockerfile": dockerfile, "buildArgs": ["GREETING=hello-build"]},
-                           "command": "cat /greeting"})
+    dockerfile = f'FROM {stack.image}\nARG GREETING=unset\nRUN echo "$GREETING" > /greeting\n'
+    job_id = stack.submit(
+        {
+            "build": {"dockerfile": dockerfile, "buildArgs": ["GREETING=hello-build"]},
+            "command": "cat /greeting",
+        }
+    )
     job = stack.wait_finished(job_id, timeout=120)
     assert job["finishedReason"] == "Success", job
     assert [line[0] for line in job["results"]["logs"]][-1] == "hello-build"  # type: ignore[index]
 
 
 def test_the_container_is_hardened(stack: Stack) -> None:
-    command = "sh -c 'id -u; touch /inputs/x 2>/dev/null && echo writable || echo readonly; cat /inputs/in.txt'"
-    job_id = stack.submit({"image": stack.image, "command": command,
-                           "inputs": {"in.txt": {"type": "utf8", "value": "input!"}}})
+    command = (
+        "sh -c 'id -u; touch /inputs/x 2>/dev/null && echo writable || echo readonly; cat /inputs/in.txt'"
+    )
+    job_id = stack.submit(
+        {"image": stack.image, "command": command, "inputs": {"in.txt": {"type": "utf8", "value": "input!"}}}
+    )
     job = stack.wait_finished(job_id)
     lines = [line[0] for line in job["results"]["logs"] if not line[2]]  # type: ignore[index]
     assert lines[:3] == [lines[0], "readonly", "input!"] and lines[0] != "0", job
 
 
-def test_local_mode_runs_server_and_worker_in_one_process(tmp_path: Path, docker_host: str, test_image: str) -> None:
+def test_local_mode_runs_server_and_worker_in_one_process(
+    tmp_path: Path, docker_host: str, test_image: str
+) -> None:
     port = free_port()
     env = {"DOCKER_HOST": docker_host, "PATH": "/usr/bin:/bin"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "asman.cli", "worker", "--mode", "local", "--port", str(port), "--data-directory",
-         str(tmp_path / "local")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "asman.cli",
+            "worker",
+            "--mode",
+            "local",
+            "--port",
+            str(port),
+            "--data-directory",
+            str(tmp_path / "local"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         url = f"http://127.0.0.1:{port}"
@@ -195,8 +228,13 @@ def test_local_mode_runs_server_and_worker_in_one_process(tmp_path: Path, docker
 
 def test_inputs_from_internal_addresses_are_refused(stack: Stack) -> None:
     port = free_port()
-    job_id = stack.submit({"image": stack.image, "command": "cat /inputs/secret",
-                           "inputs": {"secret": {"type": "url", "value": f"http://127.0.0.1:{port}/admin"}}})
+    job_id = stack.submit(
+        {
+            "image": stack.image,
+            "command": "cat /inputs/secret",
+            "inputs": {"secret": {"type": "url", "value": f"http://127.0.0.1:{port}/admin"}},
+        }
+    )
     job = stack.wait_finished(job_id)
     assert job["finishedReason"] == "Error"
     assert "internal address" in job["results"]["error"]  # type: ignore[index]
@@ -206,8 +244,13 @@ def test_inputs_from_the_queue_server_itself_are_fetched(stack: Stack) -> None:
     data = b"large input " * 100
     key = hashlib.sha256(data).hexdigest()
     httpx.put(f"{stack.url}/f/{key}", content=data).raise_for_status()
-    job_id = stack.submit({"image": stack.image, "command": "cat /inputs/big.txt",
-                           "inputs": {"big.txt": {"type": "url", "value": f"{stack.url}/f/{key}", "hash": key}}})
+    job_id = stack.submit(
+        {
+            "image": stack.image,
+            "command": "cat /inputs/big.txt",
+            "inputs": {"big.txt": {"type": "url", "value": f"{stack.url}/f/{key}", "hash": key}},
+        }
+    )
     job = stack.wait_finished(job_id)
     assert job["finishedReason"] == "Success"
     assert "".join(line[0] for line in job["results"]["logs"]).startswith("large input")  # type: ignore[index]

@@ -50,12 +50,25 @@ class FakeWorker:
         await self.send({"type": protocol.HEARTBEAT, "running": running})
 
     async def log(self, job_id: str, attempt: int, text: str) -> None:
-        await self.send({"type": protocol.LOG, "jobId": job_id, "attempt": attempt, "step": "run",
-                         "logs": [[text, 0, False]]})
+        await self.send(
+            {
+                "type": protocol.LOG,
+                "jobId": job_id,
+                "attempt": attempt,
+                "step": "run",
+                "logs": [[text, 0, False]],
+            }
+        )
 
     async def finish(self, job_id: str, attempt: int, status: int = 0, reason: str = "Success") -> None:
-        await self.send({"type": protocol.FINISHED, "jobId": job_id, "attempt": attempt,
-                         "result": {"reason": reason, "StatusCode": status, "logs": [], "outputs": {}}})
+        await self.send(
+            {
+                "type": protocol.FINISHED,
+                "jobId": job_id,
+                "attempt": attempt,
+                "result": {"reason": reason, "StatusCode": status, "logs": [], "outputs": {}},
+            }
+        )
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -90,7 +90,9 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None) -> ServerProcess:
+def start_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> ServerProcess:
     port = port or free_port()
     env = {
         **os.environ,

@@ -38,15 +38,34 @@ class WorkerProcess:
 
 
 def start_worker(
-    api_url: str, queue: str, data_dir: Path, docker_host: str, *extra: str, worker_id: str | None = None,
+    api_url: str,
+    queue: str,
+    data_dir: Path,
+    docker_host: str,
+    *extra: str,
+    worker_id: str | None = None,
     wait_connected: bool = True,
 ) -> WorkerProcess:
     worker_id = worker_id or f"w-{secrets.token_hex(3)}"
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir.parent / f"worker-{worker_id}.log"
     env = {**os.environ, "DOCKER_HOST": docker_host}
-    args = [sys.executable, "-m", "asman.cli", "worker", queue, "--api-address", api_url, "--data-directory",
-            str(data_dir), "--id", worker_id, "--network", "none", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "asman.cli",
+        "worker",
+        queue,
+        "--api-address",
+        api_url,
+        "--data-directory",
+        str(data_dir),
+        "--id",
+        worker_id,
+        "--network",
+        "none",
+        *extra,
+    ]
     with log_path.open("ab") as log:
         process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     worker = WorkerProcess(worker_id, process, log_path)
@@ -75,19 +94,29 @@ class Stack:
     workers: list[WorkerProcess] = field(default_factory=list)
 
     def add_worker(self, *extra: str, worker_id: str | None = None) -> WorkerProcess:
-        worker = start_worker(self.url, self.queue, self.root / f"worker-{len(self.workers)}", self.docker_host,
-                              *extra, worker_id=worker_id)
+        worker = start_worker(
+            self.url,
+            self.queue,
+            self.root / f"worker-{len(self.workers)}",
+            self.docker_host,
+            *extra,
+            worker_id=worker_id,
+        )
         self.workers.append(worker)
         return worker
 
     def submit(self, definition: dict[str, object], queue: str | None = None) -> str:
-        response = httpx.post(f"{self.url}/q/{queue or self.queue}", json={"definition": definition}, timeout=10)
+        response = httpx.post(
+            f"{self.url}/q/{queue or self.queue}", json={"definition": definition}, timeout=10
+        )
         response.raise_for_status()
         job_id: str = response.json()["jobId"]
         return job_id
 
     def job(self, job_id: str, queue: str | None = None) -> dict[str, object]:
-        data: dict[str, object] = httpx.get(f"{self.url}/q/{queue or self.queue}/j/{job_id}", timeout=10).json()["data"]
+        data: dict[str, object] = httpx.get(
+            f"{self.url}/q/{queue or self.queue}/j/{job_id}", timeout=10
+        ).json()["data"]
         return data
 
     def wait_finished(self, job_id: str, timeout: float = 60, queue: str | None = None) -> dict[str, object]:

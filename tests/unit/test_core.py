@@ -8,7 +8,9 @@ from asman.core.units import parse_duration, parse_size
 from asman.settings import Settings
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("20m", 1200), ("1h30m", 5400), ("2", 2), ("1d", 86400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("20m", 1200), ("1h30m", 5400), ("2", 2), ("1d", 86400)]
+)
 def test_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -19,8 +21,10 @@ def test_bad_durations_say_what_to_write(text: str) -> None:
         parse_duration(text)
 
 
-@pytest.mark.parametrize(("text", "size"), [("4g", 4 * 1024**3), ("512m", 512 * 1024**2), ("2GiB", 2 * 1024**3),
-                                            ("100", 100), ("1.5k", 1536)])
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("4g", 4 * 1024**3), ("512m", 512 * 1024**2), ("2GiB", 2 * 1024**3), ("100", 100), ("1.5k", 1536)],
+)
 def test_sizes(text: str, size: int) -> None:
     assert parse_size(text) == size
 
@@ -62,8 +66,9 @@ def test_fresh_queue_names_are_long_and_valid() -> None:
 
 
 def test_settings_from_env() -> None:
-    settings = Settings.from_env({"ASMAN_PORT": "9000", "ASMAN_TTL": "2d", "ASMAN_MAX_BODY_BYTES": "1m",
-                                  "ASMAN_DATA_DIR": "/tmp/x"})
+    settings = Settings.from_env(
+        {"ASMAN_PORT": "9000", "ASMAN_TTL": "2d", "ASMAN_MAX_BODY_BYTES": "1m", "ASMAN_DATA_DIR": "/tmp/x"}
+    )
     assert settings.port == 9000
     assert settings.ttl_seconds == 2 * 86400
     assert settings.max_body_bytes == 1024**2

@@ -25,7 +25,15 @@ def test_the_model_and_the_raw_dict_agree() -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(1.0, "1"), (1.5, "1.5"), (-0.0, "0"), (1e21, "1e+21"), (1e-7, "1e-7"), (123456789.0, "123456789"), (2, "2")],
+    [
+        (1.0, "1"),
+        (1.5, "1.5"),
+        (-0.0, "0"),
+        (1e21, "1e+21"),
+        (1e-7, "1e-7"),
+        (123456789.0, "123456789"),
+        (2, "2"),
+    ],
 )
 def test_numbers_print_as_javascript_prints_them(value: float, text: str) -> None:
     assert canonical_json(value) == text
@@ -47,8 +55,16 @@ def test_excluded_fields_do_not_count() -> None:
         "control": {"namespace": "n"},
         "debug": True,
         "unknownField": 1,
-        "env": {"channel": "x", "CHANNEL": "y", "mp-thing": "1", "mp_other": "2", "readonly": "1", "edit": "1",
-                "parent-metapage-id": "p", "fs-path": "/x"},
+        "env": {
+            "channel": "x",
+            "CHANNEL": "y",
+            "mp-thing": "1",
+            "mp_other": "2",
+            "readonly": "1",
+            "edit": "1",
+            "parent-metapage-id": "p",
+            "fs-path": "/x",
+        },
         "build": {},
         "requirements": {"unknown": 3},
         "inputs": {},
@@ -65,7 +81,9 @@ def test_dataref_hash_is_dropped_but_value_and_type_count() -> None:
 
 
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=20))
-env_maps = st.dictionaries(st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), st.text(max_size=10), max_size=4)
+env_maps = st.dictionaries(
+    st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True), st.text(max_size=10), max_size=4
+)
 definitions = st.fixed_dictionaries(
     {"image": st.text(min_size=1, max_size=30)},
     optional={
@@ -75,8 +93,14 @@ definitions = st.fixed_dictionaries(
         "tags": st.lists(st.text(max_size=8), max_size=3),
         "env": env_maps,
         "v": st.integers(0, 5),
-        "requirements": st.fixed_dictionaries({}, optional={"cpus": st.integers(1, 16), "gpus": st.integers(0, 4),
-                                                           "memory": st.sampled_from(["1g", "512m"])}),
+        "requirements": st.fixed_dictionaries(
+            {},
+            optional={
+                "cpus": st.integers(1, 16),
+                "gpus": st.integers(0, 4),
+                "memory": st.sampled_from(["1g", "512m"]),
+            },
+        ),
     },
 )
 
@@ -94,14 +118,23 @@ def test_key_order_never_changes_the_id(definition: dict[str, Any]) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(definitions, st.dictionaries(st.sampled_from(["id", "control", "debug", "x-note"]), json_scalars, min_size=1))
+@given(
+    definitions,
+    st.dictionaries(st.sampled_from(["id", "control", "debug", "x-note"]), json_scalars, min_size=1),
+)
 def test_excluded_fields_never_change_the_id(definition: dict[str, Any], extra: dict[str, Any]) -> None:
     assert job_id({**definition, **extra}) == job_id(definition)
 
 
 @settings(max_examples=200, deadline=None)
-@given(definitions, st.sampled_from(["image", "command", "entrypoint", "workdir"]), st.text(min_size=1, max_size=10))
-def test_changing_an_included_field_changes_the_id(definition: dict[str, Any], field: str, suffix: str) -> None:
+@given(
+    definitions,
+    st.sampled_from(["image", "command", "entrypoint", "workdir"]),
+    st.text(min_size=1, max_size=10),
+)
+def test_changing_an_included_field_changes_the_id(
+    definition: dict[str, Any], field: str, suffix: str
+) -> None:
     changed = copy.deepcopy(definition)
     changed[field] = str(changed.get(field, "")) + suffix
     assert job_id(changed) != job_id(definition)

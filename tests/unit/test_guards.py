@@ -24,8 +24,16 @@ def test_bucket_allows_a_burst_then_limits_then_refills() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://127.0.0.1/x", "http://localhost:9000/", "http://10.1.2.3/", "http://192.168.0.1/",
-     "http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://0.0.0.0/", "http://172.16.0.1/"],
+    [
+        "http://127.0.0.1/x",
+        "http://localhost:9000/",
+        "http://10.1.2.3/",
+        "http://192.168.0.1/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://0.0.0.0/",
+        "http://172.16.0.1/",
+    ],
 )
 def test_internal_addresses_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput, match="internal address"):

@@ -118,5 +118,3 @@ def seconds_text(ms: int | None) -> str:
     if ms is None:
         return ""
     return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms // 60_000} min {ms % 60_000 // 1000} s"
-
-

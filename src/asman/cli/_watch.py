@@ -323,5 +323,3 @@ def read_definition(source: str | None) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         fail(f"the job definition on {where} must be a JSON object, not {type(data).__name__}")
     return data
-
-

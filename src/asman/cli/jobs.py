@@ -20,7 +20,6 @@ import typer
 from asman.client._base import DEFAULT_URL
 
 if TYPE_CHECKING:
-
     pass
 
 from asman.cli._output import (

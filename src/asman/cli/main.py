@@ -24,7 +24,9 @@ app.command("server", help="Run the queue server (API + web client).")(serve.ser
 try:  # the worker and client commands register themselves when their modules are present
     from asman.cli import work
 
-    app.command("worker", help="Run a worker: take jobs from a queue and run them in containers.")(work.worker)
+    app.command("worker", help="Run a worker: take jobs from a queue and run them in containers.")(
+        work.worker
+    )
 except ImportError:  # pragma: no cover
     pass
 try:

@@ -42,12 +42,14 @@ def run_server(settings: Settings) -> None:
 
 def server(
     data_directory: Annotated[
-        Path | None, typer.Option("--data-directory", envvar="ASMAN_DATA_DIR", help="Where SQLite and blobs live.")
+        Path | None,
+        typer.Option("--data-directory", envvar="ASMAN_DATA_DIR", help="Where SQLite and blobs live."),
     ] = None,
     host: Annotated[str | None, typer.Option("--host", envvar="ASMAN_HOST", help="Bind address.")] = None,
     port: Annotated[int | None, typer.Option("--port", envvar="ASMAN_PORT", help="Bind port.")] = None,
     ttl: Annotated[
-        str | None, typer.Option("--ttl", envvar="ASMAN_TTL", help="How long jobs, results and blobs live (30d).")
+        str | None,
+        typer.Option("--ttl", envvar="ASMAN_TTL", help="How long jobs, results and blobs live (30d)."),
     ] = None,
 ) -> None:
     settings = build_settings(data_directory, host, port, ttl)

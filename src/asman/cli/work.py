@@ -34,10 +34,13 @@ def parse_gpus(text: str | None) -> tuple[str, ...]:
 
 
 def worker(
-    queue: Annotated[str | None, typer.Argument(help="The queue to take jobs from (local mode: 'local').")] = None,
+    queue: Annotated[
+        str | None, typer.Argument(help="The queue to take jobs from (local mode: 'local').")
+    ] = None,
     cpus: Annotated[int, typer.Option("--cpus", envvar="ASMAN_WORKER_CPUS", help="Jobs run at once.")] = 1,
     gpus: Annotated[
-        str | None, typer.Option("--gpus", envvar="ASMAN_WORKER_GPUS", help="GPUs to offer: 2, all, device=1,3.")
+        str | None,
+        typer.Option("--gpus", envvar="ASMAN_WORKER_GPUS", help="GPUs to offer: 2, all, device=1,3."),
     ] = None,
     max_job_duration: Annotated[
         str, typer.Option("--max-job-duration", envvar="ASMAN_WORKER_MAX_JOB_DURATION", help="Cap per job.")
@@ -48,30 +51,44 @@ def worker(
     api_address: Annotated[
         str, typer.Option("--api-address", envvar="ASMAN_WORKER_API_ADDRESS", help="The queue server.")
     ] = "http://127.0.0.1:8000",
-    worker_id: Annotated[str | None, typer.Option("--id", envvar="ASMAN_WORKER_ID", help="This worker's name.")] = None,
+    worker_id: Annotated[
+        str | None, typer.Option("--id", envvar="ASMAN_WORKER_ID", help="This worker's name.")
+    ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", envvar="ASMAN_WORKER_MODE", help="remote, or local (server + worker here).")
+        str,
+        typer.Option("--mode", envvar="ASMAN_WORKER_MODE", help="remote, or local (server + worker here)."),
     ] = "remote",
-    port: Annotated[int, typer.Option("--port", envvar="ASMAN_WORKER_PORT", help="Local mode: server port.")] = 8000,
-    host: Annotated[str, typer.Option("--host", envvar="ASMAN_WORKER_HOST", help="Local mode: bind address.")] = (
-        "127.0.0.1"
-    ),
+    port: Annotated[
+        int, typer.Option("--port", envvar="ASMAN_WORKER_PORT", help="Local mode: server port.")
+    ] = 8000,
+    host: Annotated[
+        str, typer.Option("--host", envvar="ASMAN_WORKER_HOST", help="Local mode: bind address.")
+    ] = ("127.0.0.1"),
     network: Annotated[
-        str, typer.Option("--network", envvar="ASMAN_WORKER_NETWORK", help="Job network: none, or a Docker network.")
+        str,
+        typer.Option(
+            "--network", envvar="ASMAN_WORKER_NETWORK", help="Job network: none, or a Docker network."
+        ),
     ] = "none",
     max_output_size: Annotated[
-        str, typer.Option("--max-output-size", envvar="ASMAN_WORKER_MAX_OUTPUT_SIZE", help="Outputs cap per job.")
+        str,
+        typer.Option("--max-output-size", envvar="ASMAN_WORKER_MAX_OUTPUT_SIZE", help="Outputs cap per job."),
     ] = "1g",
     token: Annotated[
-        str | None, typer.Option("--token", envvar="ASMAN_WORKER_TOKEN", help="The queue's worker token, if any.")
+        str | None,
+        typer.Option("--token", envvar="ASMAN_WORKER_TOKEN", help="The queue's worker token, if any."),
     ] = None,
     allow_private_urls: Annotated[
         bool,
-        typer.Option("--allow-private-urls", envvar="ASMAN_WORKER_ALLOW_PRIVATE_URLS",
-                     help="Let jobs fetch inputs from loopback/private addresses."),
+        typer.Option(
+            "--allow-private-urls",
+            envvar="ASMAN_WORKER_ALLOW_PRIVATE_URLS",
+            help="Let jobs fetch inputs from loopback/private addresses.",
+        ),
     ] = False,
     grace_period: Annotated[
-        str, typer.Option("--grace-period", envvar="ASMAN_WORKER_GRACE_PERIOD", help="SIGTERM: time to finish.")
+        str,
+        typer.Option("--grace-period", envvar="ASMAN_WORKER_GRACE_PERIOD", help="SIGTERM: time to finish."),
     ] = "30s",
 ) -> None:
     from asman.worker.daemon import WorkerSettings
@@ -123,8 +140,15 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
         from asman.settings import Settings
 
         server_settings = Settings.from_env(data_dir=data_dir, host=host, port=port)
-        config = uvicorn.Config(create_app(server_settings), host=host, port=port, log_level="warning",
-                                access_log=False, ws_max_size=32 * 1024 * 1024, timeout_graceful_shutdown=5)
+        config = uvicorn.Config(
+            create_app(server_settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            ws_max_size=32 * 1024 * 1024,
+            timeout_graceful_shutdown=5,
+        )
         server = uvicorn.Server(config)
         # The worker owns SIGTERM/SIGINT in local mode: it drains its jobs first, then stops the server.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
@@ -142,7 +166,9 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
             server.should_exit = True
 
     install_signal_handlers(daemon, stop_server)
-    typer.echo(f"worker {settings.worker_id}: {settings.slots} slot(s), queue {settings.queue!r} at {settings.api_url}")
+    typer.echo(
+        f"worker {settings.worker_id}: {settings.slots} slot(s), queue {settings.queue!r} at {settings.api_url}"
+    )
     try:
         await daemon.run()
     finally:

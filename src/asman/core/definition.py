@@ -81,7 +81,9 @@ class JobDefinition(_Model):
     def require_runnable(self) -> None:
         """A definition must say what to run: an image, or a build that makes one."""
         if not self.image and not (self.build and (self.build.context or self.build.dockerfile)):
-            raise ValueError("a job needs an 'image', or a 'build' with a 'context' or an inline 'dockerfile'")
+            raise ValueError(
+                "a job needs an 'image', or a 'build' with a 'context' or an inline 'dockerfile'"
+            )
 
     def as_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -125,7 +127,9 @@ def _known_subfields(source: Any, fields: tuple[str, ...]) -> dict[str, Any] | N
 
 def hash_blob(definition: dict[str, Any]) -> dict[str, Any]:
     """The part of a definition that identifies the job: known fields only, parent-injected env removed."""
-    blob: dict[str, Any] = {name: definition[name] for name in _SCALAR_FIELDS if definition.get(name) is not None}
+    blob: dict[str, Any] = {
+        name: definition[name] for name in _SCALAR_FIELDS if definition.get(name) is not None
+    }
     for name, fields in (("build", _BUILD_FIELDS), ("requirements", _REQUIREMENT_FIELDS)):
         picked = _known_subfields(definition.get(name), fields)
         if picked:

@@ -22,4 +22,6 @@ class Event:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Event:
-        return cls(kind=raw["kind"], queue=raw["queue"], job_id=raw.get("jobId", ""), data=raw.get("data") or {})
+        return cls(
+            kind=raw["kind"], queue=raw["queue"], job_id=raw.get("jobId", ""), data=raw.get("data") or {}
+        )

@@ -23,7 +23,9 @@ def check_queue(name: str) -> str:
 
 def check_blob_key(key: str) -> str:
     if not BLOB_KEY.fullmatch(key):
-        raise InvalidInput(f"invalid blob key {key[:80]!r}: a key is the sha256 of the content, 64 lowercase hex digits")
+        raise InvalidInput(
+            f"invalid blob key {key[:80]!r}: a key is the sha256 of the content, 64 lowercase hex digits"
+        )
     return key
 
 

@@ -14,8 +14,14 @@ def _is_internal(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return bool(ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast
-                or ip.is_unspecified)
+    return bool(
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
 
 
 def _addresses(host: str, port: int) -> set[str]:
@@ -36,7 +42,12 @@ def _under(url: str, prefix: str) -> bool:
         trusted_port = trusted.port or (443 if trusted.scheme == "https" else 80)
     except ValueError:
         return False
-    if target.scheme != trusted.scheme or target_port != trusted_port or not target.hostname or not trusted.hostname:
+    if (
+        target.scheme != trusted.scheme
+        or target_port != trusted_port
+        or not target.hostname
+        or not trusted.hostname
+    ):
         return False
     if not target.path.startswith(trusted.path.rstrip("/") + "/"):
         return False

@@ -79,7 +79,9 @@ def _observe_durations(histograms: DurationHistograms) -> Any:
         elif state in ("Finished", "Queued") and key in started:
             begun = started.pop(key)
             if state == "Finished":
-                histograms.observe(event.queue, max(0, int(event.data.get("time") or now_ms()) - begun) / 1000)
+                histograms.observe(
+                    event.queue, max(0, int(event.data.get("time") or now_ms()) - begun) / 1000
+                )
 
     return listener
 
@@ -128,10 +130,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     if settings.rate_limit > 0:
-        app.add_middleware(RateLimiter, rate=settings.rate_limit, burst=settings.rate_burst or 2 * settings.rate_limit,
-                           trust_proxy=settings.trust_proxy)
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"],
-                       expose_headers=["*"])
+        app.add_middleware(
+            RateLimiter,
+            rate=settings.rate_limit,
+            burst=settings.rate_burst or 2 * settings.rate_limit,
+            trust_proxy=settings.trust_proxy,
+        )
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], expose_headers=["*"]
+    )
 
     @app.exception_handler(AsmanError)
     async def _asman_error(request: Request, exc: AsmanError) -> Response:
@@ -149,7 +156,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if exc.status_code == 404 and wants_html(request) and request.method == "GET":
             return index_page()  # the web client shows its own "not found" page
         if exc.status_code == 404:
-            return error_response(NotFound(f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)"))
+            return error_response(
+                NotFound(f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)")
+            )
         error = AsmanError(str(exc.detail))
         error.status_code = exc.status_code
         error.code = "http_error"
@@ -175,7 +184,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         body_schema = SubmitBody.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(body_schema.pop("$defs", {}))

@@ -25,7 +25,9 @@ def error_response(error: AsmanError) -> JSONResponse:
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"the body is {declared} bytes, over the {limit} byte limit: upload large files to /f/<sha256>")
+        raise TooLarge(
+            f"the body is {declared} bytes, over the {limit} byte limit: upload large files to /f/<sha256>"
+        )
     chunks = []
     size = 0
     async for chunk in request.stream():
@@ -43,7 +45,9 @@ async def read_json(request: Request, limit: int) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON ({exc}): send a JSON object with Content-Type application/json") from exc
+        raise InvalidInput(
+            f"malformed JSON ({exc}): send a JSON object with Content-Type application/json"
+        ) from exc
 
 
 def wants_html(request: Request) -> bool:

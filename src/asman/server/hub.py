@@ -146,8 +146,15 @@ class Hub:
             if event.data.get("state") in ("Queued", "Finished") or event.data.get("attempt") != attempt:
                 del conn.running[event.job_id]
                 asyncio.get_running_loop().create_task(
-                    self._send(conn, {"type": protocol.REJECTED, "jobId": event.job_id, "attempt": attempt,
-                                      "reason": "this attempt is no longer current"})
+                    self._send(
+                        conn,
+                        {
+                            "type": protocol.REJECTED,
+                            "jobId": event.job_id,
+                            "attempt": attempt,
+                            "reason": "this attempt is no longer current",
+                        },
+                    )
                 )
                 self.kick(conn.queue)
 
@@ -205,8 +212,12 @@ class Hub:
                         "state",
                         queue,
                         assignment.job_id,
-                        {"state": "Running", "attempt": assignment.attempt, "worker": conn.info.id,
-                         "time": assignment.time_ms},
+                        {
+                            "state": "Running",
+                            "attempt": assignment.attempt,
+                            "worker": conn.info.id,
+                            "time": assignment.time_ms,
+                        },
                     )
                 )
             if not assignments:
@@ -218,7 +229,9 @@ class Hub:
             await asyncio.sleep(interval)
             transitions = await self.service.store.expire_leases(now_ms(), self.settings.retry_budget)
             if transitions:
-                log.warning("leases expired: %s", [(t.job_id[:12], t.attempt, t.state.value) for t in transitions])
+                log.warning(
+                    "leases expired: %s", [(t.job_id[:12], t.attempt, t.state.value) for t in transitions]
+                )
                 await self.service.publish_transitions(transitions)
             # A periodic pass also covers events missed while a replica or the store was unreachable.
             for queue in list(self._workers):

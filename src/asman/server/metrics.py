@@ -37,7 +37,9 @@ class DurationHistograms:
 
 
 class _QueueCollector(Collector):
-    def __init__(self, queue: str, counts: dict[str, int], workers: int, histogram: HistogramMetricFamily) -> None:
+    def __init__(
+        self, queue: str, counts: dict[str, int], workers: int, histogram: HistogramMetricFamily
+    ) -> None:
         self._queue, self._counts, self._workers, self._histogram = queue, counts, workers, histogram
 
     def collect(self) -> Iterable[Metric]:

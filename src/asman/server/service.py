@@ -47,7 +47,12 @@ def state_event(transition: Transition) -> Event:
 
 
 def cancel_event(transition: Transition) -> Event:
-    return Event("cancel", transition.queue, transition.job_id, {"attempt": transition.attempt, "worker": transition.worker})
+    return Event(
+        "cancel",
+        transition.queue,
+        transition.job_id,
+        {"attempt": transition.attempt, "worker": transition.worker},
+    )
 
 
 class JobService:
@@ -60,7 +65,9 @@ class JobService:
     def expires_ms(self, now: int) -> int:
         return now + int(self.settings.ttl_seconds * 1000)
 
-    async def publish_transitions(self, transitions: list[Transition], stop: list[Transition] | None = None) -> None:
+    async def publish_transitions(
+        self, transitions: list[Transition], stop: list[Transition] | None = None
+    ) -> None:
         for transition in transitions:
             await self.notifier.publish(state_event(transition))
         for transition in stop or []:
@@ -69,14 +76,16 @@ class JobService:
     def parse_submission(self, body: Any) -> tuple[dict[str, Any], Control, str | None]:
         """Accept `{definition, control?, id?}` or a bare definition; return the raw definition for hashing."""
         if not isinstance(body, dict):
-            raise InvalidInput("the body must be a JSON object: {\"definition\": {\"image\": ..., \"command\": ...}}")
+            raise InvalidInput(
+                'the body must be a JSON object: {"definition": {"image": ..., "command": ...}}'
+            )
         if isinstance(body.get("definition"), dict):
             definition, control_raw, claimed = body["definition"], body.get("control"), body.get("id")
         elif _DEFINITION_KEYS & body.keys():
             definition, control_raw, claimed = body, None, None
         else:
             raise InvalidInput(
-                "no job definition found: send {\"definition\": {\"image\": \"alpine\", \"command\": \"echo hi\"}}"
+                'no job definition found: send {"definition": {"image": "alpine", "command": "echo hi"}}'
             )
         try:
             parsed = JobDefinition.model_validate(definition)
@@ -137,7 +146,7 @@ class JobService:
     async def copy(self, job: str, body: Any) -> JobRow:
         check_job_id(job)
         if not isinstance(body, dict) or not isinstance(body.get("queue"), str):
-            raise InvalidInput("send {\"queue\": \"<target queue>\", \"control\"?: {...}} to copy a job")
+            raise InvalidInput('send {"queue": "<target queue>", "control"?: {...}} to copy a job')
         definition = await self.store.get_definition(job)
         if definition is None:
             raise NotFound(f"no job {job}: it was never submitted or has expired")

@@ -38,7 +38,9 @@ async def worker_socket(websocket: WebSocket) -> None:
     if required is not None:
         offered = websocket.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(offered.encode(), required.encode()):
-            await websocket.close(code=1008, reason="this queue needs a worker token: asman worker --token ...")
+            await websocket.close(
+                code=1008, reason="this queue needs a worker token: asman worker --token ..."
+            )
             return
     await websocket.accept()
     send_lock = asyncio.Lock()
@@ -62,7 +64,9 @@ async def worker_socket(websocket: WebSocket) -> None:
     conn = WorkerConn(queue=queue, info=info, send=send)
     service = hub.service
     lease_ms = int(hub.settings.lease_seconds * 1000)
-    announced = [(item["jobId"], int(item["attempt"])) for item in first.get("running") or [] if "jobId" in item]
+    announced = [
+        (item["jobId"], int(item["attempt"])) for item in first.get("running") or [] if "jobId" in item
+    ]
     stale = await service.store.renew(queue, info.id, announced, now_ms() + lease_ms)
     keep = [pair for pair in announced if pair not in stale]
     conn.running.update(dict(keep))
@@ -111,8 +115,13 @@ def _within_log_budget(
     for line in lines:
         used += len(str(line[0]) if line else "")
         if used > limit:
-            kept.append([f"[asman] log truncated: over {limit} bytes for this run (ASMAN_MAX_LOG_BYTES)",
-                         int(time.time() * 1000), True])
+            kept.append(
+                [
+                    f"[asman] log truncated: over {limit} bytes for this run (ASMAN_MAX_LOG_BYTES)",
+                    int(time.time() * 1000),
+                    True,
+                ]
+            )
             used = limit + 1
             break
         kept.append(line)
@@ -122,7 +131,12 @@ def _within_log_budget(
 
 async def _reject(conn: WorkerConn, job: str, attempt: int) -> None:
     await conn.send(
-        {"type": protocol.REJECTED, "jobId": job, "attempt": attempt, "reason": "this attempt is no longer current"}
+        {
+            "type": protocol.REJECTED,
+            "jobId": job,
+            "attempt": attempt,
+            "reason": "this attempt is no longer current",
+        }
     )
 
 
@@ -149,14 +163,18 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
         if conn.running.get(job) != attempt:
             await _reject(conn, job, attempt)
             return
-        lines = [line for line in message.get("logs") or [] if isinstance(line, list)][:MAX_LOG_LINES_PER_MESSAGE]
+        lines = [line for line in message.get("logs") or [] if isinstance(line, list)][
+            :MAX_LOG_LINES_PER_MESSAGE
+        ]
         lines = _within_log_budget(conn, job, attempt, lines, hub.settings.max_log_bytes)
         if not lines:
             return
         step = protocol.STEP_BUILD if message.get("step") == protocol.STEP_BUILD else protocol.STEP_RUN
         now = now_ms()
         await service.store.append_logs(job, attempt, step, lines, service.expires_ms(now))
-        await service.notifier.publish(Event("log", conn.queue, job, {"step": step, "logs": lines, "attempt": attempt}))
+        await service.notifier.publish(
+            Event("log", conn.queue, job, {"step": step, "logs": lines, "attempt": attempt})
+        )
     elif kind == protocol.FINISHED:
         result = JobResult.model_validate(message.get("result") or {})
         was_mine = conn.running.pop(job, None) == attempt

@@ -99,23 +99,35 @@ class Store(Protocol):
     async def ping(self) -> None: ...
 
     async def submit(
-        self, queue: str, job_id: str, definition: dict[str, Any], namespace: str, now_ms: int, expires_ms: int
+        self,
+        queue: str,
+        job_id: str,
+        definition: dict[str, Any],
+        namespace: str,
+        now_ms: int,
+        expires_ms: int,
     ) -> SubmitOutcome: ...
 
     async def claim(
         self, queue: str, worker_id: str, limit: int, max_gpus: int, lease_until_ms: int, now_ms: int
     ) -> list[Assignment]: ...
 
-    async def renew(self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int) -> list[
-        tuple[str, int]
-    ]:
+    async def renew(
+        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+    ) -> list[tuple[str, int]]:
         """Extend leases; return the (job_id, attempt) pairs that are no longer current."""
         ...
 
     async def is_current(self, queue: str, job_id: str, attempt: int) -> bool: ...
 
     async def finish(
-        self, queue: str, job_id: str, attempt: int, reason: FinishedReason, result: dict[str, Any], now_ms: int,
+        self,
+        queue: str,
+        job_id: str,
+        attempt: int,
+        reason: FinishedReason,
+        result: dict[str, Any],
+        now_ms: int,
         expires_ms: int,
     ) -> Transition | None:
         """Record an attempt's outcome; None when the attempt is stale (fencing)."""
@@ -131,7 +143,9 @@ class Store(Protocol):
 
     async def delete(self, queue: str, job_id: str, now_ms: int) -> Transition | None: ...
 
-    async def append_logs(self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int) -> None: ...
+    async def append_logs(
+        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
+    ) -> None: ...
 
     async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]: ...
 

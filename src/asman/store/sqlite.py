@@ -47,6 +47,9 @@ _CACHE_KIB = 32 * 1024
 # many bytes (SQLite's own automatic checkpoint would do it, fsync included, inside some unlucky commit).
 _CHECKPOINT_BYTES = 4 * 1024 * 1024
 _CHECKPOINT_POLL_S = 0.25
+# The log starts over only when a write finds all of it copied: under a write load that never pauses the
+# checkpointer never catches up, so past this size the writer finishes the checkpoint itself between batches.
+_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
@@ -76,7 +79,9 @@ class _Work:
 
     __slots__ = ("fn", "future", "in_transaction", "loop", "outcome", "succeeded")
 
-    def __init__(self, fn: Callable[[Any], Any], loop: asyncio.AbstractEventLoop, in_transaction: bool = True) -> None:
+    def __init__(
+        self, fn: Callable[[Any], Any], loop: asyncio.AbstractEventLoop, in_transaction: bool = True
+    ) -> None:
         self.fn = fn
         self.loop = loop
         self.future: asyncio.Future[Any] = loop.create_future()
@@ -103,6 +108,7 @@ class SqliteStore:
         self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
+        self._wal = Path(f"{path}-wal")
         self._stop_checkpoints = threading.Event()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
@@ -136,6 +142,7 @@ class SqliteStore:
             batch = [work for work in batch if not work.future.cancelled()]
             if batch:
                 self._execute(batch)
+                self._bound_wal()
                 loops: dict[asyncio.AbstractEventLoop, list[_Work]] = {}
                 for work in batch:
                     loops.setdefault(work.loop, []).append(work)
@@ -161,6 +168,13 @@ class SqliteStore:
                 work.succeeded = True
             except BaseException as exc:
                 work.outcome = exc
+
+    def _bound_wal(self) -> None:
+        try:
+            if self._conn is not None and self._wal.stat().st_size >= _WAL_LIMIT_BYTES:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except (OSError, sqlite3.Error) as exc:
+            log.debug("SQLite checkpoint of %s failed: %s", self._path, exc)
 
     def _group(self, batch: list[_Work]) -> None:
         """Run a batch in one transaction, each operation inside its own savepoint; one commit for all."""
@@ -203,7 +217,9 @@ class SqliteStore:
             conn.execute("COMMIT")
             return result
         except sqlite3.OperationalError as exc:
-            raise BackendUnavailable(f"SQLite at {self._path} failed: {exc}. Check free disk space and permissions.") from exc
+            raise BackendUnavailable(
+                f"SQLite at {self._path} failed: {exc}. Check free disk space and permissions."
+            ) from exc
 
     def _open_sync(self, _: object = None) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -219,19 +235,20 @@ class SqliteStore:
         for version, script in migration_scripts("sqlite"):
             if version in applied:
                 continue
-            conn.executescript(f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;")
+            conn.executescript(
+                f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;"
+            )
         self._conn = conn
 
     def _checkpoints(self) -> None:
         """Copy the write-ahead log back into the database file whenever it has grown, off the writer's thread.
 
         PASSIVE checkpoints never block the writer; the writer starts the log over once all of it is copied."""
-        wal = Path(f"{self._path}-wal")
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         try:
             while not self._stop_checkpoints.wait(_CHECKPOINT_POLL_S):
                 try:
-                    if wal.stat().st_size >= _CHECKPOINT_BYTES:
+                    if self._wal.stat().st_size >= _CHECKPOINT_BYTES:
                         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except (OSError, sqlite3.Error) as exc:  # the writer reports real trouble; try again later
                     log.debug("SQLite checkpoint of %s failed: %s", self._path, exc)
@@ -249,7 +266,9 @@ class SqliteStore:
             raise
         if self._checkpointer is None:
             self._stop_checkpoints.clear()
-            self._checkpointer = threading.Thread(target=self._checkpoints, name="asman-sqlite-wal", daemon=True)
+            self._checkpointer = threading.Thread(
+                target=self._checkpoints, name="asman-sqlite-wal", daemon=True
+            )
             self._checkpointer.start()
 
     async def close(self) -> None:
@@ -281,7 +300,8 @@ class SqliteStore:
     @staticmethod
     def _namespaces(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[str, ...]:
         rows = conn.execute(
-            "SELECT namespace FROM namespaces WHERE queue = ? AND job_id = ? ORDER BY added_ms", (queue, job_id)
+            "SELECT namespace FROM namespaces WHERE queue = ? AND job_id = ? ORDER BY added_ms",
+            (queue, job_id),
         ).fetchall()
         return tuple(row[0] for row in rows)
 
@@ -306,7 +326,9 @@ class SqliteStore:
     @staticmethod
     def _transition(row: tuple[Any, ...]) -> Transition:
         job = _row(row)
-        return Transition(job.queue, job.job_id, job.state, job.reason, job.attempt, job.worker, job.updated_ms)
+        return Transition(
+            job.queue, job.job_id, job.state, job.reason, job.attempt, job.worker, job.updated_ms
+        )
 
     def _replace_older(
         self, conn: sqlite3.Connection, queue: str, job_id: str, namespace: str, now_ms: int
@@ -322,13 +344,16 @@ class SqliteStore:
         ).fetchall()
         for seq, other_id, state in older:
             conn.execute(
-                "DELETE FROM namespaces WHERE queue = ? AND job_id = ? AND namespace = ?", (queue, other_id, namespace)
+                "DELETE FROM namespaces WHERE queue = ? AND job_id = ? AND namespace = ?",
+                (queue, other_id, namespace),
             )
             if conn.execute(
                 "SELECT 1 FROM namespaces WHERE queue = ? AND job_id = ? LIMIT 1", (queue, other_id)
             ).fetchone():
                 continue
-            finished = self._transition(self._finish_row(conn, seq, FinishedReason.JOB_REPLACED_BY_CLIENT, now_ms))
+            finished = self._transition(
+                self._finish_row(conn, seq, FinishedReason.JOB_REPLACED_BY_CLIENT, now_ms)
+            )
             transitions.append(finished)
             if state == _RUNNING:
                 stop.append(finished)
@@ -337,7 +362,13 @@ class SqliteStore:
     # -- queue verbs ------------------------------------------------------------------------------------------
 
     async def submit(
-        self, queue: str, job_id: str, definition: dict[str, Any], namespace: str, now_ms: int, expires_ms: int
+        self,
+        queue: str,
+        job_id: str,
+        definition: dict[str, Any],
+        namespace: str,
+        now_ms: int,
+        expires_ms: int,
     ) -> SubmitOutcome:
         definition_text = orjson.dumps(definition).decode()
         gpus = _requested_gpus(definition)
@@ -408,7 +439,9 @@ class SqliteStore:
                 # A separate lookup by key: a correlated subquery in RETURNING makes SQLite scan all of `jobs`.
                 found = conn.execute("SELECT definition FROM jobs WHERE id = ?", (job_id,)).fetchone()
                 definition = found[0] if found else None
-                assignments.append(Assignment(queue, job_id, attempt, orjson.loads(definition or "{}"), now_ms))
+                assignments.append(
+                    Assignment(queue, job_id, attempt, orjson.loads(definition or "{}"), now_ms)
+                )
             return assignments
 
         return await self._run(_claim)
@@ -484,7 +517,8 @@ class SqliteStore:
     async def expire_leases(self, now_ms: int, retry_budget: int) -> list[Transition]:
         def _expire(conn: sqlite3.Connection) -> list[Transition]:
             expired = conn.execute(
-                "SELECT seq, failures FROM queue_jobs WHERE state = ? AND lease_until_ms < ?", (_RUNNING, now_ms)
+                "SELECT seq, failures FROM queue_jobs WHERE state = ? AND lease_until_ms < ?",
+                (_RUNNING, now_ms),
             ).fetchall()
             transitions = []
             for seq, failures in expired:
@@ -530,13 +564,17 @@ class SqliteStore:
             conn.execute("DELETE FROM logs WHERE job_id = ?", (job_id,))
             finished = self._finish_row(conn, row[8], FinishedReason.DELETED, now_ms)
             # Report the attempt and worker the job had, so a running container can be stopped.
-            return Transition(queue, job_id, JobState.FINISHED, FinishedReason.DELETED, row[4], row[5], finished[7])
+            return Transition(
+                queue, job_id, JobState.FINISHED, FinishedReason.DELETED, row[4], row[5], finished[7]
+            )
 
         return await self._run(_delete)
 
     # -- logs -------------------------------------------------------------------------------------------------
 
-    async def append_logs(self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int) -> None:
+    async def append_logs(
+        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
+    ) -> None:
         text = orjson.dumps(logs).decode()
         await self._run(
             lambda conn: conn.execute(
@@ -609,7 +647,9 @@ class SqliteStore:
 
     async def counts(self, queue: str) -> dict[str, int]:
         rows = await self._run(
-            lambda conn: conn.execute("SELECT state, n FROM queue_counts WHERE queue = ?", (queue,)).fetchall()
+            lambda conn: conn.execute(
+                "SELECT state, n FROM queue_counts WHERE queue = ?", (queue,)
+            ).fetchall()
         )
         return {state: n for state, n in rows if n > 0}
 
@@ -635,7 +675,8 @@ class SqliteStore:
     async def remove_worker(self, queue: str, worker_id: str, replica: str) -> None:
         await self._run(
             lambda conn: conn.execute(
-                "DELETE FROM workers WHERE queue = ? AND worker_id = ? AND replica = ?", (queue, worker_id, replica)
+                "DELETE FROM workers WHERE queue = ? AND worker_id = ? AND replica = ?",
+                (queue, worker_id, replica),
             )
         )
 

@@ -153,9 +153,14 @@ class WorkerDaemon:
                     await self._wait_for_engine()
                     continue
                 try:
-                    headers = {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else None
+                    headers = (
+                        {"Authorization": f"Bearer {self.settings.token}"} if self.settings.token else None
+                    )
                     async with connect(
-                        self.settings.socket_url, max_size=32 * 1024 * 1024, ping_interval=20, open_timeout=10,
+                        self.settings.socket_url,
+                        max_size=32 * 1024 * 1024,
+                        ping_interval=20,
+                        open_timeout=10,
                         additional_headers=headers,
                     ) as ws:
                         delay = 0.5

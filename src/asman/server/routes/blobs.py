@@ -36,8 +36,11 @@ async def download(key: str, request: Request) -> Response:
     if location.url:
         return RedirectResponse(location.url, status_code=302)
     assert location.path is not None
-    return FileResponse(location.path, media_type="application/octet-stream",
-                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    return FileResponse(
+        location.path,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
 
 
 @router.put("/f/{key}", summary="Upload a blob: the body must hash (sha256) to the key")
@@ -49,7 +52,9 @@ async def upload(key: str, request: Request) -> Response:
     settings: Settings = request.app.state.settings
     direct = await blobs.upload_url(key)
     if request.method == "GET":
-        return JSONResponse({"url": direct or str(request.url_for("upload", key=key)).replace("/upload/", "/f/")})
+        return JSONResponse(
+            {"url": direct or str(request.url_for("upload", key=key)).replace("/upload/", "/f/")}
+        )
     if direct is not None:
         # 307 keeps the method and body: the client PUTs straight to the object store.
         return RedirectResponse(direct, status_code=307)

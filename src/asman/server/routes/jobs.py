@@ -62,14 +62,32 @@ async def submit(queue: str, request: Request) -> Response:
     service = _service(request)
     body = await read_json(request, service.settings.max_body_bytes)
     job = await service.submit(queue, body)
-    return JSONResponse({"success": True, "jobId": job.job_id, "state": job.state.value,
-                         **({"finishedReason": job.reason.value} if job.reason else {})})
+    return JSONResponse(
+        {
+            "success": True,
+            "jobId": job.job_id,
+            "state": job.state.value,
+            **({"finishedReason": job.reason.value} if job.reason else {}),
+        }
+    )
 
 
-router.add_api_route("/q/{queue}", submit, methods=["POST"], openapi_extra=SUBMIT_SCHEMA, summary="Submit a job",
-                     route_class_override=DirectRoute)
-router.add_api_route("/q/{queue}/j", submit, methods=["POST"], openapi_extra=SUBMIT_SCHEMA,
-                     summary="Submit a job (alias)", route_class_override=DirectRoute)
+router.add_api_route(
+    "/q/{queue}",
+    submit,
+    methods=["POST"],
+    openapi_extra=SUBMIT_SCHEMA,
+    summary="Submit a job",
+    route_class_override=DirectRoute,
+)
+router.add_api_route(
+    "/q/{queue}/j",
+    submit,
+    methods=["POST"],
+    openapi_extra=SUBMIT_SCHEMA,
+    summary="Submit a job (alias)",
+    route_class_override=DirectRoute,
+)
 
 
 @router.get("/q/{queue}", summary="List the jobs in a queue", response_model=None)
@@ -87,7 +105,9 @@ async def list_jobs(
         try:
             job_state = JobState(state)
         except ValueError:
-            raise InvalidInput(f"unknown state {state!r}: use one of {', '.join(s.value for s in JobState)}") from None
+            raise InvalidInput(
+                f"unknown state {state!r}: use one of {', '.join(s.value for s in JobState)}"
+            ) from None
     page = await _service(request).store.list_jobs(queue, limit, cursor, job_state)
     return JSONResponse(
         {"data": {job.job_id: job.summary() for job in page.jobs}, "nextCursor": page.next_cursor}
@@ -112,7 +132,9 @@ async def get_job_global(job_id: str, request: Request) -> Response:
     definition = await store.get_definition(job_id)
     if definition is None:
         raise NotFound(f"no job {job_id}: it was never submitted or has expired")
-    return JSONResponse({"data": {"jobId": job_id, "definition": definition, "results": await store.get_result(job_id)}})
+    return JSONResponse(
+        {"data": {"jobId": job_id, "definition": definition, "results": await store.get_result(job_id)}}
+    )
 
 
 @router.get("/j/{job_id}/definition.json", summary="A job's definition")
@@ -183,15 +205,26 @@ async def logs_json(queue: str, job_id: str, step: str, request: Request, since:
     row = await service.require_job(queue, job_id)
     lines, total = await service.store.read_logs(job_id, step, max(0, since))
     return JSONResponse(
-        {"data": lines, "sliceStart": max(0, since), "nextCursor": total, "isFinal": row.state is JobState.FINISHED}
+        {
+            "data": lines,
+            "sliceStart": max(0, since),
+            "nextCursor": total,
+            "isFinal": row.state is JobState.FINISHED,
+        }
     )
 
 
 @router.post("/q/{queue}/j/{job_id}/cancel", summary="Cancel a job (namespace from ?namespace=, default _)")
 async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_") -> Response:
     row = await _service(request).cancel(queue, job_id, namespace)
-    return JSONResponse({"success": True, "jobId": job_id, "state": row.state.value,
-                         "finishedReason": row.reason.value if row.reason else None})
+    return JSONResponse(
+        {
+            "success": True,
+            "jobId": job_id,
+            "state": row.state.value,
+            "finishedReason": row.reason.value if row.reason else None,
+        }
+    )
 
 
 @router.post("/q/{queue}/j/{job_id}/{namespace}/cancel", summary="Cancel a job in one namespace")

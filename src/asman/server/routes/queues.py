@@ -31,7 +31,9 @@ async def readyz(request: Request) -> Response:
 @router.post("/q", summary="Mint a fresh, unguessable queue name")
 async def new_queue(request: Request) -> Response:
     queue = new_queue_name()
-    return JSONResponse({"queue": queue, "url": f"{str(request.base_url).rstrip('/')}/q/{queue}"}, status_code=201)
+    return JSONResponse(
+        {"queue": queue, "url": f"{str(request.base_url).rstrip('/')}/q/{queue}"}, status_code=201
+    )
 
 
 async def queue_status(service: JobService, queue: str, clients: int) -> dict[str, Any]:
@@ -48,8 +50,12 @@ async def queue_status(service: JobService, queue: str, clients: int) -> dict[st
         "queue": queue,
         "counts": await service.store.counts(queue),
         "workers": [
-            {**worker.info, "running": running.get(worker.worker_id, []), "replica": worker.replica,
-             "lastSeen": worker.seen_ms}
+            {
+                **worker.info,
+                "running": running.get(worker.worker_id, []),
+                "replica": worker.replica,
+                "lastSeen": worker.seen_ms,
+            }
             for worker in workers
         ],
         "clients": clients,
@@ -71,4 +77,6 @@ async def metrics(queue: str, request: Request) -> Response:
     counts = await service.store.counts(queue)
     seen_after = now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
     workers = len(await service.store.list_workers(queue, seen_after))
-    return Response(render(queue, counts, workers, request.app.state.histograms), media_type=CONTENT_TYPE_LATEST)
+    return Response(
+        render(queue, counts, workers, request.app.state.histograms), media_type=CONTENT_TYPE_LATEST
+    )

@@ -316,7 +316,12 @@ class DockerRuntime:
         return arguments
 
     def _pump_logs(
-        self, container: Container, is_stderr: bool, on_log: LogSink, streams: list[Any], counts: dict[bool, int]
+        self,
+        container: Container,
+        is_stderr: bool,
+        on_log: LogSink,
+        streams: list[Any],
+        counts: dict[bool, int],
     ) -> None:
         """Thread body: follow one of the container's streams, one call of `on_log` per written line."""
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
