@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 echo "== lint"
 $BIN/ruff check src tests
+$BIN/ruff format --check src tests
 $BIN/mypy
 echo "== tests"
 exec $BIN/pytest -q -ra --durations=15 "$@"
