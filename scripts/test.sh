@@ -8,5 +8,11 @@ echo "== lint"
 $BIN/ruff check src tests
 $BIN/ruff format --check src tests
 $BIN/mypy
-echo "== tests"
-exec $BIN/pytest -q -ra --durations=15 "$@"
+# Playwright's sync API keeps an event loop running in the main thread while the browser is open, which
+# asyncio tests cannot share: the browser tests run in their own pytest process.
+echo "== unit and integration tests"
+status=0
+$BIN/pytest -q -ra --durations=15 tests/unit tests/integration "$@" || status=$?
+echo "== browser tests"
+$BIN/pytest -q -ra --durations=5 tests/e2e "$@" || status=$?
+exit $status

@@ -14,6 +14,7 @@ import docker
 import httpx
 import pytest
 
+from asman.core.names import blob_upload_headers
 from tests.support.server import free_port
 from tests.support.stack import Stack
 
@@ -243,7 +244,10 @@ def test_inputs_from_internal_addresses_are_refused(stack: Stack) -> None:
 def test_inputs_from_the_queue_server_itself_are_fetched(stack: Stack) -> None:
     data = b"large input " * 100
     key = hashlib.sha256(data).hexdigest()
-    httpx.put(f"{stack.url}/f/{key}", content=data).raise_for_status()
+    stored = httpx.put(
+        f"{stack.url}/f/{key}", content=data, headers=blob_upload_headers(key), follow_redirects=True
+    )
+    stored.raise_for_status()
     job_id = stack.submit(
         {
             "image": stack.image,

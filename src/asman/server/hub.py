@@ -2,8 +2,9 @@
 
 The server assigns (workers never race to claim): oldest queued job first, to a connected worker with a free
 slot and enough GPUs. Each assignment carries an attempt number (the fencing token) and a lease the worker
-renews by heartbeat. Dispatch runs in one task that coalesces wake-ups, so a burst of submissions costs one
-claim round per worker, not one per job.
+renews by heartbeat. Dispatch coalesces wake-ups, so a burst of submissions costs one claim round per worker,
+not one per job; each queue is dispatched by a task of its own, so a busy queue never delays another's jobs,
+and claims for several queues share the store's transactions.
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class Hub:
         self._workers: dict[str, list[WorkerConn]] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
+        # Queues whose dispatch task is running; a kick meanwhile makes that task go round once more.
+        self._dispatching: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._rotation = itertools.count()
         self._unsubscribe: Callable[[], None] | None = None
@@ -70,9 +74,10 @@ class Hub:
     async def stop(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._dispatching.values()]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
@@ -178,7 +183,26 @@ class Hub:
             self._wake.clear()
             queues, self._dirty = self._dirty, set()
             for queue in queues:
-                await self.dispatch(queue)
+                if queue in self._dispatching:
+                    self._again.add(queue)
+                else:
+                    self._dispatching[queue] = asyncio.create_task(self._dispatch_queue(queue))
+
+    async def _dispatch_queue(self, queue: str) -> None:
+        """Dispatch one queue until no kick for it arrived meanwhile; one such task per queue at a time."""
+        try:
+            while True:
+                self._again.discard(queue)
+                try:
+                    await self.dispatch(queue)
+                except Exception:
+                    # A failing store must not stop dispatch for good: the lease loop kicks every queue again.
+                    log.exception("dispatch of queue %s failed; retrying on the next kick", queue)
+                    await asyncio.sleep(1)
+                if queue not in self._again:
+                    return
+        finally:
+            self._dispatching.pop(queue, None)
 
     async def dispatch(self, queue: str) -> None:
         conns = [conn for conn in self._workers.get(queue, ()) if conn.free_slots > 0]

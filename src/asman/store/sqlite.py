@@ -43,13 +43,13 @@ _ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, update
 _MAX_BATCH = 64
 # Pages of SQLite's cache (negative: KiB): enough for the hot index pages of a store with millions of jobs.
 _CACHE_KIB = 32 * 1024
-# The write-ahead log is copied back into the database by a checkpointer thread of its own once it holds this
-# many bytes (SQLite's own automatic checkpoint would do it, fsync included, inside some unlucky commit).
-_CHECKPOINT_BYTES = 4 * 1024 * 1024
+# The write-ahead log is copied back into the database by a checkpointer thread of its own, a few times a
+# second while there are writes (SQLite's automatic checkpoint would do it, fsync included, inside some
+# unlucky commit every 1000 pages).
 _CHECKPOINT_POLL_S = 0.25
 # The log starts over only when a write finds all of it copied: under a write load that never pauses the
-# checkpointer never catches up, so past this size the writer finishes the checkpoint itself between batches.
-_WAL_LIMIT_BYTES = 64 * 1024 * 1024
+# checkpointer never quite catches up, so past this many pages the writer finishes the checkpoint itself.
+_WAL_LIMIT_PAGES = 16_384
 
 
 def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
@@ -109,6 +109,8 @@ class SqliteStore:
         self._thread: threading.Thread | None = None
         self._checkpointer: threading.Thread | None = None
         self._wal = Path(f"{path}-wal")
+        self._wal_pages = 0  # as the checkpointer last saw it
+        self._checkpointer_failed = False
         self._stop_checkpoints = threading.Event()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
@@ -141,8 +143,14 @@ class SqliteStore:
                 batch.append(more)
             batch = [work for work in batch if not work.future.cancelled()]
             if batch:
-                self._execute(batch)
-                self._bound_wal()
+                try:
+                    self._execute(batch)
+                    self._bound_wal()
+                except BaseException as exc:  # never let the store's only thread die: answer with the error
+                    log.exception("the SQLite store's thread failed on a batch")
+                    for work in batch:
+                        if not work.succeeded and work.outcome is None:
+                            work.outcome = exc
                 loops: dict[asyncio.AbstractEventLoop, list[_Work]] = {}
                 for work in batch:
                     loops.setdefault(work.loop, []).append(work)
@@ -158,7 +166,7 @@ class SqliteStore:
             try:
                 self._group(batch)
                 return
-            except sqlite3.OperationalError:
+            except sqlite3.Error:
                 # The database itself failed (disk full, I/O error...): nothing of the batch was committed.
                 # Run each operation on its own so each gets exactly the answer it would have had alone.
                 pass
@@ -170,10 +178,16 @@ class SqliteStore:
                 work.outcome = exc
 
     def _bound_wal(self) -> None:
+        if self._checkpointer_failed and self._conn is not None:
+            self._checkpointer_failed = False
+            self._conn.execute("PRAGMA wal_autocheckpoint=1000")  # back to SQLite's own checkpoints
+            return
+        if self._wal_pages < _WAL_LIMIT_PAGES or self._conn is None:
+            return
+        self._wal_pages = 0
         try:
-            if self._conn is not None and self._wal.stat().st_size >= _WAL_LIMIT_BYTES:
-                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except (OSError, sqlite3.Error) as exc:
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
             log.debug("SQLite checkpoint of %s failed: %s", self._path, exc)
 
     def _group(self, batch: list[_Work]) -> None:
@@ -241,15 +255,27 @@ class SqliteStore:
         self._conn = conn
 
     def _checkpoints(self) -> None:
-        """Copy the write-ahead log back into the database file whenever it has grown, off the writer's thread.
+        """Copy the write-ahead log back into the database file while it grows, off the writer's thread.
 
         PASSIVE checkpoints never block the writer; the writer starts the log over once all of it is copied."""
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            log.warning(
+                "no checkpointer for %s (%s): SQLite checkpoints inside commits instead", self._path, exc
+            )
+            self._checkpointer_failed = True
+            return
+        last_write = 0
         try:
             while not self._stop_checkpoints.wait(_CHECKPOINT_POLL_S):
                 try:
-                    if self._wal.stat().st_size >= _CHECKPOINT_BYTES:
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    written = self._wal.stat().st_mtime_ns
+                    if written == last_write:
+                        continue
+                    last_write = written
+                    _, pages, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self._wal_pages = max(0, pages)
                 except (OSError, sqlite3.Error) as exc:  # the writer reports real trouble; try again later
                     log.debug("SQLite checkpoint of %s failed: %s", self._path, exc)
         finally:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LOG_FLUSH_SECONDS = 0.1
 LOG_BATCH_LINES = 500
+MAX_REDIRECTS = 5
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,24 @@ class HttpJobIO:
         if ref.type == "key":
             url = self.blob_url(url)
         settings = self._daemon.settings
-        await asyncio.to_thread(check_fetchable, url, (settings.api_url,), settings.allow_private_urls)
-        response = await self._daemon.http.get(url, follow_redirects=True)
+        trusted_hop = False
+        for _ in range(MAX_REDIRECTS):
+            # Every hop is checked, so a public URL cannot redirect the worker to an internal address; a
+            # redirect from the queue server itself (to its object store) is trusted.
+            if not trusted_hop:
+                await asyncio.to_thread(
+                    check_fetchable, url, (settings.api_url,), settings.allow_private_urls
+                )
+            response = await self._daemon.http.get(url)
+            if response.is_redirect:
+                trusted_hop = url.startswith(settings.api_url.rstrip("/") + "/")
+                url = (
+                    str(response.next_request.url) if response.next_request else response.headers["location"]
+                )
+                continue
+            break
+        else:
+            raise ValueError(f"too many redirects fetching {str(ref.value)[:200]}")
         response.raise_for_status()
         data = response.content
         if ref.hash and hashlib.sha256(data).hexdigest() != ref.hash:

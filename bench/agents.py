@@ -1,0 +1,315 @@
+"""Load-generating helper processes, run as `python -m bench.agents KIND ...` so they never share a CPU-bound
+event loop with the server or with each other. Each prints JSON lines on stdout: one when ready, one when done.
+
+  workers URL QUEUE N SLOTS SECONDS       N protocol-level workers that finish every assigned job at once
+  submit URL QUEUE COUNT CONC TAG         COUNT distinct submits over CONC keep-alive connections, as fast as possible
+  pace URL QUEUE RATE SECONDS TAG         distinct submits at a steady RATE per second (background load)
+  probe URL QUEUE COUNT TAG               dispatch latency: one worker; submit, time until it is assigned, finish
+  watchers URL PATH N                     N Server-Sent-Events clients; on stdin `report`, when each saw each job
+
+All traffic goes to 127.0.0.1. Every loop is bounded by a count and by a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from bench.common import RawHTTP, percentile, submit_body
+
+FINISHED_RESULT = {"reason": "Success", "StatusCode": 0, "logs": [], "outputs": {}}
+
+
+def emit(message: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+def host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+async def stop_signal(seconds: float) -> None:
+    """Return on SIGTERM/SIGINT, or after `seconds` at the latest."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+# -- protocol-level workers ------------------------------------------------------------------------------------
+
+
+async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> None:
+    from tests.support.fake_worker import FakeWorker
+
+    done = 0
+    pool = [FakeWorker(url, queue, f"bench-{queue[-6:]}-{i}", slots=slots) for i in range(n)]
+    for worker in pool:
+        await worker.connect()
+
+    async def serve(worker: FakeWorker) -> None:
+        nonlocal done
+        assert worker.ws is not None
+        async for raw in worker.ws:
+            message = orjson.loads(raw)
+            if message.get("type") == "assign":
+                await worker.ws.send(
+                    orjson.dumps(
+                        {
+                            "type": "finished",
+                            "jobId": message["jobId"],
+                            "attempt": message["attempt"],
+                            "result": FINISHED_RESULT,
+                        }
+                    )
+                )
+                done += 1
+
+    tasks = [asyncio.create_task(serve(worker)) for worker in pool]
+    emit({"ready": True, "workers": n, "slots": slots})
+    await stop_signal(seconds)
+    for task in tasks:
+        task.cancel()
+    for worker in pool:
+        with contextlib.suppress(Exception):
+            await worker.close()
+    emit({"done": done})
+
+
+# -- submitters ------------------------------------------------------------------------------------------------
+
+
+async def submit(url: str, queue: str, count: int, conc: int, tag: str, deadline_s: float = 300) -> None:
+    host, port = host_port(url)
+    clients = [RawHTTP(host, port) for _ in range(conc)]
+    for client in clients:
+        await client.connect()
+    next_index = 0
+    errors = 0
+    latencies: list[float] = []
+    deadline = time.monotonic() + deadline_s
+    emit({"ready": True})
+
+    async def run(client: RawHTTP) -> None:
+        nonlocal next_index, errors
+        while next_index < count and time.monotonic() < deadline:
+            index = next_index
+            next_index += 1
+            raw = client.encode("POST", f"/q/{queue}", submit_body(f"echo {tag}-{index}"))
+            began = time.monotonic()
+            status, _ = await client.send_raw(raw)
+            latencies.append(time.monotonic() - began)
+            if status != 200:
+                errors += 1
+
+    t0 = time.monotonic()
+    await asyncio.gather(*(run(client) for client in clients))
+    t1 = time.monotonic()
+    for client in clients:
+        await client.close()
+    emit(
+        {
+            "t0": t0,
+            "t1": t1,
+            "n": len(latencies),
+            "errors": errors,
+            "p50_ms": percentile(latencies, 50) * 1000,
+            "p99_ms": percentile(latencies, 99) * 1000,
+        }
+    )
+
+
+async def pace(url: str, queue: str, rate: float, seconds: float, tag: str) -> None:
+    """Steady background load: `rate` distinct submits per second over a few connections, for `seconds`."""
+    host, port = host_port(url)
+    conc = max(1, min(16, int(rate // 100) + 1))
+    clients = [RawHTTP(host, port) for _ in range(conc)]
+    for client in clients:
+        await client.connect()
+    sent = 0
+    errors = 0
+    emit({"ready": True})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    start = time.monotonic()
+    interval = conc / rate
+
+    async def run(slot: int, client: RawHTTP) -> None:
+        nonlocal sent, errors
+        due = start + slot * interval / conc
+        while not stop.is_set() and time.monotonic() - start < seconds:
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            due += interval
+            status, _ = await client.request("POST", f"/q/{queue}", submit_body(f"echo {tag}-{slot}-{sent}"))
+            sent += 1
+            errors += status != 200
+
+    await asyncio.gather(*(run(slot, client) for slot, client in enumerate(clients)))
+    elapsed = time.monotonic() - start
+    for client in clients:
+        await client.close()
+    emit({"sent": sent, "errors": errors, "rate": sent / elapsed if elapsed else 0.0})
+
+
+async def probe(
+    url: str, queue: str, count: int, tag: str, gap_s: float = 0.005, deadline_s: float = 120
+) -> None:
+    """Dispatch latency: from the moment a submit is written to the socket until its worker holds the assignment."""
+    from tests.support.fake_worker import FakeWorker
+
+    host, port = host_port(url)
+    client = RawHTTP(host, port)
+    await client.connect()
+    worker = FakeWorker(url, queue, f"probe-{tag}", slots=1)
+    await worker.connect()
+    assert worker.ws is not None
+    latencies: list[float] = []
+    submit_ms: list[float] = []
+    deadline = time.monotonic() + deadline_s
+    emit({"ready": True})
+    for index in range(count):
+        if time.monotonic() > deadline:
+            break
+        raw = client.encode("POST", f"/q/{queue}", submit_body(f"echo probe-{tag}-{index}"))
+        began = time.monotonic()
+        status, body = await client.send_raw(raw)
+        answered = time.monotonic()
+        job_id = orjson.loads(body)["jobId"] if status == 200 else None
+        while True:
+            message = orjson.loads(await asyncio.wait_for(worker.ws.recv(), 30))
+            if message.get("type") == "assign":
+                break
+        latencies.append(time.monotonic() - began)
+        submit_ms.append(answered - began)
+        if message["jobId"] != job_id:
+            emit({"warning": f"assigned {message['jobId']} while probing {job_id}"})
+        await worker.ws.send(
+            orjson.dumps(
+                {
+                    "type": "finished",
+                    "jobId": message["jobId"],
+                    "attempt": message["attempt"],
+                    "result": FINISHED_RESULT,
+                }
+            )
+        )
+        await asyncio.sleep(gap_s)
+    await worker.close()
+    await client.close()
+    emit({"latencies": latencies, "submit": submit_ms})
+
+
+# -- Server-Sent-Events watchers -------------------------------------------------------------------------------
+
+
+async def watchers(url: str, path: str, n: int, connect_timeout: float = 120) -> None:
+    host, port = host_port(url)
+    seen: dict[str, list[float]] = {}
+    connected = 0
+    failed = 0
+    ready = asyncio.Event()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def watch() -> None:
+        nonlocal connected, failed
+        try:
+            reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+        except OSError:
+            failed += 1
+            return
+        writers.append(writer)
+        writer.write(
+            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
+        )
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head[9:12] != b"200":
+                failed += 1
+                return
+            counted = False
+            event = b""
+            while True:
+                line = await reader.readline()
+                if not line:
+                    return
+                if line.startswith(b"event: "):
+                    event = line[7:].strip()
+                elif line.startswith(b"data: "):
+                    received = time.monotonic()
+                    if event == b"hello" and not counted:
+                        counted = True
+                        connected += 1
+                        if connected + failed >= n:
+                            ready.set()
+                    elif event == b"job" or event == b"state":
+                        data = orjson.loads(line[6:])
+                        seen.setdefault(f"{data.get('jobId')}:{data.get('state')}", []).append(received)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            failed += 1
+            if connected + failed >= n:
+                ready.set()
+
+    tasks: list[asyncio.Task[None]] = []
+    began = time.monotonic()
+    for start in range(0, n, 200):  # connect in waves so the listen backlog never overflows
+        tasks.extend(asyncio.create_task(watch()) for _ in range(min(200, n - start)))
+        while connected + failed < len(tasks) and time.monotonic() - began < connect_timeout:
+            await asyncio.sleep(0.01)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(ready.wait(), max(1.0, connect_timeout - (time.monotonic() - began)))
+    emit({"ready": True, "connected": connected, "failed": failed, "seconds": time.monotonic() - began})
+    loop = asyncio.get_running_loop()
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        command = line.strip()
+        if command == "report":
+            emit({"seen": seen, "connected": connected, "failed": failed})
+        elif command in ("quit", ""):
+            break
+    for writer in writers:
+        writer.close()
+    for task in tasks:
+        task.cancel()
+
+
+def main() -> None:
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:  # pragma: no cover
+        runner = asyncio.run
+    kind, args = sys.argv[1], sys.argv[2:]
+    if kind == "workers":
+        runner(workers(args[0], args[1], int(args[2]), int(args[3]), float(args[4])))
+    elif kind == "submit":
+        runner(submit(args[0], args[1], int(args[2]), int(args[3]), args[4]))
+    elif kind == "pace":
+        runner(pace(args[0], args[1], float(args[2]), float(args[3]), args[4]))
+    elif kind == "probe":
+        runner(probe(args[0], args[1], int(args[2]), args[3]))
+    elif kind == "watchers":
+        runner(watchers(args[0], args[1], int(args[2])))
+    else:
+        raise SystemExit(f"unknown agent {kind!r}: see the module docstring")
+
+
+if __name__ == "__main__":
+    main()
