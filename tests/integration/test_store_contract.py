@@ -309,11 +309,6 @@ async def test_the_default_namespace_never_replaces(store: Store) -> None:
     assert await store.counts(Q) == {"Queued": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap in the reference (sqlite.py submit: replacement only runs when the namespace row is new;"
-    " a failed job keeps its namespace rows, so requeueing it in its namespace replaces nothing)",
-)
 async def test_requeueing_a_failed_job_replaces_newer_ones_in_its_namespace(store: Store) -> None:
     await submit(store, "a", namespace="tab", at=T0)
     await run(store, "a", ERROR, at=T0 + 1)
@@ -324,11 +319,6 @@ async def test_requeueing_a_failed_job_replaces_newer_ones_in_its_namespace(stor
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap in the reference (sqlite.py delete drops the global result, but another queue's row stays"
-    " Finished/Success, so submitting there serves a 'cached' success whose result is gone)",
-)
 async def test_a_result_deleted_in_one_queue_is_not_served_as_cached_in_another(store: Store) -> None:
     await submit(store, "a", queue="q1")
     await run(store, "a", SUCCESS, queue="q1", at=T0 + 1)

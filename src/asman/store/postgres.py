@@ -340,7 +340,8 @@ class PostgresStore:
                 )
             )
             stop: list[Transition] = []
-            if added and namespace != DEFAULT_NAMESPACE:
+            # A job new to this namespace, or queued again in it, is its newest job.
+            if (added or transitions) and namespace != DEFAULT_NAMESPACE:
                 replaced, stop = await self._replace_older(conn, queue, job_id, namespace, now_ms)
                 transitions.extend(replaced)
             return SubmitOutcome(_row(row, await self._namespaces(conn, queue, job_id)), transitions, stop)
@@ -357,7 +358,14 @@ class PostgresStore:
         transitions: list[Transition],
     ) -> Any:
         """An existing row: kept when Queued, Running or a cached Success, else queued again. Returns the row."""
-        if row["state"] in (_QUEUED, _RUNNING) or (row["state"] == _FINISHED and row["reason"] == _SUCCESS):
+        if row["state"] in (_QUEUED, _RUNNING):
+            return row
+        # A cached success stands only while its result does (a delete in another queue drops it).
+        if (
+            row["state"] == _FINISHED
+            and row["reason"] == _SUCCESS
+            and await conn.fetchval("SELECT 1 FROM results WHERE job_id = $1", row["job_id"]) is not None
+        ):
             return row
         # The last run failed, was cancelled or deleted: run it again.
         await self._save_definition(conn, row["job_id"], definition_text, now_ms, expires_ms)

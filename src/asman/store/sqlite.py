@@ -402,8 +402,15 @@ class SqliteStore:
         def _submit(conn: sqlite3.Connection) -> SubmitOutcome:
             row = self._get(conn, queue, job_id)
             transitions: list[Transition] = []
+            # A cached success stands only while its result does (a delete in another queue drops it).
             keeps = row is not None and (
-                row[2] in (_QUEUED, _RUNNING) or (row[2] == _FINISHED and row[3] == _SUCCESS)
+                row[2] in (_QUEUED, _RUNNING)
+                or (
+                    row[2] == _FINISHED
+                    and row[3] == _SUCCESS
+                    and conn.execute("SELECT 1 FROM results WHERE job_id = ?", (job_id,)).fetchone()
+                    is not None
+                )
             )
             if row is None:
                 conn.execute(
@@ -439,7 +446,8 @@ class SqliteStore:
                 (queue, job_id, namespace, now_ms),
             ).rowcount
             stop: list[Transition] = []
-            if added and namespace != DEFAULT_NAMESPACE:
+            # A job new to this namespace, or queued again in it, is its newest job.
+            if (added or transitions) and namespace != DEFAULT_NAMESPACE:
                 replaced, stop = self._replace_older(conn, queue, job_id, namespace, now_ms)
                 transitions.extend(replaced)
             assert row is not None

@@ -64,8 +64,12 @@ class _Subscription:
         """The next event, or None on a keep-alive tick; raises EOFError when the client fell behind."""
         if self.overflowed:
             raise EOFError
+        if not self.events.empty():
+            return self.events.get_nowait()
+        # asyncio.timeout, unlike wait_for, starts no extra task per wait: it matters with thousands of watchers.
         try:
-            return await asyncio.wait_for(self.events.get(), KEEPALIVE_SECONDS)
+            async with asyncio.timeout(KEEPALIVE_SECONDS):
+                return await self.events.get()
         except TimeoutError:
             return None
 
