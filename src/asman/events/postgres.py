@@ -25,7 +25,6 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -33,7 +32,7 @@ import orjson
 
 from asman.core.errors import BackendUnavailable
 from asman.core.events import Event
-from asman.events.base import Listener
+from asman.events.base import Fanout
 from asman.store.postgres import split_url
 
 log = logging.getLogger(__name__)
@@ -95,11 +94,11 @@ class _Reassembly:
         return b"".join(parts[position] for position in range(count))
 
 
-class PostgresNotifier:
+class PostgresNotifier(Fanout):
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
+        super().__init__()
         self._dsn, _, self._where = split_url(url)
         self.channel = channel
-        self._listeners: list[Listener] = []
         self._conn: Any = None  # the LISTEN connection
         self._pool: Any = None  # publishers
         self._supervisor: asyncio.Task[None] | None = None
@@ -268,19 +267,3 @@ class PostgresNotifier:
             waiter = waiters.pop(0)
             if not waiter.done():
                 waiter.set_result(None)
-
-    def deliver(self, event: Event) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # one broken subscriber must not starve the others
-                log.exception("event listener failed")
-
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return unsubscribe
