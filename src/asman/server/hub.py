@@ -35,6 +35,9 @@ class WorkerConn:
     send: Sender
     running: dict[str, int] = field(default_factory=dict)
     log_bytes: dict[tuple[str, int], int] = field(default_factory=dict)
+    # Lines stored so far per (job, attempt, step): each log event says where its lines start, so a watcher
+    # that read the stored lines first can skip what it already has.
+    log_lines: dict[tuple[str, int, str], int] = field(default_factory=dict)
     draining: bool = False
     connected_ms: int = field(default_factory=now_ms)
 
@@ -220,6 +223,8 @@ class Hub:
             )
             for assignment in assignments:
                 conn.running[assignment.job_id] = assignment.attempt
+                for step in (protocol.STEP_RUN, protocol.STEP_BUILD):
+                    conn.log_lines[(assignment.job_id, assignment.attempt, step)] = 0
                 await self._send(
                     conn,
                     {

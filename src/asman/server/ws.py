@@ -170,15 +170,22 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
         if not lines:
             return
         step = protocol.STEP_BUILD if message.get("step") == protocol.STEP_BUILD else protocol.STEP_RUN
+        key = (job, attempt, step)
+        offset = conn.log_lines.get(key)
+        if offset is None:  # an attempt re-announced after a reconnect: count what is stored
+            _, offset = await service.store.read_logs(job, step, 0)
+        conn.log_lines[key] = offset + len(lines)
         now = now_ms()
         await service.store.append_logs(job, attempt, step, lines, service.expires_ms(now))
         await service.notifier.publish(
-            Event("log", conn.queue, job, {"step": step, "logs": lines, "attempt": attempt})
+            Event("log", conn.queue, job, {"step": step, "logs": lines, "attempt": attempt, "offset": offset})
         )
     elif kind == protocol.FINISHED:
         result = JobResult.model_validate(message.get("result") or {})
         was_mine = conn.running.pop(job, None) == attempt
         conn.log_bytes.pop((job, attempt), None)
+        for step in (protocol.STEP_RUN, protocol.STEP_BUILD):
+            conn.log_lines.pop((job, attempt, step), None)
         stored = {
             **result.model_dump(exclude={"reason"}),
             "reason": result.reason.value,

@@ -95,8 +95,11 @@ async def job_stream(queue: str, job_id: str, request: Request) -> StreamingResp
         try:
             row = await service.require_job(queue, job_id)
             yield _sse("state", row.summary())
+            # Lines already sent per step for the attempt read here; live events may repeat some of them.
+            sent: dict[str, int] = {}
             for step in ("build", "run"):
-                lines, _ = await service.store.read_logs(job_id, step, 0)
+                lines, total = await service.store.read_logs(job_id, step, 0)
+                sent[step] = total
                 if lines:
                     yield _sse(f"{step}-log", lines)
             if row.state is JobState.FINISHED:
@@ -108,7 +111,14 @@ async def job_stream(queue: str, job_id: str, request: Request) -> StreamingResp
                     yield b": keep-alive\n\n"
                     continue
                 if event.kind == "log":
-                    yield _sse(f"{event.data.get('step', 'run')}-log", event.data.get("logs", []))
+                    step = str(event.data.get("step", "run"))
+                    lines = event.data.get("logs", [])
+                    offset = event.data.get("offset")
+                    if event.data.get("attempt") == row.attempt and isinstance(offset, int):
+                        lines = lines[max(0, sent.get(step, 0) - offset) :]
+                        sent[step] = max(sent.get(step, 0), offset + len(event.data.get("logs", [])))
+                    if lines:
+                        yield _sse(f"{step}-log", lines)
                 elif event.kind == "state":
                     yield _sse("state", {"jobId": job_id, "queue": queue, **event.data})
                     if event.data.get("state") == JobState.FINISHED.value:
