@@ -11,8 +11,8 @@ import pytest
 
 from asman.core.definition import job_id
 from asman.core.names import blob_upload_headers
-from asman.server.app import create_app
 from asman.settings import Settings
+from tests.support.server import in_process
 
 pytestmark = pytest.mark.all_backends
 
@@ -292,11 +292,7 @@ async def test_blob_round_trip_and_refusals(app_client: httpx.AsyncClient) -> No
 
 
 async def test_a_body_that_does_not_hash_to_its_key_is_refused_with_why(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with in_process(Settings(data_dir=tmp_path)) as client:
         assert_error(await client.put(f"/f/{'0' * 64}", content=b"not it"), 400, "hashes to")
 
 

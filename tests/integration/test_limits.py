@@ -9,20 +9,15 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from asman.server.app import create_app
 from asman.settings import Settings
 from tests.support.fake_worker import FakeWorker
-from tests.support.server import start_server
+from tests.support.server import in_process, start_server
 
 VECTOR = {"image": "alpine:3.19.1", "command": "echo hello"}
 
 
 async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path, rate_limit=5, rate_burst=5))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with in_process(Settings(data_dir=tmp_path, rate_limit=5, rate_burst=5)) as client:
         codes = [(await client.get("/q/demo/status")).status_code for _ in range(8)]
         assert codes[:5] == [200] * 5 and 429 in codes[5:]
         limited = await client.get("/q/demo/status")
@@ -32,11 +27,7 @@ async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
 
 
 async def test_too_many_inputs_are_refused(tmp_path: Path) -> None:
-    app = create_app(Settings(data_dir=tmp_path, max_inputs=3))
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
-    ):
+    async with in_process(Settings(data_dir=tmp_path, max_inputs=3)) as client:
         inputs = {f"f{i}": {"type": "utf8", "value": "x"} for i in range(4)}
         response = await client.post("/q/demo", json={"definition": {**VECTOR, "inputs": inputs}})
         assert response.status_code == 422 and "archive" in response.json()["message"]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,14 +60,21 @@ def settings(tmp_path: Path, backend: dict[str, str]) -> Settings:
     )
 
 
-@pytest.fixture
-async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+@asynccontextmanager
+async def in_process(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app with its lifespan running, reached through httpx without a socket."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://asman.test") as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+
+
+@pytest.fixture
+async def app_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with in_process(settings) as client:
+        yield client
 
 
 @dataclass

@@ -43,6 +43,16 @@ STEP_RUN = "run"
 STEP_BUILD = "build"
 
 
+def rejected(job_id: str, attempt: int) -> dict[str, Any]:
+    """The server's answer to any message about an attempt that is no longer current."""
+    return {
+        "type": REJECTED,
+        "jobId": job_id,
+        "attempt": attempt,
+        "reason": "this attempt is no longer current",
+    }
+
+
 class WorkerInfo(BaseModel):
     model_config = ConfigDict(extra="allow")
 

@@ -29,7 +29,7 @@ from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
 from asman.server.metrics import DurationHistograms
 from asman.server.routes import blobs, jobs, queues, stream
-from asman.server.service import JobService, now_ms
+from asman.server.service import JobService, describe_validation, now_ms
 from asman.server.web import STATIC_DIR, WebAssets, index_page
 from asman.server.ws import worker_socket
 from asman.settings import Settings
@@ -146,10 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        details = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()[:5]
-        )
-        return error_response(InvalidInput(f"invalid request: {details}"))
+        return error_response(InvalidInput(f"invalid request: {describe_validation(exc.errors())}"))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

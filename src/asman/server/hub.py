@@ -154,15 +154,7 @@ class Hub:
             if event.data.get("state") in ("Queued", "Finished") or event.data.get("attempt") != attempt:
                 del conn.running[event.job_id]
                 asyncio.get_running_loop().create_task(
-                    self._send(
-                        conn,
-                        {
-                            "type": protocol.REJECTED,
-                            "jobId": event.job_id,
-                            "attempt": attempt,
-                            "reason": "this attempt is no longer current",
-                        },
-                    )
+                    self._send(conn, protocol.rejected(event.job_id, attempt))
                 )
                 self.kick(conn.queue)
 

@@ -4,6 +4,7 @@ these; every state change the store makes is published as an event."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -26,9 +27,10 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def describe_validation(exc: ValidationError) -> str:
+def describe_validation(errors: Sequence[Any]) -> str:
+    """The first few validation errors of pydantic or FastAPI as `where: what; ...`."""
     parts = []
-    for error in exc.errors()[:5]:
+    for error in errors[:5]:
         where = ".".join(str(item) for item in error["loc"]) or "body"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)
@@ -92,7 +94,7 @@ class JobService:
             parsed.require_runnable()
             control = Control.model_validate(control_raw or {})
         except ValidationError as exc:
-            raise ValidationFailed(f"invalid job definition: {describe_validation(exc)}") from exc
+            raise ValidationFailed(f"invalid job definition: {describe_validation(exc.errors())}") from exc
         except ValueError as exc:
             raise ValidationFailed(f"invalid job definition: {exc}") from exc
         files = len(parsed.inputs or {}) + len(parsed.configFiles or {})

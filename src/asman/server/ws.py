@@ -130,14 +130,7 @@ def _within_log_budget(
 
 
 async def _reject(conn: WorkerConn, job: str, attempt: int) -> None:
-    await conn.send(
-        {
-            "type": protocol.REJECTED,
-            "jobId": job,
-            "attempt": attempt,
-            "reason": "this attempt is no longer current",
-        }
-    )
+    await conn.send(protocol.rejected(job, attempt))
 
 
 async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from asman.core.states import JobState
 from asman.server.http import JSONResponse
 from asman.server.metrics import render
 from asman.server.service import JobService, now_ms
+from asman.store.base import WorkerRow
 
 router = APIRouter()
 
@@ -36,11 +37,16 @@ async def new_queue(request: Request) -> Response:
     )
 
 
+async def connected_workers(service: JobService, queue: str) -> list[WorkerRow]:
+    # A worker unseen for three heartbeats is gone even if its replica could not say so.
+    return await service.store.list_workers(
+        queue, now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
+    )
+
+
 async def queue_status(service: JobService, queue: str, clients: int) -> dict[str, Any]:
     check_queue(queue)
-    # A worker unseen for three heartbeats is gone even if its replica could not say so.
-    seen_after = now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
-    workers = await service.store.list_workers(queue, seen_after)
+    workers = await connected_workers(service, queue)
     # What each worker runs comes from the jobs themselves, which are always current; the worker rows are
     # only refreshed by heartbeats.
     running: dict[str, list[str]] = {}
@@ -75,8 +81,7 @@ async def metrics(queue: str, request: Request) -> Response:
     service: JobService = request.app.state.service
     check_queue(queue)
     counts = await service.store.counts(queue)
-    seen_after = now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
-    workers = len(await service.store.list_workers(queue, seen_after))
+    workers = len(await connected_workers(service, queue))
     return Response(
         render(queue, counts, workers, request.app.state.histograms), media_type=CONTENT_TYPE_LATEST
     )

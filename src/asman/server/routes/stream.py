@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from asman.core.events import Event
+from asman.core.names import check_queue
 from asman.core.states import JobState
 from asman.server.service import JobService
 
@@ -139,8 +140,6 @@ async def job_stream(queue: str, job_id: str, request: Request) -> StreamingResp
 async def queue_stream(queue: str, request: Request) -> StreamingResponse:
     service: JobService = request.app.state.service
     watchers: Watchers = request.app.state.watchers
-    from asman.core.names import check_queue
-
     check_queue(queue)
     subscription = _Subscription(
         service, lambda event: event.queue == queue and event.kind in ("state", "workers")
