@@ -30,10 +30,14 @@ class MemoryIO:
     def __init__(self) -> None:
         self.urls: dict[str, bytes] = {}
         self.blobs: dict[str, bytes] = {}
+        # URLs whose download never finishes, for cancels that arrive while inputs are staged.
+        self.hanging: set[str] = set()
         self.lines: list[tuple[str, str, int, bool]] = []
         self._lock = threading.Lock()
 
     async def fetch(self, ref: DataRef) -> bytes:
+        if str(ref.value) in self.hanging:
+            await asyncio.Event().wait()
         try:
             return self.urls[str(ref.value)]
         except KeyError:
@@ -226,6 +230,29 @@ async def test_cancel_before_start(runner: Runner) -> None:
     job = runner.context({"command": "sleep 30"})
     job.cancel.set()
     result = await asyncio.wait_for(runner.run_context(job), 10)
+    assert result.reason is FinishedReason.CANCELLED
+
+
+async def test_cancel_while_an_input_downloads(runner: Runner) -> None:
+    runner.io.urls["http://example.test/first"] = b"first"
+    runner.io.hanging.add("http://example.test/slow")
+    job = runner.context(
+        {
+            "command": "sleep 30",
+            "inputs": {
+                "first.txt": {"type": "url", "value": "http://example.test/first"},
+                "slow.bin": {"type": "url", "value": "http://example.test/slow"},
+            },
+        }
+    )
+    task = asyncio.create_task(runner.run_context(job))
+    for _ in range(500):
+        if (job.work_dir / "inputs" / "first.txt").exists() or task.done():
+            break
+        await asyncio.sleep(0.01)
+    assert not task.done(), "the job must still be waiting for its slow input"
+    job.cancel.set()
+    result = await asyncio.wait_for(task, 10)
     assert result.reason is FinishedReason.CANCELLED
 
 

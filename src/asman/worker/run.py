@@ -252,7 +252,7 @@ async def run_job(
         entrypoint = split_command(definition.entrypoint, "entrypoint")
 
         # 2. Stage inputs and configFiles, and get the image (pull or build); a cancel stops both.
-        mounts = await _unless_cancelled(job.cancel, _stage(job, io, settings))
+        mounts = await _stage(job, io, settings)
         image = await _unless_cancelled(job.cancel, _prepare_image(definition, runtime, io, settings))
         if job.cancel.is_set():
             raise _Cancelled
@@ -396,7 +396,13 @@ async def _fetch_input(name: str, ref: DataRef, io: JobIO) -> bytes:
 
 
 async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Mount]:
-    """Write inputs and configFiles under the work dir; return the container's mounts."""
+    """Write inputs and configFiles under the work dir; return the container's mounts.
+
+    A cancel abandons a download but never a file operation: a thread left writing into the work dir would
+    race the removal of that dir when the attempt ends.
+    """
+    if job.cancel.is_set():
+        raise _Cancelled
     inputs = job.work_dir / "inputs"
     outputs = job.work_dir / "outputs"
     configs = job.work_dir / "config"
@@ -416,7 +422,7 @@ async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Moun
                 host = inputs / safe_relative_path(name)
             except InvalidInput as error:
                 raise JobFailed(f"{kind} name refused: {error.message}") from None
-        data = await _fetch_input(name, ref, io)
+        data = await _unless_cancelled(job.cancel, _fetch_input(name, ref, io))
         await asyncio.to_thread(_write_file, host, data, root)
 
     cache = settings.cache_dir or job.work_dir / "cache"
