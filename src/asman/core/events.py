@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-EventKind = Literal["state", "log", "cancel", "workers", "queued"]
+# "resync" is never published: a replica's notifier delivers it to its own listeners when events may have been
+# missed (its PostgreSQL connection was lost), so streams send the current state again.
+EventKind = Literal["state", "log", "cancel", "workers", "queued", "resync"]
 
 
 @dataclass(frozen=True, slots=True)

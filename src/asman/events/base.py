@@ -14,26 +14,52 @@ log = logging.getLogger(__name__)
 
 
 class Fanout:
-    """The subscriber list every notifier keeps: events reach each listener on this replica once."""
+    """The subscriber lists every notifier keeps: events reach each listener on this replica once.
+
+    Listeners of one queue are kept apart from those of every queue, so an event costs a call per listener
+    that wants it: thousands of browsers watching other queues cost nothing.
+    """
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._everywhere: dict[int, Listener] = {}
+        self._by_queue: dict[str, dict[int, Listener]] = {}
+        self._next_token = 0
 
     def deliver(self, event: Event) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:  # one broken subscriber must not starve the others
-                log.exception("event listener failed")
+        for listeners in (self._everywhere, self._by_queue.get(event.queue)):
+            if not listeners:
+                continue
+            for listener in tuple(listeners.values()):
+                try:
+                    listener(event)
+                except Exception:  # one broken subscriber must not starve the others
+                    log.exception("event listener failed")
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
+    def deliver_everywhere(self, event: Event) -> None:
+        """`event` to every listener of every queue, e.g. a notice that events may have been missed."""
+        for listeners in (self._everywhere, *self._by_queue.values()):
+            for listener in tuple(listeners.values()):
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("event listener failed")
+
+    def subscribe(self, listener: Listener, queue: str | None = None) -> Callable[[], None]:
+        token = self._next_token
+        self._next_token += 1
+        listeners = self._everywhere if queue is None else self._by_queue.setdefault(queue, {})
+        listeners[token] = listener
 
         def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            listeners.pop(token, None)
+            if queue is not None and not listeners and self._by_queue.get(queue) is listeners:
+                del self._by_queue[queue]
 
         return unsubscribe
+
+    def unsubscribe_all(self) -> None:
+        self._everywhere.clear()
+        self._by_queue.clear()
 
 
 class Notifier(Protocol):
@@ -43,6 +69,7 @@ class Notifier(Protocol):
 
     async def publish(self, event: Event) -> None: ...
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call listener for every event (on the event loop); returns the unsubscribe function."""
+    def subscribe(self, listener: Listener, queue: str | None = None) -> Callable[[], None]:
+        """Call listener for every event (on the event loop), or only for those of `queue`; returns the
+        unsubscribe function."""
         ...

@@ -11,7 +11,7 @@ class LocalNotifier(Fanout):
         return None
 
     async def close(self) -> None:
-        self._listeners.clear()
+        self.unsubscribe_all()
 
     async def publish(self, event: Event) -> None:
         self.deliver(event)

@@ -13,8 +13,8 @@
 - A supervisor reconnects (with backoff) as soon as the listening connection is gone: at once when the
   server ends it, within `PING_SECONDS` when it dies silently (a ping finds out). Publishing replaces pooled
   connections the server cut and retries when nothing was sent yet. Events published while a replica was
-  disconnected do not reach it: its hub's periodic dispatch pass covers job assignment, but an SSE stream on
-  that replica misses those events (its client sees the current state when it reconnects).
+  disconnected do not reach it, so once it listens again the notifier hands its own subscribers a `resync`
+  event: the hub looks for work on every queue, SSE streams send the current state and the log lines missed.
 """
 
 from __future__ import annotations
@@ -164,6 +164,7 @@ class PostgresNotifier(Fanout):
                 self.reconnects += 1
                 delay = 0.5
                 log.info("event connection to PostgreSQL restored")
+                self.deliver_everywhere(Event("resync", ""))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -190,7 +191,7 @@ class PostgresNotifier(Fanout):
             except _CONNECTION_ERRORS:
                 pool.terminate()
         self.connected.clear()
-        self._listeners.clear()
+        self.unsubscribe_all()
 
     # -- publish and deliver ----------------------------------------------------------------------------------
 

@@ -136,6 +136,9 @@ class Hub:
             self._forget_other_attempts(event)
         elif event.kind == "cancel":
             self._forward_cancel(event)
+        elif event.kind == "resync":
+            for queue in list(self._workers):
+                self.kick(queue)
 
     def _forget_other_attempts(self, event: Event) -> None:
         """A job that left Running (or runs as another attempt) is no longer this connection's to report on."""

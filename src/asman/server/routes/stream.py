@@ -6,17 +6,20 @@ the server's memory."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from asman.core.errors import AsmanError
 from asman.core.events import Event
 from asman.core.names import check_queue
 from asman.core.states import JobState
+from asman.events.base import Notifier
 from asman.server.service import JobService
 
 router = APIRouter()
@@ -48,119 +51,210 @@ def _sse(event: str, data: Any) -> bytes:
 
 
 class _Subscription:
-    def __init__(self, service: JobService, accept: Callable[[Event], bool]) -> None:
-        self.events: asyncio.Queue[Event | None] = asyncio.Queue(BUFFER)
+    """The events one watcher still has to send, and a way to wait for the next without a task per wait."""
 
-        def listener(event: Event) -> None:
-            if accept(event):
-                try:
-                    self.events.put_nowait(event)
-                except asyncio.QueueFull:
-                    self.overflowed = True
+    def __init__(self, notifier: Notifier, queue: str, accept: Callable[[Event], bool]) -> None:
+        self._pending: deque[Event] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._accept = accept
+        self.ended = False
+        self.close = notifier.subscribe(self._on_event, queue)
 
-        self.overflowed = False
-        self.close = service.notifier.subscribe(listener)
+    def _on_event(self, event: Event) -> None:
+        if self.ended or not (event.kind == "resync" or self._accept(event)):
+            return
+        if len(self._pending) >= BUFFER:
+            self.end()  # the client fell behind: it reconnects and starts from the current state
+            return
+        self._pending.append(event)
+        self._wake()
+
+    def end(self) -> None:
+        self.ended = True
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next(self) -> Event | None:
-        """The next event, or None on a keep-alive tick; raises EOFError when the client fell behind."""
-        if self.overflowed:
+        """The next event, or None on a keep-alive tick; raises EOFError once the stream has ended."""
+        if not self._pending and not self.ended:
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            tick = loop.call_later(KEEPALIVE_SECONDS, self._wake)
+            try:
+                await waiter
+            finally:
+                tick.cancel()
+                self._waiter = None
+        if self.ended:
             raise EOFError
-        if not self.events.empty():
-            return self.events.get_nowait()
-        # asyncio.timeout, unlike wait_for, starts no extra task per wait: it matters with thousands of watchers.
+        if self._pending:
+            return self._pending.popleft()
+        return None
+
+
+class EventStreamResponse(Response):
+    """A text/event-stream response written straight to the ASGI `send`.
+
+    Leaner than StreamingResponse, which costs a task group per open stream: one coroutine per watcher, plus
+    a small task that waits for the client to go away and ends the subscription.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self, subscription: _Subscription, body: AsyncIterator[bytes], status_code: int = 200
+    ) -> None:
+        # As StreamingResponse does: no `body`, so no Content-Length. `status_code` is there for FastAPI, which
+        # documents a route's status from this signature.
+        self.status_code = status_code
+        self.background = None
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.subscription = subscription
+        self.body_iterator = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        subscription = self.subscription
+        disconnect = asyncio.create_task(_end_on_disconnect(receive, subscription))
         try:
-            async with asyncio.timeout(KEEPALIVE_SECONDS):
-                return await self.events.get()
-        except TimeoutError:
-            return None
+            await send(
+                {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+            )
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            pass  # the client went away while we wrote
+        finally:
+            subscription.close()
+            disconnect.cancel()
 
 
-def _streaming(body: AsyncIterator[bytes]) -> StreamingResponse:
-    return StreamingResponse(
-        body,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+async def _end_on_disconnect(receive: Receive, subscription: _Subscription) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    subscription.end()
 
 
-@router.get("/q/{queue}/j/{job_id}/stream", summary="Live state and logs of a job (Server-Sent Events)")
-async def job_stream(queue: str, job_id: str, request: Request) -> StreamingResponse:
+@router.get(
+    "/q/{queue}/j/{job_id}/stream",
+    summary="Live state and logs of a job (Server-Sent Events)",
+    response_class=EventStreamResponse,
+)
+async def job_stream(queue: str, job_id: str, request: Request) -> EventStreamResponse:
     service: JobService = request.app.state.service
-    watchers: Watchers = request.app.state.watchers
     await service.require_job(queue, job_id)
     # Subscribe before reading the current state so no event falls between the two.
-    subscription = _Subscription(service, lambda event: event.job_id == job_id and event.queue == queue)
+    subscription = _Subscription(
+        service.notifier, queue, lambda event: event.job_id == job_id and event.kind in ("state", "log")
+    )
+    body = _job_events(service, request.app.state.watchers, subscription, queue, job_id)
+    return EventStreamResponse(subscription, body)
 
-    async def body() -> AsyncIterator[bytes]:
-        watchers.enter(queue)
-        try:
-            row = await service.require_job(queue, job_id)
-            yield _sse("state", row.summary())
-            # Lines already sent per step for the attempt read here; live events may repeat some of them.
-            sent: dict[str, int] = {}
-            for step in ("build", "run"):
-                lines, total = await service.store.read_logs(job_id, step, 0)
-                sent[step] = total
+
+async def _job_events(
+    service: JobService, watchers: Watchers, subscription: _Subscription, queue: str, job_id: str
+) -> AsyncIterator[bytes]:
+    watchers.enter(queue)
+    # Log lines already sent per step, for `attempt`: live events may repeat some of them.
+    sent: dict[str, int] = {}
+    attempt = 0
+
+    async def current() -> AsyncIterator[bytes]:
+        """The job's state, the log lines not sent yet and, once finished, its result."""
+        nonlocal attempt
+        row = await service.require_job(queue, job_id)
+        if row.attempt != attempt:
+            attempt = row.attempt
+            sent.clear()
+        yield _sse("state", row.summary())
+        for step in ("build", "run"):
+            lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
+            sent[step] = max(sent.get(step, 0), total)
+            if lines:
+                yield _sse(f"{step}-log", lines)
+        if row.state is JobState.FINISHED:
+            yield _sse("final", await service.job_view(row))
+            subscription.end()
+
+    try:
+        async for chunk in current():
+            yield chunk
+        while True:
+            event = await subscription.next()
+            if event is None:
+                yield b": keep-alive\n\n"
+            elif event.kind == "resync":  # events may have been lost: send what changed meanwhile
+                async for chunk in current():
+                    yield chunk
+            elif event.kind == "log":
+                step = str(event.data.get("step", "run"))
+                lines = event.data.get("logs", [])
+                offset = event.data.get("offset")
+                if event.data.get("attempt") == attempt and isinstance(offset, int):
+                    lines = lines[max(0, sent.get(step, 0) - offset) :]
+                    sent[step] = max(sent.get(step, 0), offset + len(event.data.get("logs", [])))
                 if lines:
                     yield _sse(f"{step}-log", lines)
-            if row.state is JobState.FINISHED:
-                yield _sse("final", await service.job_view(row))
-                return
-            while True:
-                event = await subscription.next()
-                if event is None:
-                    yield b": keep-alive\n\n"
-                    continue
-                if event.kind == "log":
-                    step = str(event.data.get("step", "run"))
-                    lines = event.data.get("logs", [])
-                    offset = event.data.get("offset")
-                    if event.data.get("attempt") == row.attempt and isinstance(offset, int):
-                        lines = lines[max(0, sent.get(step, 0) - offset) :]
-                        sent[step] = max(sent.get(step, 0), offset + len(event.data.get("logs", [])))
-                    if lines:
-                        yield _sse(f"{step}-log", lines)
-                elif event.kind == "state":
-                    yield _sse("state", {"jobId": job_id, "queue": queue, **event.data})
-                    if event.data.get("state") == JobState.FINISHED.value:
-                        final = await service.store.get_job(queue, job_id)
-                        if final is not None:
-                            yield _sse("final", await service.job_view(final))
-                        return
-        except EOFError:
-            return
-        finally:
-            subscription.close()
-            watchers.leave(queue)
-
-    return _streaming(body())
+            elif event.kind == "state":
+                yield _sse("state", {"jobId": job_id, "queue": queue, **event.data})
+                if event.data.get("state") == JobState.FINISHED.value:
+                    final = await service.store.get_job(queue, job_id)
+                    if final is not None:
+                        yield _sse("final", await service.job_view(final))
+                    return
+    except (EOFError, AsmanError):
+        return
+    finally:
+        watchers.leave(queue)
 
 
-@router.get("/q/{queue}/events", summary="Live job states and workers of a queue (Server-Sent Events)")
-async def queue_stream(queue: str, request: Request) -> StreamingResponse:
+@router.get(
+    "/q/{queue}/events",
+    summary="Live job states and workers of a queue (Server-Sent Events)",
+    response_class=EventStreamResponse,
+)
+async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
     service: JobService = request.app.state.service
-    watchers: Watchers = request.app.state.watchers
     check_queue(queue)
-    subscription = _Subscription(
-        service, lambda event: event.queue == queue and event.kind in ("state", "workers")
-    )
+    subscription = _Subscription(service.notifier, queue, lambda event: event.kind in ("state", "workers"))
+    return EventStreamResponse(subscription, _queue_events(request.app.state.watchers, subscription, queue))
 
-    async def body() -> AsyncIterator[bytes]:
-        watchers.enter(queue)
-        try:
-            yield _sse("hello", {"queue": queue})
-            while True:
-                event = await subscription.next()
-                if event is None:
-                    yield b": keep-alive\n\n"
-                elif event.kind == "state":
-                    yield _sse("job", {"jobId": event.job_id, "queue": queue, **event.data})
-                else:
-                    yield _sse("workers", {"queue": queue})
-        except EOFError:
-            return
-        finally:
-            subscription.close()
-            watchers.leave(queue)
 
-    return _streaming(body())
+async def _queue_events(watchers: Watchers, subscription: _Subscription, queue: str) -> AsyncIterator[bytes]:
+    watchers.enter(queue)
+    try:
+        yield _sse("hello", {"queue": queue})
+        while True:
+            event = await subscription.next()
+            if event is None:
+                yield b": keep-alive\n\n"
+            else:
+                yield _queue_chunk(event)
+    except EOFError:
+        return
+    finally:
+        watchers.leave(queue)
+
+
+_last_queue_chunk: tuple[Event | None, bytes] = (None, b"")
+
+
+def _queue_chunk(event: Event) -> bytes:
+    """The SSE bytes of a queue event. Every watcher of the queue sends the same bytes, one after another, so
+    the last one encoded is kept: thousands of watchers cost one encoding."""
+    global _last_queue_chunk
+    cached, chunk = _last_queue_chunk
+    if cached is event:
+        return chunk
+    if event.kind == "state":
+        chunk = _sse("job", {"jobId": event.job_id, "queue": event.queue, **event.data})
+    elif event.kind == "resync":
+        chunk = _sse("resync", {})
+    else:
+        chunk = _sse("workers", {"queue": event.queue})
+    _last_queue_chunk = (event, chunk)
+    return chunk

@@ -291,6 +291,11 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
   const closeEvents = listen(`${queuePath(queue)}/events`, {
     job: onJobEvent,
     workers: refreshStatusSoon,
+    // The server may have missed events (it lost its database connection a while): start from what is now.
+    resync: () => {
+      loadJobs(true);
+      refreshStatusSoon();
+    },
   }, {
     onOpen: () => {
       setLive(true);

@@ -1,0 +1,164 @@
+"""Server-Sent-Event streams served by a real uvicorn in the test's own event loop, so a test can reach into
+the notifier: lose events on purpose, then check a `resync` brings every stream back to the truth."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import uvicorn
+
+from asman.core.events import Event
+from asman.server.app import create_app
+from asman.settings import Settings
+from tests.support.fake_worker import FakeWorker
+from tests.support.server import free_port
+
+
+class Served:
+    def __init__(self, url: str, app: Any) -> None:
+        self.url = url
+        self.app = app
+
+    @property
+    def notifier(self) -> Any:
+        return self.app.state.service.notifier
+
+    async def clients(self, queue: str) -> int:
+        async with httpx.AsyncClient() as client:
+            count: int = (await client.get(f"{self.url}/q/{queue}/status")).json()["clients"]
+        return count
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[Served]:
+    port = free_port()
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server did not start"
+        await asyncio.sleep(0.02)
+    yield Served(f"http://127.0.0.1:{port}", app)
+    server.should_exit = True
+    await asyncio.wait_for(task, 15)
+
+
+class Stream:
+    """An SSE client collecting (event, data) pairs in the background."""
+
+    def __init__(self, url: str) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.task = asyncio.create_task(self._read(url))
+
+    async def _read(self, url: str) -> None:
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", url) as response,
+        ):
+            assert response.status_code == 200
+            event = ""
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    self.events.append((event, orjson.loads(line[6:])))
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+    async def wait_for(self, kind: str, timeout: float = 10) -> None:
+        async with asyncio.timeout(timeout):
+            while kind not in self.kinds():
+                assert not self.task.done() or self.task.exception() is None, self.task.exception()
+                await asyncio.sleep(0.02)
+
+    def close(self) -> None:
+        self.task.cancel()
+
+
+async def submit(served: Served, queue: str, command: str) -> str:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{served.url}/q/{queue}", json={"definition": {"image": "x", "command": command}}
+        )
+    answer.raise_for_status()
+    job_id: str = answer.json()["jobId"]
+    return job_id
+
+
+async def test_resync_after_lost_events_brings_streams_to_the_current_state(served: Served) -> None:
+    job_id = await submit(served, "lost", "echo lost")
+    job_stream = Stream(f"{served.url}/q/lost/j/{job_id}/stream")
+    queue_stream = Stream(f"{served.url}/q/lost/events")
+    await job_stream.wait_for("state")
+    await queue_stream.wait_for("hello")
+
+    # The replica goes deaf, as when its LISTEN connection to PostgreSQL is down: the job runs unseen.
+    notifier = served.notifier
+    notifier.deliver = lambda event: None
+    worker = FakeWorker(served.url, "lost", "w-lost")
+    await worker.connect()
+    await worker.receive_type("assign")
+    await worker.log(job_id, 1, "a line nobody was told about")
+    await worker.finish(job_id, 1)
+    await asyncio.sleep(0.3)
+    assert job_stream.kinds() == ["state"], "the lost events must really have been lost"
+
+    del notifier.deliver
+    notifier.deliver_everywhere(Event("resync", ""))
+    await job_stream.wait_for("final")
+    await queue_stream.wait_for("resync")
+    await asyncio.wait_for(job_stream.task, 5)  # a finished job's stream ends
+    assert ("run-log", [["a line nobody was told about", 0, False]]) in job_stream.events
+    states = [data["state"] for kind, data in job_stream.events if kind == "state"]
+    assert states == ["Queued", "Finished"]
+    assert job_stream.events[-1][1]["results"]["reason"] == "Success"
+    queue_stream.close()
+    await worker.close()
+
+
+async def test_a_stream_sends_each_log_line_once_across_a_resync(served: Served) -> None:
+    job_id = await submit(served, "once", "echo once")
+    worker = FakeWorker(served.url, "once", "w-once")
+    await worker.connect()
+    await worker.receive_type("assign")
+    await worker.log(job_id, 1, "first")
+    stream = Stream(f"{served.url}/q/once/j/{job_id}/stream")
+    await stream.wait_for("run-log")
+    served.notifier.deliver_everywhere(Event("resync", ""))
+    await worker.log(job_id, 1, "second")
+    await worker.finish(job_id, 1)
+    await stream.wait_for("final")
+    lines = [line[0] for kind, data in stream.events if kind == "run-log" for line in data]
+    assert lines == ["first", "second"]
+    await worker.close()
+
+
+async def test_watchers_are_counted_and_forgotten_when_they_leave(served: Served) -> None:
+    streams = [Stream(f"{served.url}/q/count/events") for _ in range(5)]
+    for stream in streams:
+        await stream.wait_for("hello")
+    assert await served.clients("count") == 5
+    for stream in streams:
+        stream.close()
+    async with asyncio.timeout(10):
+        while await served.clients("count") != 0:
+            await asyncio.sleep(0.05)
+    # Nothing of theirs stays subscribed: only the hub and the metrics listen now.
+    assert not served.notifier._by_queue.get("count")
+
+
+async def test_a_queue_stream_sees_only_its_own_queue(served: Served) -> None:
+    mine = Stream(f"{served.url}/q/mine/events")
+    await mine.wait_for("hello")
+    await submit(served, "other", "echo other")
+    job_id = await submit(served, "mine", "echo mine")
+    await mine.wait_for("job")
+    jobs = [data for kind, data in mine.events if kind == "job"]
+    assert [(data["jobId"], data["queue"], data["state"]) for data in jobs] == [(job_id, "mine", "Queued")]
+    mine.close()
