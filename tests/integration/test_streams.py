@@ -162,3 +162,24 @@ async def test_a_queue_stream_sees_only_its_own_queue(served: Served) -> None:
     jobs = [data for kind, data in mine.events if kind == "job"]
     assert [(data["jobId"], data["queue"], data["state"]) for data in jobs] == [(job_id, "mine", "Queued")]
     mine.close()
+
+
+async def test_stream_errors_are_the_documented_json_answers(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url) as client:
+        unknown = await client.get(f"/q/errors/j/{'0' * 64}/stream")
+        assert unknown.status_code == 404
+        assert unknown.json()["error"] == "not_found"
+        bad_queue = await client.get("/q/bad%20queue/events")
+        assert bad_queue.status_code == 400
+        assert "queue" in bad_queue.json()["message"]
+
+
+async def test_streams_carry_cors_headers(served: Served) -> None:
+    async with (
+        httpx.AsyncClient(base_url=served.url, timeout=10) as client,
+        client.stream("GET", "/q/cors/events", headers={"Origin": "https://elsewhere.example"}) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert "content-length" not in response.headers

@@ -129,6 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    # Added first, so it runs innermost: rate limits and CORS headers apply to streams as to every request.
+    app.add_middleware(stream.StreamShortcut)
     if settings.rate_limit > 0:
         app.add_middleware(
             RateLimiter,

@@ -6,6 +6,7 @@ the server's memory."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asman.core.errors import AsmanError
 from asman.core.events import Event
@@ -96,6 +98,13 @@ class _Subscription:
         return None
 
 
+_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
 class EventStreamResponse(Response):
     """A text/event-stream response written straight to the ASGI `send`.
 
@@ -112,7 +121,7 @@ class EventStreamResponse(Response):
         # documents a route's status from this signature.
         self.status_code = status_code
         self.background = None
-        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.raw_headers = list(_HEADERS)  # a copy: middleware may add headers to the list it is sent
         self.subscription = subscription
         self.body_iterator = body
 
@@ -145,14 +154,19 @@ async def _end_on_disconnect(receive: Receive, subscription: _Subscription) -> N
     response_class=EventStreamResponse,
 )
 async def job_stream(queue: str, job_id: str, request: Request) -> EventStreamResponse:
-    service: JobService = request.app.state.service
+    return await open_job_stream(request.app.state, queue, job_id)
+
+
+async def open_job_stream(state: State, queue: str, job_id: str) -> EventStreamResponse:
+    service: JobService = state.service
     await service.require_job(queue, job_id)
     # Subscribe before reading the current state so no event falls between the two.
     subscription = _Subscription(
         service.notifier, queue, lambda event: event.job_id == job_id and event.kind in ("state", "log")
     )
-    body = _job_events(service, request.app.state.watchers, subscription, queue, job_id)
-    return EventStreamResponse(subscription, body)
+    return EventStreamResponse(
+        subscription, _job_events(service, state.watchers, subscription, queue, job_id)
+    )
 
 
 async def _job_events(
@@ -218,10 +232,15 @@ async def _job_events(
     response_class=EventStreamResponse,
 )
 async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
-    service: JobService = request.app.state.service
+    return await open_queue_stream(request.app.state, queue)
+
+
+async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
     check_queue(queue)
-    subscription = _Subscription(service.notifier, queue, lambda event: event.kind in ("state", "workers"))
-    return EventStreamResponse(subscription, _queue_events(request.app.state.watchers, subscription, queue))
+    subscription = _Subscription(
+        state.service.notifier, queue, lambda event: event.kind in ("state", "workers")
+    )
+    return EventStreamResponse(subscription, _queue_events(state.watchers, subscription, queue))
 
 
 async def _queue_events(watchers: Watchers, subscription: _Subscription, queue: str) -> AsyncIterator[bytes]:
@@ -258,3 +277,42 @@ def _queue_chunk(event: Event) -> bytes:
         chunk = _sse("workers", {"queue": event.queue})
     _last_queue_chunk = (event, chunk)
     return chunk
+
+
+_JOB_STREAM = re.compile(r"/q/([^/]+)/j/([^/]+)/stream")
+_QUEUE_STREAM = re.compile(r"/q/([^/]+)/events")
+
+
+class StreamShortcut:
+    """ASGI middleware answering the two stream endpoints before routing.
+
+    An open stream keeps its whole ASGI call stack alive, and FastAPI's routing layers (exception wrappers, exit
+    stacks, the request) cost more per watcher than the stream itself. Requests that fail (unknown job, bad
+    queue name) go on to the routes above, which give the documented error answers.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            response = await self._open(scope)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _open(scope: Scope) -> EventStreamResponse | None:
+        path: str = scope["path"]
+        if not path.startswith("/q/"):
+            return None
+        state: State = scope["app"].state
+        try:
+            if match := _QUEUE_STREAM.fullmatch(path):
+                return await open_queue_stream(state, match[1])
+            if match := _JOB_STREAM.fullmatch(path):
+                return await open_job_stream(state, match[1], match[2])
+        except AsmanError:
+            return None
+        return None
