@@ -69,6 +69,36 @@ async def test_publish_returns_after_local_subscribers_had_the_event(
     assert seen[-1] == big and len(seen) == 21
 
 
+async def test_concurrent_publishes_go_out_together_in_publish_order(
+    pair: tuple[PostgresNotifier, PostgresNotifier],
+) -> None:
+    first, second = pair
+    seen_first, seen_second = collect(first), collect(second)
+    events = [Event("state", "q", f"{index:064x}", {"n": index}) for index in range(300)]
+    big = Event("log", "q", "b" * 64, {"logs": [["z" * 100, 1, False]] * 300})  # fragments, mid-batch
+    events.insert(150, big)
+    began = time.monotonic()
+    await asyncio.gather(*(first.publish(event) for event in events))
+    # Each publish returned after its own echo, none after waiting out ECHO_TIMEOUT.
+    assert time.monotonic() - began < 1.5
+    assert seen_first == events
+    await wait_for(lambda: len(seen_second) >= len(events))
+    assert seen_second == events
+
+
+async def test_identical_events_published_together_do_not_wait_for_a_folded_echo(
+    pair: tuple[PostgresNotifier, PostgresNotifier],
+) -> None:
+    first, _ = pair
+    seen = collect(first)
+    same = Event("workers", "q")
+    began = time.monotonic()
+    # PostgreSQL delivers identical notifications of one transaction once: all five publishers must go on.
+    await asyncio.gather(*(first.publish(same) for _ in range(5)))
+    assert time.monotonic() - began < 1.5
+    assert same in seen
+
+
 async def test_events_from_one_publisher_keep_their_order(
     pair: tuple[PostgresNotifier, PostgresNotifier],
 ) -> None:

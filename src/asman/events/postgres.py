@@ -25,6 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -33,7 +34,7 @@ import orjson
 from asman.core.errors import BackendUnavailable
 from asman.core.events import Event
 from asman.events.base import Fanout
-from asman.store.postgres import split_url
+from asman.store.postgres import keep_session, split_url
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,23 @@ class _Reassembly:
         return b"".join(parts[position] for position in range(count))
 
 
+@dataclass
+class _Outgoing:
+    """One published event on its way: its payloads, whether they were sent, and the echo to wait for."""
+
+    payloads: list[str]
+    sent: asyncio.Future[None]
+    echo: asyncio.Future[None] | None = None
+    echo_key: tuple[int, str] = (0, "")
+
+
+def _fail(batch: list[_Outgoing], error: BaseException) -> None:
+    for outgoing in batch:
+        if not outgoing.sent.done():
+            outgoing.sent.set_exception(error)
+            outgoing.sent.exception()  # retrieved here: a publisher may have stopped waiting
+
+
 class PostgresNotifier(Fanout):
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
         super().__init__()
@@ -106,6 +124,8 @@ class PostgresNotifier(Fanout):
         self.connected = asyncio.Event()
         self._lost = asyncio.Event()
         self._echoes: dict[tuple[int, str], list[asyncio.Future[None]]] = {}
+        self._outgoing: list[_Outgoing] = []
+        self._sender: asyncio.Task[None] | None = None
         self.reconnects = 0
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailable:
@@ -118,7 +138,9 @@ class PostgresNotifier(Fanout):
 
     async def open(self) -> None:
         try:
-            self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=4, timeout=10)
+            self._pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=4, timeout=10, reset=keep_session
+            )
             await self._listen()
         except _CONNECTION_ERRORS as exc:
             await self.close()
@@ -173,6 +195,13 @@ class PostgresNotifier(Fanout):
                 delay = min(delay * 2, 10.0)
 
     async def close(self) -> None:
+        sender, self._sender = self._sender, None
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+        _fail(self._outgoing, BackendUnavailable("the PostgreSQL notifier was closed"))
+        self._outgoing = []
         supervisor, self._supervisor = self._supervisor, None
         if supervisor is not None:
             supervisor.cancel()
@@ -198,11 +227,41 @@ class PostgresNotifier(Fanout):
     async def publish(self, event: Event) -> None:
         """Send the event to every replica; return once this replica's own subscribers have had it.
 
-        Waiting for our own echo (up to `ECHO_TIMEOUT`, and only while listening) gives publishers the same
-        read-your-writes order as the in-process notifier: a client that opens a stream right after its
-        request returned is not handed that request's event again as news.
+        Events published while a send is under way go out together in the next one: one statement, one
+        transaction, in publish order. Waiting for our own echo (up to `ECHO_TIMEOUT`, and only while
+        listening) gives publishers the same read-your-writes order as the in-process notifier: a client that
+        opens a stream right after its request returned is not handed that request's event again as news.
         """
-        payloads = encode(event)
+        if self._pool is None:
+            raise BackendUnavailable("the PostgreSQL notifier is not open")
+        outgoing = _Outgoing(encode(event), asyncio.get_running_loop().create_future())
+        self._outgoing.append(outgoing)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_outgoing(), name="asman-notifier-sender")
+        try:
+            await asyncio.shield(outgoing.sent)
+            if self.connected.is_set() and outgoing.echo is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(outgoing.echo), ECHO_TIMEOUT)
+        finally:
+            self._forget_echo(outgoing)
+
+    async def _send_outgoing(self) -> None:
+        while self._outgoing:
+            batch, self._outgoing = self._outgoing, []
+            try:
+                await self._send(batch)
+            except asyncio.CancelledError:
+                _fail(batch, BackendUnavailable("the PostgreSQL notifier was closed"))
+                raise
+            except Exception as exc:  # every publisher of the batch gets the error, none waits forever
+                _fail(batch, exc)
+            else:
+                for outgoing in batch:
+                    outgoing.sent.set_result(None)
+
+    async def _send(self, batch: list[_Outgoing]) -> None:
+        payloads = [payload for outgoing in batch for payload in outgoing.payloads]
         pool = self._pool
         if pool is None:
             raise BackendUnavailable("the PostgreSQL notifier is not open")
@@ -210,22 +269,18 @@ class PostgresNotifier(Fanout):
             sent = False
             try:
                 async with pool.acquire() as conn:
-                    echo = self._expect_echo(conn.get_server_pid(), payloads[-1])
-                    try:
-                        if len(payloads) == 1:
-                            sent = True
-                            await conn.execute("SELECT pg_notify($1, $2)", self.channel, payloads[0])
-                        else:
-                            # One transaction: the fragments are delivered together, in order, at commit.
-                            async with conn.transaction():
-                                sent = True
-                                for payload in payloads:
-                                    await conn.execute("SELECT pg_notify($1, $2)", self.channel, payload)
-                        if self.connected.is_set():
-                            with contextlib.suppress(TimeoutError):
-                                await asyncio.wait_for(asyncio.shield(echo[1]), ECHO_TIMEOUT)
-                    finally:
-                        self._forget_echo(echo)
+                    pid = conn.get_server_pid()
+                    for outgoing in batch:
+                        self._forget_echo(outgoing)
+                        outgoing.echo_key = (pid, outgoing.payloads[-1])
+                        outgoing.echo = self._expect_echo(outgoing.echo_key)
+                    sent = True
+                    # One statement is one transaction: fragments and events are delivered together, in order.
+                    await conn.execute(
+                        "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload",
+                        self.channel,
+                        payloads,
+                    )
                 return
             except (*_CONNECTION_ERRORS, asyncpg.exceptions.InternalClientError) as exc:
                 # A pooled connection the server cut shows up here, often before anything was sent (the
@@ -236,19 +291,18 @@ class PostgresNotifier(Fanout):
                     continue
                 raise self._unavailable(exc) from exc
 
-    def _expect_echo(self, pid: int, payload: str) -> tuple[tuple[int, str], asyncio.Future[None]]:
-        key = (pid, payload)
+    def _expect_echo(self, key: tuple[int, str]) -> asyncio.Future[None]:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._echoes.setdefault(key, []).append(waiter)
-        return key, waiter
+        return waiter
 
-    def _forget_echo(self, echo: tuple[tuple[int, str], asyncio.Future[None]]) -> None:
-        key, waiter = echo
-        waiters = self._echoes.get(key, [])
-        if waiter in waiters:
+    def _forget_echo(self, outgoing: _Outgoing) -> None:
+        waiter, outgoing.echo = outgoing.echo, None
+        waiters = self._echoes.get(outgoing.echo_key) if waiter is not None else None
+        if waiters and waiter in waiters:
             waiters.remove(waiter)
-        if not waiters:
-            self._echoes.pop(key, None)
+            if not waiters:
+                del self._echoes[outgoing.echo_key]
 
     def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
         try:
@@ -262,9 +316,8 @@ class PostgresNotifier(Fanout):
             event = None
         if event is not None:
             self.deliver(event)
-        # Delivered (or dropped): a publisher of this replica waiting for its echo may go on.
-        waiters = self._echoes.get((pid, payload))
-        if waiters:
-            waiter = waiters.pop(0)
+        # Delivered (or dropped): publishers of this replica waiting for this echo may go on. PostgreSQL folds
+        # identical notifications of one transaction into one, so every waiter for it is woken.
+        for waiter in self._echoes.pop((pid, payload), ()):
             if not waiter.done():
                 waiter.set_result(None)

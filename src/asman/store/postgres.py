@@ -118,6 +118,12 @@ def split_url(url: str) -> tuple[str, int, str]:
     return dsn, pool_size, safe
 
 
+async def keep_session(conn: Conn) -> None:
+    """The pool's reset of a released connection, minus the default reset query (RESET ALL, UNLISTEN *, ...)
+    that costs a round trip per release: pooled connections here change no session state, and the pool still
+    ends any open transaction."""
+
+
 class PostgresStore:
     def __init__(self, url: str) -> None:
         self._dsn, self._pool_size, self._where = split_url(url)
@@ -171,7 +177,12 @@ class PostgresStore:
     async def open(self) -> None:
         try:
             self._pool = await asyncpg.create_pool(
-                self._dsn, min_size=1, max_size=self._pool_size, timeout=10, command_timeout=60
+                self._dsn,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=10,
+                command_timeout=60,
+                reset=keep_session,
             )
             async with self._pool.acquire() as conn:
                 await self._migrate(conn)
