@@ -44,6 +44,43 @@ _FINISHED = JobState.FINISHED.value
 _SUCCESS = FinishedReason.SUCCESS.value
 _ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq"
 _Q_ROW_COLUMNS = "q.queue, q.job_id, q.state, q.reason, q.attempt, q.worker, q.queued_ms, q.updated_ms, q.seq"
+# A job new to its queue: its row (Queued, or Finished at once when a successful result is cached), its
+# definition and its namespace, in one round trip. Nothing is written when the queue already has the job.
+_SUBMIT_NEW = f"""
+WITH cached AS (SELECT 1 FROM results WHERE job_id = $2 AND reason = $3),
+inserted AS (
+    INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)
+    SELECT $1, $2,
+        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN $4 ELSE $5 END,
+        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN $3 END,
+        $6, $7, $7, $8
+    ON CONFLICT (queue, job_id) DO NOTHING
+    RETURNING {_ROW_COLUMNS}
+),
+saved AS (
+    INSERT INTO jobs (id, definition, created_ms, expires_ms) SELECT job_id, $9, $7, $8 FROM inserted
+    ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.expires_ms)
+),
+named AS (
+    INSERT INTO namespaces (queue, job_id, namespace, added_ms) SELECT queue, job_id, $10, $7 FROM inserted
+    ON CONFLICT DO NOTHING
+)
+SELECT * FROM inserted
+"""
+# The current attempt's row finished and its result kept, in one round trip; nothing when the attempt is stale.
+_FINISH = f"""
+WITH finished AS (
+    UPDATE queue_jobs SET state = $1, reason = $2, lease_until_ms = NULL, updated_ms = $3
+    WHERE queue = $4 AND job_id = $5 AND state = $6 AND attempt = $7
+    RETURNING {_ROW_COLUMNS}
+),
+kept AS (
+    INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) SELECT job_id, $2, $8, $3, $9 FROM finished
+    ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
+        finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms
+)
+SELECT * FROM finished
+"""
 # Any fixed 64-bit number: the advisory lock every replica takes while it applies migrations.
 MIGRATION_LOCK_KEY = 0x6173_6D61_6E5F_6462  # "asman_db"
 _RETRIES = 5
@@ -315,31 +352,31 @@ class PostgresStore:
 
         async def _submit(conn: Conn) -> SubmitOutcome:
             transitions: list[Transition] = []
+            # The common case, a job new to this queue, in one statement; else the row is there to look at.
+            row = await conn.fetchrow(
+                _SUBMIT_NEW,
+                queue,
+                job_id,
+                _SUCCESS,
+                _FINISHED,
+                _QUEUED,
+                gpus,
+                now_ms,
+                expires_ms,
+                definition_text,
+                namespace,
+            )
+            if row is not None:
+                transitions.append(_transition(row))
+                stop: list[Transition] = []
+                if namespace != DEFAULT_NAMESPACE:
+                    replaced, stop = await self._replace_older(conn, queue, job_id, namespace, now_ms)
+                    transitions.extend(replaced)
+                return SubmitOutcome(_row(row, (namespace,)), transitions, stop)
             row = await self._get(conn, queue, job_id, lock=True)
-            if row is None:
-                await self._save_definition(conn, job_id, definition_text, now_ms, expires_ms)
-                cached = await conn.fetchval("SELECT reason FROM results WHERE job_id = $1", job_id)
-                state, reason = (_FINISHED, _SUCCESS) if cached == _SUCCESS else (_QUEUED, None)
-                row = await conn.fetchrow(
-                    "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)"
-                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (queue, job_id) DO NOTHING"
-                    f" RETURNING {_ROW_COLUMNS}",
-                    queue,
-                    job_id,
-                    state,
-                    reason,
-                    gpus,
-                    now_ms,
-                    now_ms,
-                    expires_ms,
-                )
-                if row is not None:
-                    transitions.append(_transition(row))
-                else:  # another replica inserted it a moment ago: treat it as an existing row
-                    row = await self._get(conn, queue, job_id, lock=True)
-                    row = await self._resubmit(conn, row, definition_text, now_ms, expires_ms, transitions)
-            else:
-                row = await self._resubmit(conn, row, definition_text, now_ms, expires_ms, transitions)
+            if row is None:  # expired and swept a moment ago: the caller's retry finds it new
+                raise asyncpg.exceptions.SerializationError("the job row vanished during submit")
+            row = await self._resubmit(conn, row, definition_text, now_ms, expires_ms, transitions)
             added = _affected(
                 await conn.execute(
                     "INSERT INTO namespaces (queue, job_id, namespace, added_ms) VALUES ($1, $2, $3, $4)"
@@ -350,7 +387,7 @@ class PostgresStore:
                     now_ms,
                 )
             )
-            stop: list[Transition] = []
+            stop = []
             # A job new to this namespace, or queued again in it, is its newest job.
             if (added or transitions) and namespace != DEFAULT_NAMESPACE:
                 replaced, stop = await self._replace_older(conn, queue, job_id, namespace, now_ms)
@@ -474,8 +511,7 @@ class PostgresStore:
 
         async def _finish(conn: Conn) -> Transition | None:
             row = await conn.fetchrow(
-                "UPDATE queue_jobs SET state = $1, reason = $2, lease_until_ms = NULL, updated_ms = $3"
-                f" WHERE queue = $4 AND job_id = $5 AND state = $6 AND attempt = $7 RETURNING {_ROW_COLUMNS}",
+                _FINISH,
                 _FINISHED,
                 reason.value,
                 now_ms,
@@ -483,20 +519,10 @@ class PostgresStore:
                 job_id,
                 _RUNNING,
                 attempt,
-            )
-            if row is None:
-                return None
-            await conn.execute(
-                "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) VALUES ($1, $2, $3, $4, $5)"
-                " ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,"
-                " finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms",
-                job_id,
-                reason.value,
                 result_text,
-                now_ms,
                 expires_ms,
             )
-            return _transition(row)
+            return _transition(row) if row is not None else None
 
         return await self._run(_finish)
 
