@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import orjson
@@ -115,7 +115,7 @@ class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
     def __init__(
-        self, subscription: _Subscription, body: AsyncIterator[bytes], status_code: int = 200
+        self, subscription: _Subscription, body: AsyncGenerator[bytes], status_code: int = 200
     ) -> None:
         # As StreamingResponse does: no `body`, so no Content-Length. `status_code` is there for FastAPI, which
         # documents a route's status from this signature.
@@ -140,6 +140,9 @@ class EventStreamResponse(Response):
         finally:
             subscription.close()
             disconnect.cancel()
+            await (
+                self.body_iterator.aclose()
+            )  # its own cleanup (the watcher count) runs now, not at collection
 
 
 async def _end_on_disconnect(receive: Receive, subscription: _Subscription) -> None:
@@ -171,7 +174,7 @@ async def open_job_stream(state: State, queue: str, job_id: str) -> EventStreamR
 
 async def _job_events(
     service: JobService, watchers: Watchers, subscription: _Subscription, queue: str, job_id: str
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     watchers.enter(queue)
     # Log lines already sent per step, for `attempt`: live events may repeat some of them.
     sent: dict[str, int] = {}
@@ -243,7 +246,7 @@ async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
     return EventStreamResponse(subscription, _queue_events(state.watchers, subscription, queue))
 
 
-async def _queue_events(watchers: Watchers, subscription: _Subscription, queue: str) -> AsyncIterator[bytes]:
+async def _queue_events(watchers: Watchers, subscription: _Subscription, queue: str) -> AsyncGenerator[bytes]:
     watchers.enter(queue)
     try:
         yield _sse("hello", {"queue": queue})
