@@ -565,22 +565,22 @@ async def test_delete_drops_result_and_logs(store: Store) -> None:
 
 
 async def test_workers_are_upserted_listed_and_removed(store: Store) -> None:
-    row = WorkerRow(Q, "w-b", "replica-1", {"slots": 2, "gpus": 0}, [{"jobId": jid("a"), "attempt": 1}], T0)
+    row = WorkerRow(Q, "w-b", "replica-1", {"slots": 2, "gpus": 0}, T0)
     await store.upsert_worker(row)
-    await store.upsert_worker(WorkerRow(Q, "w-a", "replica-2", {"slots": 1}, [], T0 + 5))
-    await store.upsert_worker(WorkerRow("other", "w-c", "replica-1", {}, [], T0 + 5))
+    await store.upsert_worker(WorkerRow(Q, "w-a", "replica-2", {"slots": 1}, T0 + 5))
+    await store.upsert_worker(WorkerRow("other", "w-c", "replica-1", {}, T0 + 5))
     listed = await store.list_workers(Q, T0)
-    assert [(w.worker_id, w.replica, w.info, w.running, w.seen_ms) for w in listed] == [
-        ("w-a", "replica-2", {"slots": 1}, [], T0 + 5),
-        ("w-b", "replica-1", {"slots": 2, "gpus": 0}, [{"jobId": jid("a"), "attempt": 1}], T0),
+    assert [(w.worker_id, w.replica, w.info, w.seen_ms) for w in listed] == [
+        ("w-a", "replica-2", {"slots": 1}, T0 + 5),
+        ("w-b", "replica-1", {"slots": 2, "gpus": 0}, T0),
     ]
     assert [w.worker_id for w in await store.list_workers(Q, T0 + 1)] == ["w-a"]
-    await store.upsert_worker(WorkerRow(Q, "w-b", "replica-1", {"slots": 3}, [], T0 + 10))
+    await store.upsert_worker(WorkerRow(Q, "w-b", "replica-1", {"slots": 3}, T0 + 10))
     assert [(w.worker_id, w.info, w.seen_ms) for w in await store.list_workers(Q, T0 + 6)] == [
         ("w-b", {"slots": 3}, T0 + 10)
     ]
     # The same worker id on two replicas (a reconnect that landed elsewhere) is two rows.
-    await store.upsert_worker(WorkerRow(Q, "w-b", "replica-2", {"slots": 3}, [], T0 + 11))
+    await store.upsert_worker(WorkerRow(Q, "w-b", "replica-2", {"slots": 3}, T0 + 11))
     assert len(await store.list_workers(Q, T0)) == 3
     await store.remove_worker(Q, "w-b", "replica-1")
     assert [(w.worker_id, w.replica) for w in await store.list_workers(Q, T0)] == [
@@ -598,8 +598,8 @@ async def test_sweep_deletes_what_expired_and_keeps_the_rest(store: Store) -> No
     await submit(store, "young", expires=T0 + 3 * DAY)
     await run(store, "old", SUCCESS, at=T0 + 1)  # its result expires with EXPIRES (30 days)
     await store.append_logs(jid("old"), 1, "run", [["x", 1, False]], T0 + DAY)
-    await store.upsert_worker(WorkerRow(Q, "stale", "r", {}, [], T0))
-    await store.upsert_worker(WorkerRow(Q, "fresh", "r", {}, [], T0 + 2 * DAY))
+    await store.upsert_worker(WorkerRow(Q, "stale", "r", {}, T0))
+    await store.upsert_worker(WorkerRow(Q, "fresh", "r", {}, T0 + 2 * DAY))
     assert await store.sweep(T0 + DAY // 2) == 0
     removed = await store.sweep(T0 + 2 * DAY)
     # old's namespace, queue row, definition and logs; its result lives on until its own expiry.
@@ -744,3 +744,35 @@ async def test_postgres_recovers_after_its_connections_are_cut(postgres_url: str
         assert (await store.get_job(Q, jid("a"))) is not None
     finally:
         await store.close()
+
+
+# -- schema upgrades ------------------------------------------------------------------------------------------
+
+
+async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asman.store import migrate, postgres, sqlite
+
+    dialect = "sqlite" if store_url.startswith("sqlite") else "postgres"
+    every = migrate.migration_scripts(dialect)
+    assert len(every) > 1, "this test needs a later migration to upgrade to"
+    for module in (sqlite, postgres):
+        monkeypatch.setattr(module, "migration_scripts", lambda _dialect: every[:1])
+    old = open_store(store_url)
+    await old.open()
+    await submit(old, "kept")
+    await old.close()
+
+    monkeypatch.undo()
+    upgraded = open_store(store_url)
+    await upgraded.open()
+    try:
+        assert (await upgraded.get_job(Q, jid("kept"))) is not None
+        await upgraded.upsert_worker(WorkerRow(Q, "w", "r", {"slots": 1}, T0))
+        assert [w.worker_id for w in await upgraded.list_workers(Q, T0)] == ["w"]
+    finally:
+        await upgraded.close()
+    reopened = open_store(store_url)
+    await reopened.open()  # every migration applied once: opening again changes nothing
+    await reopened.close()

@@ -46,9 +46,8 @@ class WorkerConn:
         return 0 if self.draining else max(0, self.info.slots - len(self.running))
 
     def row(self, replica: str) -> WorkerRow:
-        running = [{"jobId": job, "attempt": attempt} for job, attempt in self.running.items()]
         info = {**self.info.model_dump(), "connectedTime": self.connected_ms}
-        return WorkerRow(self.queue, self.info.id, replica, info, running, now_ms())
+        return WorkerRow(self.queue, self.info.id, replica, info, now_ms())
 
 
 class Hub:

@@ -81,7 +81,6 @@ class WorkerRow:
     worker_id: str
     replica: str
     info: dict[str, Any]
-    running: list[dict[str, Any]]
     seen_ms: int
 
 

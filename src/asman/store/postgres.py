@@ -720,18 +720,16 @@ class PostgresStore:
     # -- workers ----------------------------------------------------------------------------------------------
 
     async def upsert_worker(self, row: WorkerRow) -> None:
-        info, running = orjson.dumps(row.info).decode(), orjson.dumps(row.running).decode()
+        info = orjson.dumps(row.info).decode()
         await self._run(
             lambda conn: conn.execute(
-                "INSERT INTO workers (queue, worker_id, replica, info, running, seen_ms)"
-                " VALUES ($1, $2, $3, $4, $5, $6)"
+                "INSERT INTO workers (queue, worker_id, replica, info, seen_ms) VALUES ($1, $2, $3, $4, $5)"
                 " ON CONFLICT (queue, worker_id, replica) DO UPDATE SET info = excluded.info,"
-                " running = excluded.running, seen_ms = excluded.seen_ms",
+                " seen_ms = excluded.seen_ms",
                 row.queue,
                 row.worker_id,
                 row.replica,
                 info,
-                running,
                 row.seen_ms,
             )
         )
@@ -749,7 +747,7 @@ class PostgresStore:
     async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]:
         rows = await self._run(
             lambda conn: conn.fetch(
-                "SELECT queue, worker_id, replica, info, running, seen_ms FROM workers"
+                "SELECT queue, worker_id, replica, info, seen_ms FROM workers"
                 " WHERE queue = $1 AND seen_ms >= $2 ORDER BY worker_id",
                 queue,
                 seen_after_ms,
@@ -761,7 +759,6 @@ class PostgresStore:
                 row["worker_id"],
                 row["replica"],
                 orjson.loads(row["info"]),
-                orjson.loads(row["running"]),
                 row["seen_ms"],
             )
             for row in rows

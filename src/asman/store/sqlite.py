@@ -692,17 +692,10 @@ class SqliteStore:
     async def upsert_worker(self, row: WorkerRow) -> None:
         await self._run(
             lambda conn: conn.execute(
-                "INSERT INTO workers (queue, worker_id, replica, info, running, seen_ms) VALUES (?, ?, ?, ?, ?, ?)"
+                "INSERT INTO workers (queue, worker_id, replica, info, seen_ms) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (queue, worker_id, replica) DO UPDATE SET info = excluded.info,"
-                " running = excluded.running, seen_ms = excluded.seen_ms",
-                (
-                    row.queue,
-                    row.worker_id,
-                    row.replica,
-                    orjson.dumps(row.info).decode(),
-                    orjson.dumps(row.running).decode(),
-                    row.seen_ms,
-                ),
+                " seen_ms = excluded.seen_ms",
+                (row.queue, row.worker_id, row.replica, orjson.dumps(row.info).decode(), row.seen_ms),
             )
         )
 
@@ -717,14 +710,14 @@ class SqliteStore:
     async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]:
         rows = await self._run(
             lambda conn: conn.execute(
-                "SELECT queue, worker_id, replica, info, running, seen_ms FROM workers"
+                "SELECT queue, worker_id, replica, info, seen_ms FROM workers"
                 " WHERE queue = ? AND seen_ms >= ? ORDER BY worker_id",
                 (queue, seen_after_ms),
             ).fetchall()
         )
         return [
-            WorkerRow(queue, worker_id, replica, orjson.loads(info), orjson.loads(running), seen)
-            for queue, worker_id, replica, info, running, seen in rows
+            WorkerRow(queue, worker_id, replica, orjson.loads(info), seen)
+            for queue, worker_id, replica, info, seen in rows
         ]
 
     async def sweep(self, now_ms: int) -> int:
