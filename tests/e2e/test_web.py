@@ -459,8 +459,10 @@ def test_dashboard_shows_the_worker_and_jobs_live(
     expect(page.locator(".table--workers")).to_contain_text(worker)
     expect(page.locator(".worker-banner")).to_have_count(0)
     expect(page.locator(".stat--workers .stat__value")).to_have_text("1")
+    expect(page.locator(".live")).to_have_text("Live")  # subscribed: the job's events cannot be missed
 
-    job = stack.submit({"image": stack.image, "command": "sh -c 'echo working; sleep 4'"})
+    # Long enough to be seen Running on a loaded machine, on both pages.
+    job = stack.submit({"image": stack.image, "command": "sh -c 'echo working; sleep 8'"})
     row = page.locator(f'.table--jobs tr[data-job="{job}"]')
     expect(row.locator(".badge")).to_have_text("Running", timeout=RUN_TIMEOUT)
     expect(row).to_contain_text(worker)

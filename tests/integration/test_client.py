@@ -322,10 +322,11 @@ async def test_sync_logs_follow_a_running_job_live(live_server: ServerProcess, t
             "live",
             lines,
             {"outputs": {"out/greeting.txt": {"type": "utf8", "value": "hi there"}}},
-            pause=0.3,
+            pause=0.8,
         )
     assert [(text, stderr) for text, stderr, _ in seen] == [("one", False), ("warn", True), ("two", False)]
-    assert seen[-1][2] - seen[0][2] > 0.4  # delivered as written, not all at the end
+    # Written 1.6 s apart: delivered as written, not all at the end (with slack for a loaded machine).
+    assert seen[-1][2] - seen[0][2] > 0.8
     result = job.wait(timeout=5)
     assert result.ok and result.worker == "fake-live"
     assert job.download(tmp_path) == [tmp_path / "out" / "greeting.txt"]
@@ -346,9 +347,12 @@ async def test_async_wait_while_a_worker_runs_the_job(live_server: ServerProcess
                 elif isinstance(event, LogsWritten):
                     seen.extend(line.text for line in event.lines)
 
-        await asyncio.gather(
-            watch(), run_fake_job(live_server.url, "async", [["a", 1, False]], {"StatusCode": 4})
-        )
+        watching = asyncio.create_task(watch())
+        while not seen:  # the stream's first snapshot shows the job still Queued
+            assert not watching.done(), watching
+            await asyncio.sleep(0.02)
+        await run_fake_job(live_server.url, "async", [["a", 1, False]], {"StatusCode": 4})
+        await watching
         assert seen[0] == "Queued" and "Running" in seen and "a" in seen and seen[-1] == "Finished"
         with pytest.raises(JobFailed, match="exited with code 4"):
             await job.wait(timeout=5)
@@ -359,7 +363,7 @@ def test_wait_timeout_is_on_time(live_server: ServerProcess) -> None:
     started = time.monotonic()
     with pytest.raises(WaitTimeout, match=r"did not finish within 1\.5 s"):
         job.wait(timeout=1.5)
-    assert 1.4 < time.monotonic() - started < 4
+    assert 1.4 < time.monotonic() - started < 15
 
 
 def test_an_unreachable_server_is_reported_with_what_to_do() -> None:
@@ -378,7 +382,9 @@ async def test_wait_reconnects_when_the_server_restarts(tmp_path: Path) -> None:
         client.retry = Retry(attempts=2, first_delay=0.1)
         job = client.queue("restart").submit(image=IMAGE, command="x")
         with in_thread(lambda: job.wait(timeout=60)) as outcome:
-            await asyncio.sleep(1.0)  # the stream is open
+            async with httpx.AsyncClient() as http, asyncio.timeout(30):
+                while (await http.get(f"{server.url}/q/restart/status")).json()["clients"] < 1:
+                    await asyncio.sleep(0.05)  # until the stream is open
             server.stop(signal.SIGTERM)
             await asyncio.sleep(0.5)
             server = start_server(tmp_path / "data", port=port)

@@ -137,7 +137,7 @@ async def test_timeout_kills_and_removes_the_container(
     started = time.monotonic()
     outcome = await runtime.run(job, Lines())
     assert outcome.timed_out and not outcome.cancelled and outcome.exit_code is None
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25  # killed, not run to the end of its 30 s
     assert containers_named(docker_client, job.name) == []
 
 

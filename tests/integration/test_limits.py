@@ -17,7 +17,7 @@ VECTOR = {"image": "alpine:3.19.1", "command": "echo hello"}
 
 
 async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
-    async with in_process(Settings(data_dir=tmp_path, rate_limit=5, rate_burst=5)) as client:
+    async with in_process(Settings(data_dir=tmp_path, rate_limit=0.5, rate_burst=5)) as client:
         codes = [(await client.get("/q/demo/status")).status_code for _ in range(8)]
         assert codes[:5] == [200] * 5 and 429 in codes[5:]
         limited = await client.get("/q/demo/status")
@@ -49,8 +49,12 @@ async def test_log_volume_is_truncated_with_a_marker(limited_server) -> None:  #
     await worker.receive_type("assign")
     for i in range(10):
         await worker.log(job_id, 1, f"line {i} " + "x" * 20)
-    await asyncio.sleep(0.5)
-    lines = httpx.get(f"{limited_server.url}/q/logs/j/{job_id}/run-logs.json").json()["data"]
+    logs_url = f"{limited_server.url}/q/logs/j/{job_id}/run-logs.json"
+    async with httpx.AsyncClient() as client, asyncio.timeout(10):
+        while not any("truncated" in line[0] for line in (await client.get(logs_url)).json()["data"]):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # the lines sent after the cap must not show up either
+    lines = httpx.get(logs_url).json()["data"]
     assert len(lines) < 10
     assert "log truncated" in lines[-1][0]
     assert sum(1 for line in lines if "truncated" in line[0]) == 1

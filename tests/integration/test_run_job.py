@@ -203,7 +203,7 @@ async def test_timeout(runner: Runner, docker_client: docker.DockerClient) -> No
     started = time.monotonic()
     result = await runner.run_context(job, max_job_duration_s=600)
     assert result.reason is FinishedReason.TIMED_OUT and result.isTimedOut
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25  # killed, not run to the end of its 30 s
     assert "started" in stdout(result)
     assert labelled(docker_client, job.job_id) == []
 

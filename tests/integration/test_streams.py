@@ -106,7 +106,9 @@ async def test_resync_after_lost_events_brings_streams_to_the_current_state(serv
     await worker.receive_type("assign")
     await worker.log(job_id, 1, "a line nobody was told about")
     await worker.finish(job_id, 1)
-    await asyncio.sleep(0.3)
+    async with httpx.AsyncClient() as client, asyncio.timeout(10):
+        while (await client.get(f"{served.url}/q/lost/j/{job_id}")).json()["data"]["state"] != "Finished":
+            await asyncio.sleep(0.05)
     assert job_stream.kinds() == ["state"], "the lost events must really have been lost"
 
     del notifier.deliver

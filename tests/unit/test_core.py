@@ -58,11 +58,12 @@ def test_hostile_relative_paths(name: str) -> None:
 
 
 def test_fresh_queue_names_are_long_and_valid() -> None:
-    names = {new_queue_name() for _ in range(100)}
-    assert len(names) == 100
+    names = {new_queue_name() for _ in range(2000)}
+    assert len(names) == 2000
     for name in names:
         assert len(name) >= 22
         check_queue(name)
+        assert name[0].isalnum(), f"{name!r} would read as an option on a command line"
 
 
 def test_settings_from_env() -> None:

@@ -52,4 +52,9 @@ def safe_relative_path(name: str) -> str:
 
 
 def new_queue_name() -> str:
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe. Never starting with '-' or '_': `asman queue status -x…` would read a name
+    starting with '-' as an option."""
+    while True:
+        name = secrets.token_urlsafe(16)
+        if name[0].isalnum():
+            return name
