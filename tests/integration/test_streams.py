@@ -4,6 +4,7 @@ the notifier: lose events on purpose, then check a `resync` brings every stream 
 from __future__ import annotations
 
 import asyncio
+import socket as sockets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import uvicorn
 
 from asman.core.events import Event
 from asman.server.app import create_app
+from asman.server.routes import stream as stream_routes
 from asman.settings import Settings
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import free_port
@@ -185,3 +187,46 @@ async def test_streams_carry_cors_headers(served: Served) -> None:
         assert response.headers["access-control-allow-origin"] == "*"
         assert response.headers["content-type"].startswith("text/event-stream")
         assert "content-length" not in response.headers
+
+
+async def test_a_watcher_that_stops_reading_is_disconnected(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream_routes, "STALLED_CLIENT_SECONDS", 1.0)
+    job_id = await submit(served, "stalled", "echo a lot")
+    worker = FakeWorker(served.url, "stalled", "w-stalled")
+    await worker.connect()
+    await worker.receive_type("assign")
+    # A client with a tiny receive buffer that reads the response head, then nothing more.
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", int(served.url.rsplit(":", 1)[1]), limit=1 << 16
+    )
+    stalled = writer.get_extra_info("socket")
+    stalled.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
+    writer.write(f"GET /q/stalled/j/{job_id}/stream HTTP/1.1\r\nHost: asman\r\n\r\n".encode())
+    await reader.readuntil(b"\r\n\r\n")
+    writer.transport.pause_reading()
+    async with asyncio.timeout(10):
+        while await served.clients("stalled") != 1:
+            await asyncio.sleep(0.05)
+    # Megabytes of log lines, far more than the socket buffers between the two hold.
+    line = "x" * 1000
+    for batch in range(8):
+        await worker.send(
+            {
+                "type": "log",
+                "jobId": job_id,
+                "attempt": 1,
+                "step": "run",
+                "logs": [[f"{batch}-{index} {line}", 0, False] for index in range(1000)],
+            }
+        )
+    async with asyncio.timeout(20):
+        while await served.clients("stalled") != 0:
+            await asyncio.sleep(0.1)
+    # Everyone else is still served.
+    other = Stream(f"{served.url}/q/stalled/events")
+    await other.wait_for("hello")
+    other.close()
+    writer.close()
+    await worker.close()

@@ -6,6 +6,7 @@ the server's memory."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
@@ -15,7 +16,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asman.core.errors import AsmanError
 from asman.core.events import Event
@@ -28,6 +29,10 @@ router = APIRouter()
 
 BUFFER = 1000
 KEEPALIVE_SECONDS = 15.0
+# A watcher whose writes have been blocked this long (it reads nothing) is disconnected.
+STALLED_CLIENT_SECONDS = 60.0
+
+log = logging.getLogger(__name__)
 
 
 class Watchers:
@@ -128,21 +133,29 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         subscription = self.subscription
         disconnect = asyncio.create_task(_end_on_disconnect(receive, subscription))
+
+        async def write(message: Message) -> None:
+            # A client that stopped reading blocks a write once its socket buffers are full. Giving up returns
+            # from the ASGI call with the response unfinished, and the server then closes the connection.
+            async with asyncio.timeout(STALLED_CLIENT_SECONDS):
+                await send(message)
+
         try:
-            await send(
+            await write(
                 {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
             )
             async for chunk in self.body_iterator:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await write({"type": "http.response.body", "body": chunk, "more_body": True})
+            await write({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away while we wrote
+        except TimeoutError:
+            log.warning("closed an event stream whose client read nothing for %g s", STALLED_CLIENT_SECONDS)
         finally:
             subscription.close()
             disconnect.cancel()
-            await (
-                self.body_iterator.aclose()
-            )  # its own cleanup (the watcher count) runs now, not at collection
+            # Its own cleanup (the watcher count) runs now, not when it is collected.
+            await self.body_iterator.aclose()
 
 
 async def _end_on_disconnect(receive: Receive, subscription: _Subscription) -> None:
