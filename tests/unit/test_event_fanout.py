@@ -1,0 +1,71 @@
+"""The in-process notifier's listener sets and an SSE watcher's bounded subscription, without a server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from asman.core.events import Event
+from asman.events.local import LocalNotifier
+from asman.server.routes import stream as stream_routes
+from asman.server.routes.stream import BUFFER, _Subscription
+
+
+async def test_listeners_of_a_queue_get_only_its_events_and_global_ones_get_all() -> None:
+    notifier = LocalNotifier()
+    everything: list[Event] = []
+    only_a: list[Event] = []
+    notifier.subscribe(everything.append)
+    stop_a = notifier.subscribe(only_a.append, "a")
+    one, two = Event("state", "a", "j1"), Event("state", "b", "j2")
+    await notifier.publish(one)
+    await notifier.publish(two)
+    assert everything == [one, two] and only_a == [one]
+    stop_a()
+    await notifier.publish(one)
+    assert only_a == [one]
+    resync = Event("resync", "")
+    notifier.subscribe(only_a.append, "a")
+    notifier.deliver_everywhere(resync)
+    assert everything[-1] is resync and only_a[-1] is resync
+
+
+async def test_a_broken_listener_does_not_starve_the_others() -> None:
+    notifier = LocalNotifier()
+    seen: list[Event] = []
+
+    def broken(event: Event) -> None:
+        raise RuntimeError("boom")
+
+    notifier.subscribe(broken, "q")
+    notifier.subscribe(seen.append, "q")
+    await notifier.publish(Event("state", "q", "j"))
+    assert len(seen) == 1
+
+
+async def test_a_watcher_gets_events_in_order_and_keep_alive_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream_routes, "KEEPALIVE_SECONDS", 0.05)
+    notifier = LocalNotifier()
+    subscription = _Subscription(notifier, "q", lambda event: event.kind == "state")
+    events = [Event("state", "q", f"j{index}") for index in range(3)]
+    for event in events:
+        await notifier.publish(event)
+    await notifier.publish(Event("log", "q", "j0"))  # not accepted
+    assert [await subscription.next() for _ in range(3)] == events
+    assert await asyncio.wait_for(subscription.next(), 1) is None  # nothing new: a keep-alive tick
+    later = Event("state", "q", "j9")
+    asyncio.get_running_loop().call_later(0.01, lambda: asyncio.ensure_future(notifier.publish(later)))
+    assert await asyncio.wait_for(subscription.next(), 1) == later
+    subscription.close()
+
+
+async def test_a_watcher_that_falls_too_far_behind_is_ended() -> None:
+    notifier = LocalNotifier()
+    subscription = _Subscription(notifier, "q", lambda event: True)
+    for index in range(BUFFER + 1):
+        await notifier.publish(Event("state", "q", f"j{index}"))
+    with pytest.raises(EOFError):
+        await subscription.next()
+    subscription.close()
+    assert not notifier._by_queue
