@@ -467,6 +467,9 @@ def test_dashboard_shows_the_worker_and_jobs_live(
     expect(row.locator(".badge")).to_have_text("Running", timeout=RUN_TIMEOUT)
     expect(row).to_contain_text(worker)
     expect(page.locator(".table--workers")).to_contain_text(job[:12])
+    # The counters follow the events too, and this page is a watcher.
+    expect(page.locator(".stat--running .stat__value")).to_have_text("1")
+    expect(page.locator(".stat").filter(has_text="Watcher")).to_contain_text("1")
     screenshot(page, "dashboard-running-desktop")
     narrow_page.goto(f"{stack.url}/q/{stack.queue}")
     expect(narrow_page.locator(".table--workers")).to_contain_text(worker)

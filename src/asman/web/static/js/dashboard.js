@@ -130,9 +130,13 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
     }
   }
 
+  // At most one refresh in flight per 200 ms: a busy queue's steady stream of events must not keep postponing it.
   const refreshStatusSoon = () => {
-    clearTimeout(statusSoon);
-    statusSoon = setTimeout(refreshStatus, 300);
+    if (statusSoon) return;
+    statusSoon = setTimeout(() => {
+      statusSoon = null;
+      refreshStatus();
+    }, 200);
   };
 
   // -- jobs -------------------------------------------------------------------------------------------------
