@@ -9,7 +9,7 @@ import asyncio
 import logging
 import re
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import orjson
@@ -29,6 +29,7 @@ router = APIRouter()
 
 BUFFER = 1000
 KEEPALIVE_SECONDS = 15.0
+STORE_READERS = 8
 # A watcher whose writes have been blocked this long (it reads nothing) is disconnected.
 STALLED_CLIENT_SECONDS = 60.0
 
@@ -36,10 +37,13 @@ log = logging.getLogger(__name__)
 
 
 class Watchers:
-    """Counts SSE clients per queue, for status."""
+    """Counts SSE clients per queue, for status, and bounds how many of them read the store at once."""
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
+        # Thousands of job streams catching up at once (a resync, browsers reconnecting to a restarted
+        # replica) take turns rather than queueing thousands of reads on the store together.
+        self.reads = asyncio.Semaphore(STORE_READERS)
 
     def count(self, queue: str) -> int:
         return self._counts[queue]
@@ -193,32 +197,35 @@ async def _job_events(
     sent: dict[str, int] = {}
     attempt = 0
 
-    async def current() -> AsyncIterator[bytes]:
+    async def current() -> list[bytes]:
         """The job's state, the log lines not sent yet and, once finished, its result."""
         nonlocal attempt
-        row = await service.require_job(queue, job_id)
-        if row.attempt != attempt:
-            attempt = row.attempt
-            sent.clear()
-        yield _sse("state", row.summary())
-        for step in ("build", "run"):
-            lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
-            sent[step] = max(sent.get(step, 0), total)
-            if lines:
-                yield _sse(f"{step}-log", lines)
-        if row.state is JobState.FINISHED:
-            yield _sse("final", await service.job_view(row))
-            subscription.end()
+        chunks: list[bytes] = []
+        async with watchers.reads:
+            row = await service.require_job(queue, job_id)
+            if row.attempt != attempt:
+                attempt = row.attempt
+                sent.clear()
+            chunks.append(_sse("state", row.summary()))
+            for step in ("build", "run"):
+                lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
+                sent[step] = max(sent.get(step, 0), total)
+                if lines:
+                    chunks.append(_sse(f"{step}-log", lines))
+            if row.state is JobState.FINISHED:
+                chunks.append(_sse("final", await service.job_view(row)))
+                subscription.end()
+        return chunks
 
     try:
-        async for chunk in current():
+        for chunk in await current():
             yield chunk
         while True:
             event = await subscription.next()
             if event is None:
                 yield b": keep-alive\n\n"
             elif event.kind == "resync":  # events may have been lost: send what changed meanwhile
-                async for chunk in current():
+                for chunk in await current():
                     yield chunk
             elif event.kind == "log":
                 step = str(event.data.get("step", "run"))
