@@ -485,6 +485,21 @@ def test_dashboard_shows_the_worker_and_jobs_live(
 
 
 @pytest.mark.docker
+def test_dashboard_shows_exit_codes_live_and_after_a_reload(stack: Stack, page: Page) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{stack.url}/q/{stack.queue}")
+    expect(page.locator(".live")).to_have_text("Live")
+    job = stack.submit({"image": stack.image, "command": "sh -c 'exit 3'"})
+    row = page.locator(f'.table--jobs tr[data-job="{job}"]')
+    expect(row.locator(".badge")).to_have_text("Exit 3", timeout=RUN_TIMEOUT)  # from the Finished event
+    page.reload()
+    expect(row.locator(".badge")).to_have_text("Exit 3")  # from the listing
+    # Exit codes come with the summaries: the dashboard fetches no results for them.
+    assert not [url for url in requested if url.endswith("/result.json")]
+
+
+@pytest.mark.docker
 def test_build_from_an_inline_dockerfile(stack: Stack, page: Page) -> None:
     page.goto(f"{stack.url}/q/{stack.queue}")
     page.get_by_role("button", name="New job").click()

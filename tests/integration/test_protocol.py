@@ -222,4 +222,8 @@ async def test_sse_stream_delivers_state_logs_and_final(live_server: ServerProce
     assert ("run-log", [["streamed line", 0, False]]) in events
     assert any(kind == "state" and data.get("state") == "Running" for kind, data in events)
     assert events[-1][1]["results"]["reason"] == "Success"
+    # The exit code rides on the Finished state and in listings: no result fetch needed for it.
+    assert any(kind == "state" and data.get("exitCode") == 0 for kind, data in events)
+    listed = httpx.get(f"{live_server.url}/q/sse").json()["data"]
+    assert listed[job_id]["exitCode"] == 0 and listed[job_id]["finishedReason"] == "Success"
     await worker.close()

@@ -561,6 +561,36 @@ async def test_delete_drops_result_and_logs(store: Store) -> None:
     assert await store.counts(Q) == {"Finished": 1}
 
 
+async def test_the_exit_code_is_kept_with_the_row_and_travels_with_a_cached_result(store: Store) -> None:
+    await submit(store, "code")
+    [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0)
+    result = {"reason": "Success", "StatusCode": 3}
+    finished = await store.finish(Q, jid("code"), assignment.attempt, SUCCESS, result, T0 + 1, EXPIRES)
+    assert finished is not None and finished.exit_code == 3
+    row = await store.get_job(Q, jid("code"))
+    assert row is not None and row.exit_code == 3 and row.summary()["exitCode"] == 3
+    assert [job.exit_code for job in (await store.list_jobs(Q, 10, None, None)).jobs] == [3]
+    # The same job in another queue is a cached success, exit code included.
+    elsewhere = await submit(store, "code", queue="elsewhere", at=T0 + 2)
+    assert elsewhere.job.state is FINISHED and elsewhere.job.exit_code == 3
+    assert elsewhere.transitions[0].exit_code == 3
+
+
+async def test_no_exit_code_without_one_and_none_once_queued_again(store: Store) -> None:
+    await submit(store, "broken")
+    [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0)
+    error = {"reason": "Error", "error": "no such image"}
+    finished = await store.finish(Q, jid("broken"), assignment.attempt, ERROR, error, T0 + 1, EXPIRES)
+    assert finished is not None and finished.exit_code is None
+    row = await store.get_job(Q, jid("broken"))
+    assert row is not None and "exitCode" not in row.summary()
+    await submit(store, "failing")
+    [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 2)
+    await store.finish(Q, jid("failing"), assignment.attempt, ERROR, {"StatusCode": 2}, T0 + 3, EXPIRES)
+    again = await submit(store, "failing", at=T0 + 4)
+    assert again.job.state is QUEUED and again.job.exit_code is None
+
+
 # -- workers --------------------------------------------------------------------------------------------------
 
 
@@ -749,6 +779,28 @@ async def test_postgres_recovers_after_its_connections_are_cut(postgres_url: str
 # -- schema upgrades ------------------------------------------------------------------------------------------
 
 
+async def _execute(store_url: str, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Plain SQL on the store's database, as an older version of Asman would have written it."""
+    if store_url.startswith("sqlite"):
+        import sqlite3
+
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            for sql, args in statements:
+                conn.execute(sql, args)
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(store_url)
+    try:
+        for sql, args in statements:
+            numbered = sql
+            for index in range(1, len(args) + 1):
+                numbered = numbered.replace("?", f"${index}", 1)
+            await conn.execute(numbered, *args)
+    finally:
+        await conn.close()
+
+
 async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -760,17 +812,48 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
     for module in (sqlite, postgres):
         monkeypatch.setattr(module, "migration_scripts", lambda _dialect: every[:1])
     old = open_store(store_url)
-    await old.open()
-    await submit(old, "kept")
+    await old.open()  # the schema of version 1
     await old.close()
+    kept, cached = jid("kept"), jid("cached")
+    await _execute(
+        store_url,
+        [
+            (
+                "INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES (?, ?, ?, ?)",
+                (job, "{}", T0, EXPIRES),
+            )
+            for job in (kept, cached)
+        ]
+        + [
+            (
+                "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)"
+                " VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                (Q, kept, "Queued", None, T0, T0, EXPIRES),
+            ),
+            (
+                "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
+                (cached, "Success", '{"reason":"Success","StatusCode":0}', T0, EXPIRES),
+            ),
+            (
+                "INSERT INTO workers (queue, worker_id, replica, info, running, seen_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                (Q, "old-worker", "r", "{}", "[]", T0),
+            ),
+        ],
+    )
 
     monkeypatch.undo()
     upgraded = open_store(store_url)
     await upgraded.open()
     try:
-        assert (await upgraded.get_job(Q, jid("kept"))) is not None
+        row = await upgraded.get_job(Q, kept)
+        assert row is not None and row.state is QUEUED and row.exit_code is None
+        # A result kept before exit codes were: still a cached success, without an exit code.
+        outcome = await submit(upgraded, "cached", queue="another")
+        assert (
+            outcome.job.state is FINISHED and outcome.job.reason is SUCCESS and outcome.job.exit_code is None
+        )
         await upgraded.upsert_worker(WorkerRow(Q, "w", "r", {"slots": 1}, T0))
-        assert [w.worker_id for w in await upgraded.list_workers(Q, T0)] == ["w"]
+        assert [w.worker_id for w in await upgraded.list_workers(Q, T0)] == ["old-worker", "w"]
     finally:
         await upgraded.close()
     reopened = open_store(store_url)

@@ -107,3 +107,19 @@ def test_log_lines_tolerate_odd_shapes() -> None:
         LogLine("c", 0, True),
     ]
     assert log_lines(None) == []
+
+
+def test_a_status_carries_the_exit_code_of_a_finished_job() -> None:
+    from asman.cli._watch import describe_state
+    from asman.client import JobStatus
+
+    finished = JobStatus.from_json(
+        {"jobId": "j", "state": "Finished", "finishedReason": "Success", "exitCode": 3}, queue="q"
+    )
+    assert finished.exit_code == 3
+    assert describe_state(finished) == "Finished (Success, exit code 3)"
+    running = JobStatus.from_json({"jobId": "j", "state": "Running", "worker": "w1"})
+    assert running.exit_code is None and describe_state(running) == "Running on worker w1"
+    assert describe_state(
+        JobStatus.from_json({"state": "Finished", "finishedReason": "Success", "exitCode": 0})
+    ) == ("Finished (Success)")

@@ -101,6 +101,8 @@ def result_json(job: Job, result: JobResult, saved: list[Path] | None = None) ->
 
 
 def describe_state(status: JobStatus) -> str:
+    if status.reason is not None and status.exit_code:
+        return f"{status.state} ({status.reason}, exit code {status.exit_code})"
     if status.reason is not None:
         return f"{status.state} ({status.reason})"
     if status.worker and status.state == "Running":

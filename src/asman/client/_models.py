@@ -53,6 +53,8 @@ class JobStatus:
     queued_ms: int = 0
     updated_ms: int = 0
     namespaces: tuple[str, ...] = ()
+    # The container's exit code, once the job ran to its end (a non-zero exit is still a Success).
+    exit_code: int | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -75,6 +77,7 @@ class JobStatus:
             queued_ms=int(data.get("queuedTime") or 0),
             updated_ms=int(data.get("time") or 0),
             namespaces=tuple(data.get("namespaces") or ()),
+            exit_code=data["exitCode"] if isinstance(data.get("exitCode"), int) else None,
             raw=data,
         )
 

@@ -45,6 +45,8 @@ def state_event(transition: Transition) -> Event:
     }
     if transition.reason is not None:
         data["finishedReason"] = transition.reason.value
+    if transition.exit_code is not None:
+        data["exitCode"] = transition.exit_code
     return Event("state", transition.queue, transition.job_id, data)
 
 

@@ -12,6 +12,12 @@ from typing import Any, Protocol
 from asman.core.states import FinishedReason, JobState
 
 
+def exit_code_of(result: dict[str, Any]) -> int | None:
+    """A result's container exit code (`StatusCode`), if it has one."""
+    code = result.get("StatusCode")
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
 @dataclass(frozen=True, slots=True)
 class JobRow:
     queue: str
@@ -26,6 +32,8 @@ class JobRow:
     namespaces: tuple[str, ...] = ()
     definition: dict[str, Any] | None = None
     result: dict[str, Any] | None = None
+    # The container's exit code, once finished with one (a non-zero exit is still a Success).
+    exit_code: int | None = None
 
     def summary(self) -> dict[str, Any]:
         """The JSON shape of a job in listings and events (upstream's InMemoryDockerJob, extended)."""
@@ -40,6 +48,8 @@ class JobRow:
         }
         if self.reason is not None:
             data["finishedReason"] = self.reason.value
+        if self.exit_code is not None:
+            data["exitCode"] = self.exit_code
         if self.namespaces:
             data["namespaces"] = list(self.namespaces)
         return data
@@ -56,6 +66,7 @@ class Transition:
     attempt: int
     worker: str | None
     time_ms: int
+    exit_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import orjson
 from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.errors import BackendUnavailable
 from asman.core.states import FinishedReason, JobState
-from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, Transition, WorkerRow
+from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, Transition, WorkerRow, exit_code_of
 from asman.store.migrate import migration_scripts
 
 log = logging.getLogger(__name__)
@@ -42,18 +42,20 @@ _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
 _FINISHED = JobState.FINISHED.value
 _SUCCESS = FinishedReason.SUCCESS.value
-_ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq"
-_Q_ROW_COLUMNS = "q.queue, q.job_id, q.state, q.reason, q.attempt, q.worker, q.queued_ms, q.updated_ms, q.seq"
+_ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code"
+_Q_ROW_COLUMNS = (
+    "q.queue, q.job_id, q.state, q.reason, q.attempt, q.worker, q.queued_ms, q.updated_ms, q.seq, q.exit_code"
+)
 # A job new to its queue: its row (Queued, or Finished at once when a successful result is cached), its
 # definition and its namespace, in one round trip. Nothing is written when the queue already has the job.
 _SUBMIT_NEW = f"""
-WITH cached AS (SELECT 1 FROM results WHERE job_id = $2 AND reason = $3),
+WITH cached AS (SELECT exit_code FROM results WHERE job_id = $2 AND reason = $3),
 inserted AS (
-    INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)
+    INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
     SELECT $1, $2,
         CASE WHEN EXISTS (SELECT 1 FROM cached) THEN $4 ELSE $5 END,
         CASE WHEN EXISTS (SELECT 1 FROM cached) THEN $3 END,
-        $6, $7, $7, $8
+        $6, $7, $7, $8, (SELECT exit_code FROM cached)
     ON CONFLICT (queue, job_id) DO NOTHING
     RETURNING {_ROW_COLUMNS}
 ),
@@ -70,14 +72,15 @@ SELECT * FROM inserted
 # The current attempt's row finished and its result kept, in one round trip; nothing when the attempt is stale.
 _FINISH = f"""
 WITH finished AS (
-    UPDATE queue_jobs SET state = $1, reason = $2, lease_until_ms = NULL, updated_ms = $3
+    UPDATE queue_jobs SET state = $1, reason = $2, lease_until_ms = NULL, updated_ms = $3, exit_code = $10
     WHERE queue = $4 AND job_id = $5 AND state = $6 AND attempt = $7
     RETURNING {_ROW_COLUMNS}
 ),
 kept AS (
-    INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) SELECT job_id, $2, $8, $3, $9 FROM finished
+    INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code)
+    SELECT job_id, $2, $8, $3, $9, $10 FROM finished
     ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
-        finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms
+        finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code
 )
 SELECT * FROM finished
 """
@@ -118,12 +121,15 @@ def _row(record: Any, namespaces: tuple[str, ...] = ()) -> JobRow:
         updated_ms=record["updated_ms"],
         seq=record["seq"],
         namespaces=namespaces,
+        exit_code=record["exit_code"],
     )
 
 
 def _transition(record: Any) -> Transition:
     job = _row(record)
-    return Transition(job.queue, job.job_id, job.state, job.reason, job.attempt, job.worker, job.updated_ms)
+    return Transition(
+        job.queue, job.job_id, job.state, job.reason, job.attempt, job.worker, job.updated_ms, job.exit_code
+    )
 
 
 def _requested_gpus(definition: dict[str, Any]) -> int:
@@ -279,7 +285,8 @@ class PostgresStore:
     @staticmethod
     async def _finish_row(conn: Conn, seq: int, reason: FinishedReason, now_ms: int) -> Any:
         return await conn.fetchrow(
-            "UPDATE queue_jobs SET state = $1, reason = $2, lease_until_ms = NULL, updated_ms = $3 WHERE seq = $4"
+            "UPDATE queue_jobs SET state = $1, reason = $2, lease_until_ms = NULL, updated_ms = $3, exit_code = NULL"
+            " WHERE seq = $4"
             f" RETURNING {_ROW_COLUMNS}",
             _FINISHED,
             reason.value,
@@ -420,7 +427,7 @@ class PostgresStore:
         await conn.execute("DELETE FROM results WHERE job_id = $1 AND reason <> $2", row["job_id"], _SUCCESS)
         requeued = await conn.fetchrow(
             "UPDATE queue_jobs SET state = $1, reason = NULL, worker = NULL, lease_until_ms = NULL,"
-            " failures = 0, updated_ms = $2, expires_ms = GREATEST(expires_ms, $3) WHERE seq = $4"
+            " exit_code = NULL, failures = 0, updated_ms = $2, expires_ms = GREATEST(expires_ms, $3) WHERE seq = $4"
             f" RETURNING {_ROW_COLUMNS}",
             _QUEUED,
             now_ms,
@@ -521,6 +528,7 @@ class PostgresStore:
                 attempt,
                 result_text,
                 expires_ms,
+                exit_code_of(result),
             )
             return _transition(row) if row is not None else None
 

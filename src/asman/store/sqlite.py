@@ -27,7 +27,7 @@ import orjson
 from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.errors import BackendUnavailable
 from asman.core.states import FinishedReason, JobState
-from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, Transition, WorkerRow
+from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, Transition, WorkerRow, exit_code_of
 from asman.store.migrate import migration_scripts
 
 T = TypeVar("T")
@@ -38,7 +38,7 @@ _QUEUED = JobState.QUEUED.value
 _RUNNING = JobState.RUNNING.value
 _FINISHED = JobState.FINISHED.value
 _SUCCESS = FinishedReason.SUCCESS.value
-_ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq"
+_ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code"
 # At most this many queued operations share one transaction.
 _MAX_BATCH = 64
 # Pages of SQLite's cache (negative: KiB): enough for the hot index pages of a store with millions of jobs.
@@ -53,7 +53,7 @@ _WAL_LIMIT_PAGES = 16_384
 
 
 def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
-    queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq = values
+    queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code = values
     return JobRow(
         queue=queue,
         job_id=job_id,
@@ -65,6 +65,7 @@ def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
         updated_ms=updated_ms,
         seq=seq,
         namespaces=namespaces,
+        exit_code=exit_code,
     )
 
 
@@ -343,8 +344,8 @@ class SqliteStore:
         conn: sqlite3.Connection, seq: int, reason: FinishedReason, now_ms: int
     ) -> tuple[Any, ...]:
         row: tuple[Any, ...] = conn.execute(
-            "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ? WHERE seq = ?"
-            f" RETURNING {_ROW_COLUMNS}",
+            "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = NULL"
+            f" WHERE seq = ? RETURNING {_ROW_COLUMNS}",
             (_FINISHED, reason.value, now_ms, seq),
         ).fetchone()
         return row
@@ -353,7 +354,14 @@ class SqliteStore:
     def _transition(row: tuple[Any, ...]) -> Transition:
         job = _row(row)
         return Transition(
-            job.queue, job.job_id, job.state, job.reason, job.attempt, job.worker, job.updated_ms
+            job.queue,
+            job.job_id,
+            job.state,
+            job.reason,
+            job.attempt,
+            job.worker,
+            job.updated_ms,
+            job.exit_code,
         )
 
     def _replace_older(
@@ -418,12 +426,19 @@ class SqliteStore:
                     " ON CONFLICT (id) DO UPDATE SET expires_ms = MAX(expires_ms, excluded.expires_ms)",
                     (job_id, definition_text, now_ms, expires_ms),
                 )
-                cached = conn.execute("SELECT reason FROM results WHERE job_id = ?", (job_id,)).fetchone()
-                state, reason = (_FINISHED, _SUCCESS) if cached and cached[0] == _SUCCESS else (_QUEUED, None)
+                cached = conn.execute(
+                    "SELECT reason, exit_code FROM results WHERE job_id = ?", (job_id,)
+                ).fetchone()
+                state, reason, exit_code = (
+                    (_FINISHED, _SUCCESS, cached[1])
+                    if cached and cached[0] == _SUCCESS
+                    else (_QUEUED, None, None)
+                )
                 row = conn.execute(
-                    "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)"
-                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ROW_COLUMNS}",
-                    (queue, job_id, state, reason, gpus, now_ms, now_ms, expires_ms),
+                    "INSERT INTO queue_jobs"
+                    " (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)"
+                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ROW_COLUMNS}",
+                    (queue, job_id, state, reason, gpus, now_ms, now_ms, expires_ms, exit_code),
                 ).fetchone()
                 transitions.append(self._transition(row))
             elif not keeps:
@@ -436,7 +451,7 @@ class SqliteStore:
                 conn.execute("DELETE FROM results WHERE job_id = ? AND reason <> ?", (job_id, _SUCCESS))
                 row = conn.execute(
                     "UPDATE queue_jobs SET state = ?, reason = NULL, worker = NULL, lease_until_ms = NULL,"
-                    " failures = 0, updated_ms = ?, expires_ms = MAX(expires_ms, ?) WHERE seq = ?"
+                    " exit_code = NULL, failures = 0, updated_ms = ?, expires_ms = MAX(expires_ms, ?) WHERE seq = ?"
                     f" RETURNING {_ROW_COLUMNS}",
                     (_QUEUED, now_ms, expires_ms, row[8]),
                 ).fetchone()
@@ -519,19 +534,22 @@ class SqliteStore:
         now_ms: int,
         expires_ms: int,
     ) -> Transition | None:
+        exit_code = exit_code_of(result)
+
         def _finish(conn: sqlite3.Connection) -> Transition | None:
             row = conn.execute(
-                "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?"
+                "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = ?"
                 f" WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {_ROW_COLUMNS}",
-                (_FINISHED, reason.value, now_ms, queue, job_id, _RUNNING, attempt),
+                (_FINISHED, reason.value, now_ms, exit_code, queue, job_id, _RUNNING, attempt),
             ).fetchone()
             if row is None:
                 return None
             conn.execute(
-                "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) VALUES (?, ?, ?, ?, ?)"
+                "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code)"
+                " VALUES (?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,"
-                " finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms",
-                (job_id, reason.value, orjson.dumps(result).decode(), now_ms, expires_ms),
+                " finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code",
+                (job_id, reason.value, orjson.dumps(result).decode(), now_ms, expires_ms, exit_code),
             )
             return self._transition(row)
 

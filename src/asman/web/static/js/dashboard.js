@@ -17,7 +17,6 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
   let statusSoon = null;
   let firstOpen = true;
   const definitions = new Map(); // jobId -> definition (immutable, so cached across reloads)
-  const exitCodes = new Map(); // jobId -> StatusCode of its last successful run (a non-zero exit is still Success)
   const pendingDefinitions = [];
   let fetchingDefinitions = 0;
 
@@ -152,7 +151,7 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
   function renderRow(summary) {
     const href = jobPath(queue, summary.jobId);
     return h("tr", { dataset: { job: summary.jobId, state: summary.state } },
-      h("td", { "data-label": "State" }, stateBadge(summary.state, summary.finishedReason, exitCodes.get(summary.jobId))),
+      h("td", { "data-label": "State" }, stateBadge(summary.state, summary.finishedReason, summary.exitCode)),
       h("td", { "data-label": "Job" }, h("a.mono.job-link", { href }, shortId(summary.jobId))),
       h("td.cell-desc", { "data-label": "Command" }, describe(summary.jobId)),
       h("td", { "data-label": "Worker" }, summary.worker ? h("code.mono.truncate", { title: summary.worker }, summary.worker) : h("span.subtle", "—")),
@@ -184,21 +183,18 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
     if (row && summary) row.replaceWith(renderRow(summary));
   }
 
-  // Definitions (for the command column) and, for finished successes, exit codes: fetched a few at a time.
+  // Definitions (for the command column), fetched a few at a time. Exit codes come with the summaries.
   async function pumpDetails() {
     while (fetchingDefinitions < 4 && pendingDefinitions.length && !disposed) {
-      const [kind, jobId] = pendingDefinitions.shift();
-      const cache = kind === "definition" ? definitions : exitCodes;
-      if (cache.has(jobId)) continue;
+      const jobId = pendingDefinitions.shift();
+      if (definitions.has(jobId)) continue;
       fetchingDefinitions++;
-      const path = kind === "definition" ? `/j/${jobId}/definition.json` : `/j/${jobId}/result.json`;
-      api(path)
+      api(`/j/${jobId}/definition.json`)
         .then((answer) => {
-          const data = (answer && answer.data) || {};
-          cache.set(jobId, kind === "definition" ? data : data.StatusCode || 0);
+          definitions.set(jobId, (answer && answer.data) || {});
           replaceRow(jobId);
         })
-        .catch(() => cache.set(jobId, kind === "definition" ? {} : 0))
+        .catch(() => definitions.set(jobId, {}))
         .finally(() => {
           fetchingDefinitions--;
           pumpDetails();
@@ -207,13 +203,9 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
   }
 
   const wantDetails = (ids) => {
-    const queued = new Set(pendingDefinitions.map(([kind, id]) => `${kind}:${id}`));
+    const queued = new Set(pendingDefinitions);
     for (const id of ids) {
-      if (!definitions.has(id) && !queued.has(`definition:${id}`)) pendingDefinitions.push(["definition", id]);
-      const summary = jobs.get(id);
-      if (summary && summary.finishedReason === "Success" && !exitCodes.has(id) && !queued.has(`result:${id}`)) {
-        pendingDefinitions.push(["result", id]);
-      }
+      if (!definitions.has(id) && !queued.has(id)) pendingDefinitions.push(id);
     }
     pumpDetails();
   };
@@ -251,8 +243,13 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
     }
     if (known) {
       const updated = { ...known, state: event.state, worker: event.worker ?? known.worker, attempt: event.attempt ?? known.attempt, time: event.time || known.time };
-      if (event.state === "Finished") updated.finishedReason = event.finishedReason;
-      else delete updated.finishedReason;
+      if (event.state === "Finished") {
+        updated.finishedReason = event.finishedReason;
+        updated.exitCode = event.exitCode;
+      } else {
+        delete updated.finishedReason;
+        delete updated.exitCode;
+      }
       if (stateFilter && updated.state !== stateFilter) {
         jobs.delete(event.jobId);
         jobsBody.querySelector(`tr[data-job="${event.jobId}"]`)?.remove();
@@ -260,7 +257,6 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
         return;
       }
       jobs.set(event.jobId, updated);
-      exitCodes.delete(event.jobId);
       replaceRow(event.jobId);
       renderWorkers();
       wantDetails([event.jobId]);
@@ -272,8 +268,7 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
       const { data } = await api(jobPath(queue, event.jobId));
       if (disposed || jobs.has(event.jobId)) return;
       if (data.definition) definitions.set(event.jobId, data.definition);
-      const { definition: _definition, results, ...summary } = data;
-      if (results && summary.finishedReason === "Success") exitCodes.set(event.jobId, results.StatusCode || 0);
+      const { definition: _definition, results: _results, ...summary } = data;
       jobs = new Map([[event.jobId, summary], ...jobs]);
       jsRowInsert(summary);
       renderWorkers();
