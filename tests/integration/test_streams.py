@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 
 from asman.core.events import Event
+from asman.server import sse
 from asman.server.app import create_app
-from asman.server.routes import stream as stream_routes
 from asman.settings import Settings
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import free_port
@@ -192,7 +192,7 @@ async def test_streams_carry_cors_headers(served: Served) -> None:
 async def test_a_watcher_that_stops_reading_is_disconnected(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stream_routes, "STALLED_CLIENT_SECONDS", 1.0)
+    monkeypatch.setattr(sse, "STALLED_CLIENT_SECONDS", 1.0)
     job_id = await submit(served, "stalled", "echo a lot")
     worker = FakeWorker(served.url, "stalled", "w-stalled")
     await worker.connect()

@@ -8,8 +8,8 @@ import pytest
 
 from asman.core.events import Event
 from asman.events.local import LocalNotifier
-from asman.server.routes import stream as stream_routes
-from asman.server.routes.stream import BUFFER, _Subscription
+from asman.server import sse
+from asman.server.sse import BUFFER, Subscription
 
 
 async def test_listeners_of_a_queue_get_only_its_events_and_global_ones_get_all() -> None:
@@ -45,9 +45,9 @@ async def test_a_broken_listener_does_not_starve_the_others() -> None:
 
 
 async def test_a_watcher_gets_events_in_order_and_keep_alive_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(stream_routes, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 0.05)
     notifier = LocalNotifier()
-    subscription = _Subscription(notifier, "q", lambda event: event.kind == "state")
+    subscription = Subscription(notifier, "q", lambda event: event.kind == "state")
     events = [Event("state", "q", f"j{index}") for index in range(3)]
     for event in events:
         await notifier.publish(event)
@@ -62,7 +62,7 @@ async def test_a_watcher_gets_events_in_order_and_keep_alive_ticks(monkeypatch: 
 
 async def test_a_watcher_that_falls_too_far_behind_is_ended() -> None:
     notifier = LocalNotifier()
-    subscription = _Subscription(notifier, "q", lambda event: True)
+    subscription = Subscription(notifier, "q", lambda event: True)
     for index in range(BUFFER + 1):
         await notifier.publish(Event("state", "q", f"j{index}"))
     with pytest.raises(EOFError):

@@ -1,39 +1,27 @@
-"""Server-Sent Events: one job (`state`, `run-log`, `build-log`, `final`) or a whole queue (`job`, `workers`).
-
-Each watcher gets a bounded buffer: a client too slow to drain it is disconnected rather than allowed to grow
-the server's memory."""
+"""The Server-Sent-Event endpoints: one job (`state`, `run-log`, `build-log`, `final`) or a whole queue (`job`,
+`workers`, `resync`), and the middleware that answers them before routing. The mechanism is `server/sse.py`."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
-from collections import Counter, deque
-from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from collections import Counter
+from collections.abc import AsyncGenerator
 
-import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asman.core.errors import AsmanError
 from asman.core.events import Event
 from asman.core.names import check_queue
 from asman.core.states import JobState
-from asman.events.base import Notifier
 from asman.server.service import JobService
+from asman.server.sse import EventStreamResponse, Subscription, encode
 
 router = APIRouter()
 
-BUFFER = 1000
-KEEPALIVE_SECONDS = 15.0
 STORE_READERS = 8
-# A watcher whose writes have been blocked this long (it reads nothing) is disconnected.
-STALLED_CLIENT_SECONDS = 60.0
-
-log = logging.getLogger(__name__)
 
 
 class Watchers:
@@ -57,117 +45,6 @@ class Watchers:
             del self._counts[queue]
 
 
-def _sse(event: str, data: Any) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
-class _Subscription:
-    """The events one watcher still has to send, and a way to wait for the next without a task per wait."""
-
-    def __init__(self, notifier: Notifier, queue: str, accept: Callable[[Event], bool]) -> None:
-        self._pending: deque[Event] = deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._accept = accept
-        self.ended = False
-        self.close = notifier.subscribe(self._on_event, queue)
-
-    def _on_event(self, event: Event) -> None:
-        if self.ended or not (event.kind == "resync" or self._accept(event)):
-            return
-        if len(self._pending) >= BUFFER:
-            self.end()  # the client fell behind: it reconnects and starts from the current state
-            return
-        self._pending.append(event)
-        self._wake()
-
-    def end(self) -> None:
-        self.ended = True
-        self._wake()
-
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def next(self) -> Event | None:
-        """The next event, or None on a keep-alive tick; raises EOFError once the stream has ended."""
-        if not self._pending and not self.ended:
-            loop = asyncio.get_running_loop()
-            waiter = self._waiter = loop.create_future()
-            tick = loop.call_later(KEEPALIVE_SECONDS, self._wake)
-            try:
-                await waiter
-            finally:
-                tick.cancel()
-                self._waiter = None
-        if self.ended:
-            raise EOFError
-        if self._pending:
-            return self._pending.popleft()
-        return None
-
-
-_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
-
-
-class EventStreamResponse(Response):
-    """A text/event-stream response written straight to the ASGI `send`.
-
-    Leaner than StreamingResponse, which costs a task group per open stream: one coroutine per watcher, plus
-    a small task that waits for the client to go away and ends the subscription.
-    """
-
-    media_type = "text/event-stream"
-
-    def __init__(
-        self, subscription: _Subscription, body: AsyncGenerator[bytes], status_code: int = 200
-    ) -> None:
-        # As StreamingResponse does: no `body`, so no Content-Length. `status_code` is there for FastAPI, which
-        # documents a route's status from this signature.
-        self.status_code = status_code
-        self.background = None
-        self.raw_headers = list(_HEADERS)  # a copy: middleware may add headers to the list it is sent
-        self.subscription = subscription
-        self.body_iterator = body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        subscription = self.subscription
-        disconnect = asyncio.create_task(_end_on_disconnect(receive, subscription))
-
-        async def write(message: Message) -> None:
-            # A client that stopped reading blocks a write once its socket buffers are full. Giving up returns
-            # from the ASGI call with the response unfinished, and the server then closes the connection.
-            async with asyncio.timeout(STALLED_CLIENT_SECONDS):
-                await send(message)
-
-        try:
-            await write(
-                {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-            )
-            async for chunk in self.body_iterator:
-                await write({"type": "http.response.body", "body": chunk, "more_body": True})
-            await write({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:
-            pass  # the client went away while we wrote
-        except TimeoutError:
-            log.warning("closed an event stream whose client read nothing for %g s", STALLED_CLIENT_SECONDS)
-        finally:
-            subscription.close()
-            disconnect.cancel()
-            # Its own cleanup (the watcher count) runs now, not when it is collected.
-            await self.body_iterator.aclose()
-
-
-async def _end_on_disconnect(receive: Receive, subscription: _Subscription) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    subscription.end()
-
-
 @router.get(
     "/q/{queue}/j/{job_id}/stream",
     summary="Live state and logs of a job (Server-Sent Events)",
@@ -181,7 +58,7 @@ async def open_job_stream(state: State, queue: str, job_id: str) -> EventStreamR
     service: JobService = state.service
     await service.require_job(queue, job_id)
     # Subscribe before reading the current state so no event falls between the two.
-    subscription = _Subscription(
+    subscription = Subscription(
         service.notifier, queue, lambda event: event.job_id == job_id and event.kind in ("state", "log")
     )
     return EventStreamResponse(
@@ -190,7 +67,7 @@ async def open_job_stream(state: State, queue: str, job_id: str) -> EventStreamR
 
 
 async def _job_events(
-    service: JobService, watchers: Watchers, subscription: _Subscription, queue: str, job_id: str
+    service: JobService, watchers: Watchers, subscription: Subscription, queue: str, job_id: str
 ) -> AsyncGenerator[bytes]:
     watchers.enter(queue)
     # Log lines already sent per step, for `attempt`: live events may repeat some of them.
@@ -206,14 +83,14 @@ async def _job_events(
             if row.attempt != attempt:
                 attempt = row.attempt
                 sent.clear()
-            chunks.append(_sse("state", row.summary()))
+            chunks.append(encode("state", row.summary()))
             for step in ("build", "run"):
                 lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
                 sent[step] = max(sent.get(step, 0), total)
                 if lines:
-                    chunks.append(_sse(f"{step}-log", lines))
+                    chunks.append(encode(f"{step}-log", lines))
             if row.state is JobState.FINISHED:
-                chunks.append(_sse("final", await service.job_view(row)))
+                chunks.append(encode("final", await service.job_view(row)))
                 subscription.end()
         return chunks
 
@@ -235,13 +112,13 @@ async def _job_events(
                     lines = lines[max(0, sent.get(step, 0) - offset) :]
                     sent[step] = max(sent.get(step, 0), offset + len(event.data.get("logs", [])))
                 if lines:
-                    yield _sse(f"{step}-log", lines)
+                    yield encode(f"{step}-log", lines)
             elif event.kind == "state":
-                yield _sse("state", {"jobId": job_id, "queue": queue, **event.data})
+                yield encode("state", {"jobId": job_id, "queue": queue, **event.data})
                 if event.data.get("state") == JobState.FINISHED.value:
                     final = await service.store.get_job(queue, job_id)
                     if final is not None:
-                        yield _sse("final", await service.job_view(final))
+                        yield encode("final", await service.job_view(final))
                     return
     except (EOFError, AsmanError):
         return
@@ -260,16 +137,16 @@ async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
 
 async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
     check_queue(queue)
-    subscription = _Subscription(
+    subscription = Subscription(
         state.service.notifier, queue, lambda event: event.kind in ("state", "workers")
     )
     return EventStreamResponse(subscription, _queue_events(state.watchers, subscription, queue))
 
 
-async def _queue_events(watchers: Watchers, subscription: _Subscription, queue: str) -> AsyncGenerator[bytes]:
+async def _queue_events(watchers: Watchers, subscription: Subscription, queue: str) -> AsyncGenerator[bytes]:
     watchers.enter(queue)
     try:
-        yield _sse("hello", {"queue": queue})
+        yield encode("hello", {"queue": queue})
         while True:
             event = await subscription.next()
             if event is None:
@@ -293,11 +170,11 @@ def _queue_chunk(event: Event) -> bytes:
     if cached is event:
         return chunk
     if event.kind == "state":
-        chunk = _sse("job", {"jobId": event.job_id, "queue": event.queue, **event.data})
+        chunk = encode("job", {"jobId": event.job_id, "queue": event.queue, **event.data})
     elif event.kind == "resync":
-        chunk = _sse("resync", {})
+        chunk = encode("resync", {})
     else:
-        chunk = _sse("workers", {"queue": event.queue})
+        chunk = encode("workers", {"queue": event.queue})
     _last_queue_chunk = (event, chunk)
     return chunk
 
