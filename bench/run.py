@@ -96,15 +96,15 @@ def table(sections: list[Section], markdown: bool) -> str:
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
 
 
-def write_doc(sections: list[Section], started: str, seconds: float) -> None:
+def write_doc(sections: list[Section], started: str, seconds: float, commit: str, machine: str) -> None:
     parts = [
         "# Benchmarks",
         "",
         "Written by `make bench` (`bash scripts/bench.sh`; `BENCH_QUICK=1 make bench` for the quick pass). "
         "Do not edit by hand: the text after the results comes from `bench/NOTES.md`.",
         "",
-        f"- Run: {started}, {'quick pass' if QUICK else 'full run'}, {seconds / 60:.1f} min; commit {_commit()}.",
-        f"- Machine: {_machine()}.",
+        f"- Run: {started}, {'quick pass' if QUICK else 'full run'}, {seconds / 60:.1f} min; commit {commit}.",
+        f"- Machine: {machine}.",
         "- Figures are compared with peers measured in the same run on the same machine; absolute numbers move with "
         "whatever else the machine is doing, ratios much less.",
         "",
@@ -136,7 +136,9 @@ def rewrite_doc() -> int:
             for raw in data["sections"]
         ]
         if {section.name for section in sections} == set(ORDER):
-            write_doc(sections, data["started"], float(data.get("seconds", 0.0)))
+            # The run's own commit and machine (load included), as recorded when it started.
+            commit, machine = data.get("commit", "unknown"), data.get("machine", "unknown")
+            write_doc(sections, data["started"], float(data.get("seconds", 0.0)), commit, machine)
             print(f"wrote {DOC.relative_to(ROOT)} from {path.relative_to(ROOT)}")
             return 0
     print("no full run of every benchmark in bench/results/: run `make bench` first", file=sys.stderr)
@@ -152,6 +154,7 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark(s) {unknown}: choose from {', '.join(ORDER)}", file=sys.stderr)
         return 2
     started = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    commit, machine = _commit(), _machine()
     began = time.monotonic()
     sections: list[Section] = []
     print(f"Asman benchmarks ({'quick' if QUICK else 'full'}): {', '.join(names)}", flush=True)
@@ -191,6 +194,8 @@ def main(argv: list[str]) -> int:
         json.dumps(
             {
                 "started": started,
+                "commit": commit,
+                "machine": machine,
                 "quick": QUICK,
                 "seconds": seconds,
                 "sections": [s.to_json() for s in sections],
@@ -199,7 +204,7 @@ def main(argv: list[str]) -> int:
         )
     )
     if set(names) == set(ORDER):
-        write_doc(sections, started, seconds)
+        write_doc(sections, started, seconds, commit, machine)
         print(f"\nwrote {DOC.relative_to(ROOT)} ({seconds / 60:.1f} min)")
     else:
         print(
