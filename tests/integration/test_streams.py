@@ -5,49 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import socket as sockets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-import uvicorn
 
 from asman.core.events import Event
 from asman.server import sse
-from asman.server.app import create_app
-from asman.settings import Settings
 from tests.support.fake_worker import FakeWorker
-from tests.support.server import free_port
-
-
-class Served:
-    def __init__(self, url: str, app: Any) -> None:
-        self.url = url
-        self.app = app
-
-    @property
-    def notifier(self) -> Any:
-        return self.app.state.service.notifier
-
-    async def clients(self, queue: str) -> int:
-        async with httpx.AsyncClient() as client:
-            count: int = (await client.get(f"{self.url}/q/{queue}/status")).json()["clients"]
-        return count
-
-
-@pytest.fixture
-async def served(settings: Settings) -> AsyncIterator[Served]:
-    port = free_port()
-    app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the server did not start"
-        await asyncio.sleep(0.02)
-    yield Served(f"http://127.0.0.1:{port}", app)
-    server.should_exit = True
-    await asyncio.wait_for(task, 15)
+from tests.support.server import Served
 
 
 class Stream:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -12,9 +13,11 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from asman.server.app import create_app
 from asman.settings import Settings
@@ -136,3 +139,34 @@ def live_server(tmp_path: Path, backend: dict[str, str]) -> Iterator[ServerProce
     server = start_server(tmp_path / "server-data", backend)
     yield server
     server.stop()
+
+
+class Served:
+    """The real app served by uvicorn in the test's own event loop: tests reach into its state and notifier."""
+
+    def __init__(self, url: str, app: Any) -> None:
+        self.url = url
+        self.app = app
+
+    @property
+    def notifier(self) -> Any:
+        return self.app.state.service.notifier
+
+    async def clients(self, queue: str) -> int:
+        async with httpx.AsyncClient() as client:
+            count: int = (await client.get(f"{self.url}/q/{queue}/status")).json()["clients"]
+        return count
+
+
+@pytest.fixture
+async def served(settings: Settings) -> AsyncIterator[Served]:
+    port = free_port()
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "the server did not start"
+        await asyncio.sleep(0.02)
+    yield Served(f"http://127.0.0.1:{port}", app)
+    server.should_exit = True
+    await asyncio.wait_for(task, 15)

@@ -241,6 +241,8 @@ export function dashboardPage(root, { queue, navigate, prefill = null }) {
       syncEmpty();
       return;
     }
+    // An event from before the attempt already shown (a submit's late Queued, say) changes nothing.
+    if (known && typeof event.attempt === "number" && event.attempt < (known.attempt || 0)) return;
     if (known) {
       const updated = { ...known, state: event.state, worker: event.worker ?? known.worker, attempt: event.attempt ?? known.attempt, time: event.time || known.time };
       if (event.state === "Finished") {

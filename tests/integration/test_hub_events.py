@@ -1,0 +1,66 @@
+"""The hub against late events: a submit's Queued event may reach the hub after the dispatcher claimed the job
+(the two are published independently). A late event must not take the job away from its worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from asman.core import protocol
+from asman.core.events import Event
+from tests.support.fake_worker import FakeWorker
+from tests.support.server import Served
+
+
+async def _submit(served: Served, queue: str) -> str:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(
+            f"{served.url}/q/{queue}", json={"definition": {"image": "x", "command": "y"}}
+        )
+    job_id: str = answer.json()["jobId"]
+    return job_id
+
+
+async def _state(served: Served, queue: str, job_id: str) -> dict[str, object]:
+    async with httpx.AsyncClient() as client:
+        data: dict[str, object] = (await client.get(f"{served.url}/q/{queue}/j/{job_id}")).json()["data"]
+    return data
+
+
+async def test_a_late_queued_event_leaves_the_running_attempt_alone(served: Served) -> None:
+    job_id = await _submit(served, "late")
+    worker = FakeWorker(served.url, "late", "w-late")
+    await worker.connect()
+    assigned = await worker.receive_type(protocol.ASSIGN)
+    assert assigned["attempt"] == 1
+    # The submit's own Queued event (attempt 0), arriving now.
+    served.notifier.deliver(
+        Event("state", "late", job_id, {"state": "Queued", "attempt": 0, "worker": "", "time": 1})
+    )
+    try:
+        unexpected = await worker.receive(timeout=1)
+        raise AssertionError(f"the worker was told something: {unexpected}")
+    except TimeoutError:
+        pass
+    await worker.heartbeat([{"jobId": job_id, "attempt": 1}])
+    await worker.finish(job_id, 1)
+    async with asyncio.timeout(10):
+        while (state := await _state(served, "late", job_id))["state"] != "Finished":
+            await asyncio.sleep(0.05)
+    assert state["attempt"] == 1 and state["finishedReason"] == "Success"
+    await worker.close()
+
+
+async def test_a_current_queued_event_takes_the_job_back(served: Served) -> None:
+    job_id = await _submit(served, "requeued")
+    worker = FakeWorker(served.url, "requeued", "w-requeued")
+    await worker.connect()
+    await worker.receive_type(protocol.ASSIGN)
+    # Queued again after attempt 1 (its lease expired on another replica, say): the worker must let it go.
+    served.notifier.deliver(
+        Event("state", "requeued", job_id, {"state": "Queued", "attempt": 1, "worker": "", "time": 2})
+    )
+    rejected = await worker.receive_type(protocol.REJECTED, timeout=5)
+    assert rejected["jobId"] == job_id and rejected["attempt"] == 1
+    await worker.close()
