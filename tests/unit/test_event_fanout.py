@@ -69,3 +69,24 @@ async def test_a_watcher_that_falls_too_far_behind_is_ended() -> None:
         await subscription.next()
     subscription.close()
     assert not notifier._by_queue
+
+
+def test_run_durations_ignore_a_late_event_of_an_earlier_attempt() -> None:
+    from asman.server.app import _observe_durations
+
+    observed: list[tuple[str, float]] = []
+
+    class Histograms:
+        def observe(self, queue: str, seconds: float) -> None:
+            observed.append((queue, seconds))
+
+    listener = _observe_durations(Histograms())  # type: ignore[arg-type]
+    listener(Event("state", "q", "j", {"state": "Running", "attempt": 1, "time": 1_000}))
+    listener(Event("state", "q", "j", {"state": "Queued", "attempt": 0, "time": 900}))  # the submit's, late
+    listener(Event("state", "q", "j", {"state": "Finished", "attempt": 1, "time": 3_500}))
+    assert observed == [("q", 2.5)]
+    # Queued again after attempt 1 (a lost worker): that run is not a duration to count.
+    listener(Event("state", "q", "j", {"state": "Running", "attempt": 2, "time": 4_000}))
+    listener(Event("state", "q", "j", {"state": "Queued", "attempt": 2, "time": 5_000}))
+    listener(Event("state", "q", "j", {"state": "Finished", "attempt": 2, "time": 6_000}))
+    assert observed == [("q", 2.5)]

@@ -69,15 +69,18 @@ async def _sweep_loop(service: JobService) -> None:
 
 
 def _observe_durations(histograms: DurationHistograms) -> Any:
-    started: dict[tuple[str, str], int] = {}
+    started: dict[tuple[str, str], tuple[int, int]] = {}  # (queue, job) -> (attempt, time it began running)
 
     def listener(event: Event) -> None:
         state = event.data.get("state")
         key = (event.queue, event.job_id)
+        attempt = event.data.get("attempt")
+        attempt = attempt if isinstance(attempt, int) else 0
         if state == "Running":
-            started[key] = int(event.data.get("time") or now_ms())
-        elif state in ("Finished", "Queued") and key in started:
-            begun = started.pop(key)
+            started[key] = (attempt, int(event.data.get("time") or now_ms()))
+        elif state in ("Finished", "Queued") and key in started and attempt >= started[key][0]:
+            # (A state of an earlier attempt, such as a submit's late Queued, ends nothing.)
+            _, begun = started.pop(key)
             if state == "Finished":
                 histograms.observe(
                     event.queue, max(0, int(event.data.get("time") or now_ms()) - begun) / 1000
