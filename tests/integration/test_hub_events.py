@@ -3,33 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
-
 from asman.core import protocol
 from asman.core.events import Event
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import Served
 
 
-async def _submit(served: Served, queue: str) -> str:
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(
-            f"{served.url}/q/{queue}", json={"definition": {"image": "x", "command": "y"}}
-        )
-    job_id: str = answer.json()["jobId"]
-    return job_id
-
-
-async def _state(served: Served, queue: str, job_id: str) -> dict[str, object]:
-    async with httpx.AsyncClient() as client:
-        data: dict[str, object] = (await client.get(f"{served.url}/q/{queue}/j/{job_id}")).json()["data"]
-    return data
-
-
 async def test_a_late_queued_event_leaves_the_running_attempt_alone(served: Served) -> None:
-    job_id = await _submit(served, "late")
+    job_id = await served.submit("late", "y")
     worker = FakeWorker(served.url, "late", "w-late")
     await worker.connect()
     assigned = await worker.receive_type(protocol.ASSIGN)
@@ -45,15 +26,13 @@ async def test_a_late_queued_event_leaves_the_running_attempt_alone(served: Serv
         pass
     await worker.heartbeat([{"jobId": job_id, "attempt": 1}])
     await worker.finish(job_id, 1)
-    async with asyncio.timeout(10):
-        while (state := await _state(served, "late", job_id))["state"] != "Finished":
-            await asyncio.sleep(0.05)
+    state = await served.wait_finished("late", job_id)
     assert state["attempt"] == 1 and state["finishedReason"] == "Success"
     await worker.close()
 
 
 async def test_a_current_queued_event_takes_the_job_back(served: Served) -> None:
-    job_id = await _submit(served, "requeued")
+    job_id = await served.submit("requeued", "y")
     worker = FakeWorker(served.url, "requeued", "w-requeued")
     await worker.connect()
     await worker.receive_type(protocol.ASSIGN)

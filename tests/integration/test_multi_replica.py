@@ -28,7 +28,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from asman.core import protocol
-from tests.support.server import ServerProcess, start_server
+from tests.support.server import ServerProcess, sse_events, start_server
 from tests.support.services import S3Server
 
 QUEUE = "multi"
@@ -167,16 +167,12 @@ class Watch:
 async def watch(client: httpx.AsyncClient, base: str, job: str, into: Watch, ready: asyncio.Event) -> None:
     async with client.stream("GET", f"{base}/q/{QUEUE}/j/{job}/stream", timeout=None) as response:
         assert response.status_code == 200
-        name = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                name = line[7:]
-            elif line.startswith("data: "):
-                into.events.append((name, orjson.loads(line[6:])))
-                if name == "state" and len(into.events) == 1:
-                    ready.set()
-                if name == "final":
-                    return
+        async for name, data in sse_events(response):
+            into.events.append((name, data))
+            if name == "state" and len(into.events) == 1:
+                ready.set()
+            if name == "final":
+                return
 
 
 def job_body(name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.fake_worker import FakeWorker
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, sse_events
 
 pytestmark = pytest.mark.all_backends
 
@@ -199,14 +199,8 @@ async def test_sse_stream_delivers_state_logs_and_final(live_server: ServerProce
             httpx.AsyncClient(timeout=30) as client,
             client.stream("GET", f"{live_server.url}/q/sse/j/{job_id}/stream") as response,
         ):
-            event = ""
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("data: "):
-                    import json
-
-                    events.append((event, json.loads(line[6:])))
+            async for pair in sse_events(response):
+                events.append(pair)
 
     watcher = asyncio.create_task(watch())
     await wait_for(lambda: len(events) >= 1)

@@ -8,13 +8,12 @@ import socket as sockets
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 
 from asman.core.events import Event
 from asman.server import sse
 from tests.support.fake_worker import FakeWorker
-from tests.support.server import Served
+from tests.support.server import Served, sse_events
 
 
 class Stream:
@@ -30,12 +29,8 @@ class Stream:
             client.stream("GET", url) as response,
         ):
             assert response.status_code == 200
-            event = ""
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("data: "):
-                    self.events.append((event, orjson.loads(line[6:])))
+            async for pair in sse_events(response):
+                self.events.append(pair)
 
     def kinds(self) -> list[str]:
         return [kind for kind, _ in self.events]
@@ -50,18 +45,8 @@ class Stream:
         self.task.cancel()
 
 
-async def submit(served: Served, queue: str, command: str) -> str:
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(
-            f"{served.url}/q/{queue}", json={"definition": {"image": "x", "command": command}}
-        )
-    answer.raise_for_status()
-    job_id: str = answer.json()["jobId"]
-    return job_id
-
-
 async def test_resync_after_lost_events_brings_streams_to_the_current_state(served: Served) -> None:
-    job_id = await submit(served, "lost", "echo lost")
+    job_id = await served.submit("lost", "echo lost")
     job_stream = Stream(f"{served.url}/q/lost/j/{job_id}/stream")
     queue_stream = Stream(f"{served.url}/q/lost/events")
     await job_stream.wait_for("state")
@@ -75,9 +60,7 @@ async def test_resync_after_lost_events_brings_streams_to_the_current_state(serv
     await worker.receive_type("assign")
     await worker.log(job_id, 1, "a line nobody was told about")
     await worker.finish(job_id, 1)
-    async with httpx.AsyncClient() as client, asyncio.timeout(10):
-        while (await client.get(f"{served.url}/q/lost/j/{job_id}")).json()["data"]["state"] != "Finished":
-            await asyncio.sleep(0.05)
+    await served.wait_finished("lost", job_id)
     assert job_stream.kinds() == ["state"], "the lost events must really have been lost"
 
     del notifier.deliver
@@ -94,7 +77,7 @@ async def test_resync_after_lost_events_brings_streams_to_the_current_state(serv
 
 
 async def test_a_stream_sends_each_log_line_once_across_a_resync(served: Served) -> None:
-    job_id = await submit(served, "once", "echo once")
+    job_id = await served.submit("once", "echo once")
     worker = FakeWorker(served.url, "once", "w-once")
     await worker.connect()
     await worker.receive_type("assign")
@@ -127,8 +110,8 @@ async def test_watchers_are_counted_and_forgotten_when_they_leave(served: Served
 async def test_a_queue_stream_sees_only_its_own_queue(served: Served) -> None:
     mine = Stream(f"{served.url}/q/mine/events")
     await mine.wait_for("hello")
-    await submit(served, "other", "echo other")
-    job_id = await submit(served, "mine", "echo mine")
+    await served.submit("other", "echo other")
+    job_id = await served.submit("mine", "echo mine")
     await mine.wait_for("job")
     jobs = [data for kind, data in mine.events if kind == "job"]
     assert [(data["jobId"], data["queue"], data["state"]) for data in jobs] == [(job_id, "mine", "Queued")]
@@ -160,7 +143,7 @@ async def test_a_watcher_that_stops_reading_is_disconnected(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sse, "STALLED_CLIENT_SECONDS", 1.0)
-    job_id = await submit(served, "stalled", "echo a lot")
+    job_id = await served.submit("stalled", "echo a lot")
     worker = FakeWorker(served.url, "stalled", "w-stalled")
     await worker.connect()
     await worker.receive_type("assign")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 
@@ -157,6 +158,26 @@ class Served:
             count: int = (await client.get(f"{self.url}/q/{queue}/status")).json()["clients"]
         return count
 
+    async def submit(self, queue: str, command: str) -> str:
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                f"{self.url}/q/{queue}", json={"definition": {"image": "x", "command": command}}
+            )
+        answer.raise_for_status()
+        job_id: str = answer.json()["jobId"]
+        return job_id
+
+    async def job(self, queue: str, job_id: str) -> dict[str, Any]:
+        async with httpx.AsyncClient() as client:
+            data: dict[str, Any] = (await client.get(f"{self.url}/q/{queue}/j/{job_id}")).json()["data"]
+        return data
+
+    async def wait_finished(self, queue: str, job_id: str, timeout: float = 10) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while (job := await self.job(queue, job_id))["state"] != "Finished":
+                await asyncio.sleep(0.05)
+        return job
+
 
 @pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[Served]:
@@ -170,3 +191,13 @@ async def served(settings: Settings) -> AsyncIterator[Served]:
     yield Served(f"http://127.0.0.1:{port}", app)
     server.should_exit = True
     await asyncio.wait_for(task, 15)
+
+
+async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
+    """The (event, data) pairs of a Server-Sent-Events response, as they arrive."""
+    event = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            yield event, orjson.loads(line[6:])
