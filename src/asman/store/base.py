@@ -12,6 +12,13 @@ from typing import Any, Protocol
 from asman.core.states import FinishedReason, JobState
 
 
+def requested_gpus(definition: dict[str, Any]) -> int:
+    """The GPUs a job definition asks for (`requirements.gpus`), 0 when it asks for none."""
+    requirements = definition.get("requirements")
+    gpus = requirements.get("gpus") if isinstance(requirements, dict) else None
+    return int(gpus) if isinstance(gpus, (int, float)) else 0
+
+
 def exit_code_of(result: dict[str, Any]) -> int | None:
     """A result's container exit code (`StatusCode`), if it has one."""
     code = result.get("StatusCode")

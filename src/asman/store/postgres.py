@@ -30,7 +30,16 @@ import orjson
 from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.errors import BackendUnavailable
 from asman.core.states import FinishedReason, JobState
-from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, Transition, WorkerRow, exit_code_of
+from asman.store.base import (
+    Assignment,
+    JobRow,
+    Page,
+    SubmitOutcome,
+    Transition,
+    WorkerRow,
+    exit_code_of,
+    requested_gpus,
+)
 from asman.store.migrate import migration_scripts
 
 log = logging.getLogger(__name__)
@@ -130,12 +139,6 @@ def _transition(record: Any) -> Transition:
     return Transition(
         job.queue, job.job_id, job.state, job.reason, job.attempt, job.worker, job.updated_ms, job.exit_code
     )
-
-
-def _requested_gpus(definition: dict[str, Any]) -> int:
-    requirements = definition.get("requirements")
-    gpus = requirements.get("gpus") if isinstance(requirements, dict) else None
-    return int(gpus) if isinstance(gpus, (int, float)) else 0
 
 
 def _affected(status: str) -> int:
@@ -355,7 +358,7 @@ class PostgresStore:
         expires_ms: int,
     ) -> SubmitOutcome:
         definition_text = orjson.dumps(definition).decode()
-        gpus = _requested_gpus(definition)
+        gpus = requested_gpus(definition)
 
         async def _submit(conn: Conn) -> SubmitOutcome:
             transitions: list[Transition] = []

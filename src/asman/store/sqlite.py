@@ -27,7 +27,16 @@ import orjson
 from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.errors import BackendUnavailable
 from asman.core.states import FinishedReason, JobState
-from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, Transition, WorkerRow, exit_code_of
+from asman.store.base import (
+    Assignment,
+    JobRow,
+    Page,
+    SubmitOutcome,
+    Transition,
+    WorkerRow,
+    exit_code_of,
+    requested_gpus,
+)
 from asman.store.migrate import migration_scripts
 
 T = TypeVar("T")
@@ -67,12 +76,6 @@ def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
         namespaces=namespaces,
         exit_code=exit_code,
     )
-
-
-def _requested_gpus(definition: dict[str, Any]) -> int:
-    requirements = definition.get("requirements")
-    gpus = requirements.get("gpus") if isinstance(requirements, dict) else None
-    return int(gpus) if isinstance(gpus, (int, float)) else 0
 
 
 class _Work:
@@ -405,7 +408,7 @@ class SqliteStore:
         expires_ms: int,
     ) -> SubmitOutcome:
         definition_text = orjson.dumps(definition).decode()
-        gpus = _requested_gpus(definition)
+        gpus = requested_gpus(definition)
 
         def _submit(conn: sqlite3.Connection) -> SubmitOutcome:
             row = self._get(conn, queue, job_id)
