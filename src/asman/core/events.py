@@ -19,6 +19,13 @@ class Event:
     job_id: str = ""
     data: dict[str, Any] = field(default_factory=dict)
 
+    def predates(self, attempt: int) -> bool:
+        """Whether this event comes from before `attempt` of its job began. A job's events are published by
+        whoever made each change (a submit's Queued can arrive after the claim that began attempt 1), so a
+        listener that knows a later attempt ignores such an event."""
+        event_attempt = self.data.get("attempt")
+        return isinstance(event_attempt, int) and event_attempt < attempt
+
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "queue": self.queue, "jobId": self.job_id, "data": self.data}
 

@@ -74,12 +74,13 @@ def _observe_durations(histograms: DurationHistograms) -> Any:
     def listener(event: Event) -> None:
         state = event.data.get("state")
         key = (event.queue, event.job_id)
-        attempt = event.data.get("attempt")
-        attempt = attempt if isinstance(attempt, int) else 0
         if state == "Running":
-            started[key] = (attempt, int(event.data.get("time") or now_ms()))
-        elif state in ("Finished", "Queued") and key in started and attempt >= started[key][0]:
-            # (A state of an earlier attempt, such as a submit's late Queued, ends nothing.)
+            attempt = event.data.get("attempt")
+            started[key] = (
+                attempt if isinstance(attempt, int) else 0,
+                int(event.data.get("time") or now_ms()),
+            )
+        elif state in ("Finished", "Queued") and key in started and not event.predates(started[key][0]):
             _, begun = started.pop(key)
             if state == "Finished":
                 histograms.observe(

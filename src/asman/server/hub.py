@@ -145,12 +145,9 @@ class Hub:
             attempt = conn.running.get(event.job_id)
             if attempt is None:
                 continue
-            event_attempt = event.data.get("attempt")
-            if isinstance(event_attempt, int) and event_attempt < attempt:
-                # From before this attempt began: the Queued event of a submit can arrive after the dispatcher
-                # already claimed the job (the two publish independently).
+            if event.predates(attempt):
                 continue
-            if event.data.get("state") == "Running" and event_attempt == attempt:
+            if event.data.get("state") == "Running" and event.data.get("attempt") == attempt:
                 continue
             if event.data.get("state") == "Finished" and event.data.get("finishedReason") in (
                 "Cancelled",

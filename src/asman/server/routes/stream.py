@@ -114,9 +114,8 @@ async def _job_events(
                 if lines:
                     yield encode(f"{step}-log", lines)
             elif event.kind == "state":
-                event_attempt = event.data.get("attempt")
-                if isinstance(event_attempt, int) and event_attempt < attempt:
-                    continue  # published before the attempt already shown began (a late Queued, say)
+                if event.predates(attempt):
+                    continue  # a late Queued, say
                 yield encode("state", {"jobId": job_id, "queue": queue, **event.data})
                 if event.data.get("state") == JobState.FINISHED.value:
                     final = await service.store.get_job(queue, job_id)
