@@ -28,6 +28,18 @@ from bench.common import RawHTTP, percentile, submit_body
 FINISHED_RESULT = {"reason": "Success", "StatusCode": 0, "logs": [], "outputs": {}}
 
 
+def finished(assign: dict[str, Any]) -> bytes:
+    """The worker's answer to an assignment: done, at once, with nothing to show."""
+    return orjson.dumps(
+        {
+            "type": "finished",
+            "jobId": assign["jobId"],
+            "attempt": assign["attempt"],
+            "result": FINISHED_RESULT,
+        }
+    )
+
+
 def emit(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
@@ -65,16 +77,7 @@ async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> N
         async for raw in worker.ws:
             message = orjson.loads(raw)
             if message.get("type") == "assign":
-                await worker.ws.send(
-                    orjson.dumps(
-                        {
-                            "type": "finished",
-                            "jobId": message["jobId"],
-                            "attempt": message["attempt"],
-                            "result": FINISHED_RESULT,
-                        }
-                    )
-                )
+                await worker.ws.send(finished(message))
                 done += 1
 
     tasks = [asyncio.create_task(serve(worker)) for worker in pool]
@@ -199,16 +202,7 @@ async def probe(
         submit_ms.append(answered - began)
         if message["jobId"] != job_id:
             emit({"warning": f"assigned {message['jobId']} while probing {job_id}"})
-        await worker.ws.send(
-            orjson.dumps(
-                {
-                    "type": "finished",
-                    "jobId": message["jobId"],
-                    "attempt": message["attempt"],
-                    "result": FINISHED_RESULT,
-                }
-            )
-        )
+        await worker.ws.send(finished(message))
         await asyncio.sleep(gap_s)
     await worker.close()
     await client.close()
