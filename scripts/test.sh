@@ -12,7 +12,7 @@ $BIN/mypy
 # asyncio tests cannot share: the browser tests run in their own pytest process.
 echo "== unit and integration tests"
 status=0
-$BIN/pytest -q -ra --durations=15 tests/unit tests/integration "$@" || status=$?
+$BIN/pytest -q -ra --durations=15 tests/unit tests/contract tests/integration "$@" || status=$?
 echo "== browser tests"
 $BIN/pytest -q -ra --durations=5 tests/e2e "$@" || status=$?
 exit $status

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from asman.core import protocol
-from asman.core.events import Event
+from tests.support.events import state
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import Served
 
@@ -17,7 +17,7 @@ async def test_a_late_queued_event_leaves_the_running_attempt_alone(served: Serv
     assert assigned["attempt"] == 1
     # The submit's own Queued event (attempt 0), arriving now.
     served.notifier.deliver(
-        Event("state", "late", job_id, {"state": "Queued", "attempt": 0, "worker": "", "time": 1})
+        state("late", job_id, attempt=0, time=1)
     )
     try:
         unexpected = await worker.receive(timeout=1)
@@ -38,7 +38,7 @@ async def test_a_current_queued_event_takes_the_job_back(served: Served) -> None
     await worker.receive_type(protocol.ASSIGN)
     # Queued again after attempt 1 (its lease expired on another replica, say): the worker must let it go.
     served.notifier.deliver(
-        Event("state", "requeued", job_id, {"state": "Queued", "attempt": 1, "worker": "", "time": 2})
+        state("requeued", job_id, attempt=1, time=2)
     )
     rejected = await worker.receive_type(protocol.REJECTED, timeout=5)
     assert rejected["jobId"] == job_id and rejected["attempt"] == 1

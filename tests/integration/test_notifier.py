@@ -10,9 +10,10 @@ import asyncpg
 import pytest
 
 from asman.core.errors import BackendUnavailable
-from asman.core.events import Event
+from asman.core.events import Event, Resync, WorkersChanged
 from asman.events import postgres as postgres_events
 from asman.events.postgres import MAX_PAYLOAD, PostgresNotifier, encode
+from tests.support.events import logs, state
 
 
 @pytest.fixture
@@ -52,8 +53,8 @@ async def test_two_replicas_see_each_others_events_once(
 ) -> None:
     first, second = pair
     seen_first, seen_second = collect(first), collect(second)
-    one = Event("state", "q", "a" * 64, {"state": "Queued", "attempt": 0})
-    two = Event("log", "q", "b" * 64, {"step": "run", "logs": [["héllo ✓", 1, False]], "attempt": 1})
+    one = state("q", "a" * 64)
+    two = logs("q", "b" * 64, [["héllo ✓", 1, False]])
     await first.publish(one)
     await second.publish(two)
     await wait_for(lambda: len(seen_first) >= 2 and len(seen_second) >= 2)
@@ -68,10 +69,10 @@ async def test_publish_returns_after_local_subscribers_had_the_event(
     first, _ = pair
     seen = collect(first)
     for index in range(20):
-        event = Event("state", "q", "f" * 64, {"n": index})
+        event = state("q", "f" * 64, attempt=index)
         await first.publish(event)
         assert seen[-1] == event  # no wait needed: the echo came back before publish returned
-    big = Event("log", "q", "f" * 64, {"logs": [["y" * 100, 1, False]] * 300})
+    big = logs("q", "f" * 64, [["y" * 100, 1, False]] * 300)
     await first.publish(big)
     assert seen[-1] == big and len(seen) == 21
 
@@ -81,8 +82,8 @@ async def test_concurrent_publishes_go_out_together_in_publish_order(
 ) -> None:
     first, second = pair
     seen_first, seen_second = collect(first), collect(second)
-    events = [Event("state", "q", f"{index:064x}", {"n": index}) for index in range(300)]
-    big = Event("log", "q", "b" * 64, {"logs": [["z" * 100, 1, False]] * 300})  # fragments, mid-batch
+    events = [state("q", f"{index:064x}", attempt=index) for index in range(300)]
+    big = logs("q", "b" * 64, [["z" * 100, 1, False]] * 300)  # fragments, mid-batch
     events.insert(150, big)
     # Each publish returns after its own echo.
     await asyncio.wait_for(asyncio.gather(*(first.publish(event) for event in events)), 20)
@@ -96,7 +97,7 @@ async def test_identical_events_published_together_do_not_wait_for_a_folded_echo
 ) -> None:
     first, _ = pair
     seen = collect(first)
-    same = Event("workers", "q")
+    same = WorkersChanged("q")
     # PostgreSQL delivers identical notifications of one transaction once: all five publishers must go on.
     await asyncio.wait_for(asyncio.gather(*(first.publish(same) for _ in range(5))), 20)
     assert same in seen
@@ -107,7 +108,7 @@ async def test_events_from_one_publisher_keep_their_order(
 ) -> None:
     first, second = pair
     seen = collect(second)
-    events = [Event("state", "q", f"{index:064x}", {"n": index}) for index in range(200)]
+    events = [state("q", f"{index:064x}", attempt=index) for index in range(200)]
     for event in events:
         await first.publish(event)
     await wait_for(lambda: len(seen) >= 200)
@@ -119,11 +120,11 @@ async def test_large_events_are_fragmented_and_reassembled(
 ) -> None:
     first, second = pair
     seen_first, seen_second = collect(first), collect(second)
-    logs = [[f"line {index} " + "x" * 200 + " ✓", index, index % 2 == 0] for index in range(500)]
-    big = Event("log", "q", "c" * 64, {"step": "run", "logs": logs, "attempt": 1})
+    lines = [[f"line {index} " + "x" * 200 + " ✓", index, index % 2 == 0] for index in range(500)]
+    big = logs("q", "c" * 64, lines)
     payloads = encode(big)
     assert len(payloads) > 10 and all(len(payload.encode()) < 8000 for payload in payloads)
-    small = Event("state", "q", "c" * 64, {"state": "Running"})
+    small = state("q", "c" * 64, "Running")
     assert len(encode(small)) == 1 and len(encode(small)[0]) <= MAX_PAYLOAD
     await first.publish(big)
     await first.publish(small)
@@ -142,10 +143,10 @@ async def test_unsubscribe_and_a_failing_listener(pair: tuple[PostgresNotifier, 
 
     first.subscribe(broken)
     unsubscribe = first.subscribe(seen.append)
-    await first.publish(Event("workers", "q"))
+    await first.publish(WorkersChanged("q"))
     await wait_for(lambda: len(seen) == 1)
     unsubscribe()
-    await first.publish(Event("workers", "q"))
+    await first.publish(WorkersChanged("q"))
     await asyncio.sleep(0.3)
     assert len(seen) == 1
 
@@ -171,7 +172,7 @@ async def test_reconnects_after_the_listen_connection_drops(
     assert await cut_connections(postgres_url, "query LIKE 'LISTEN%' OR query = 'SELECT 1'") == 2
     # The server's goodbye wakes the supervisor at once: no wait for the next ping.
     await wait_for(lambda: second.reconnects >= 1 and first.reconnects >= 1, timeout=15)
-    event = Event("state", "q", "d" * 64, {"state": "Finished"})
+    event = state("q", "d" * 64, "Finished", reason="Success")
     await first.publish(event)
     await wait_for(lambda: event in seen)
     await asyncio.sleep(0.2)
@@ -185,12 +186,12 @@ async def test_publishing_survives_cut_pool_connections(
     seen = collect(second)
     assert await cut_connections(postgres_url) >= 4  # both LISTEN and both publishing pools
     await wait_for(lambda: second.reconnects >= 1, timeout=15)
-    events = [Event("state", "q", "e" * 64, {"n": index}) for index in range(3)]
+    events = [state("q", "e" * 64, attempt=index) for index in range(3)]
     for event in events:
         await first.publish(event)  # the dead pooled connection is replaced, not reported
     await wait_for(lambda: len(seen) >= 4)
     # Events of the gap may be lost, so the reconnected replica tells its own listeners to catch up first.
-    assert seen == [Event("resync", ""), *events]
+    assert seen == [Resync(), *events]
 
 
 async def test_unreachable_server_is_backend_unavailable() -> None:
@@ -200,4 +201,4 @@ async def test_unreachable_server_is_backend_unavailable() -> None:
     with pytest.raises(BackendUnavailable, match="ASMAN_DATABASE_URL"):
         await notifier.open()
     with pytest.raises(BackendUnavailable):
-        await notifier.publish(Event("workers", "q"))
+        await notifier.publish(WorkersChanged("q"))

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from asman.core.events import Event
+from asman.core.events import Resync
 from asman.server import sse
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import Served, sse_events
@@ -64,7 +64,7 @@ async def test_resync_after_lost_events_brings_streams_to_the_current_state(serv
     assert job_stream.kinds() == ["state"], "the lost events must really have been lost"
 
     del notifier.deliver
-    notifier.deliver_everywhere(Event("resync", ""))
+    notifier.deliver_everywhere(Resync())
     await job_stream.wait_for("final")
     await queue_stream.wait_for("resync")
     await asyncio.wait_for(job_stream.task, 5)  # a finished job's stream ends
@@ -84,7 +84,7 @@ async def test_a_stream_sends_each_log_line_once_across_a_resync(served: Served)
     await worker.log(job_id, 1, "first")
     stream = Stream(f"{served.url}/q/once/j/{job_id}/stream")
     await stream.wait_for("run-log")
-    served.notifier.deliver_everywhere(Event("resync", ""))
+    served.notifier.deliver_everywhere(Resync())
     await worker.log(job_id, 1, "second")
     await worker.finish(job_id, 1)
     await stream.wait_for("final")

@@ -6,10 +6,11 @@ import asyncio
 
 import pytest
 
-from asman.core.events import Event
+from asman.core.events import Event, Resync, StateChanged
 from asman.events.local import LocalNotifier
 from asman.server import sse
 from asman.server.sse import BUFFER, Subscription
+from tests.support.events import logs, state
 
 
 async def test_listeners_of_a_queue_get_only_its_events_and_global_ones_get_all() -> None:
@@ -18,14 +19,14 @@ async def test_listeners_of_a_queue_get_only_its_events_and_global_ones_get_all(
     only_a: list[Event] = []
     notifier.subscribe(everything.append)
     stop_a = notifier.subscribe(only_a.append, "a")
-    one, two = Event("state", "a", "j1"), Event("state", "b", "j2")
+    one, two = state("a", "j1"), state("b", "j2")
     await notifier.publish(one)
     await notifier.publish(two)
     assert everything == [one, two] and only_a == [one]
     stop_a()
     await notifier.publish(one)
     assert only_a == [one]
-    resync = Event("resync", "")
+    resync = Resync()
     notifier.subscribe(only_a.append, "a")
     notifier.deliver_everywhere(resync)
     assert everything[-1] is resync and only_a[-1] is resync
@@ -40,21 +41,21 @@ async def test_a_broken_listener_does_not_starve_the_others() -> None:
 
     notifier.subscribe(broken, "q")
     notifier.subscribe(seen.append, "q")
-    await notifier.publish(Event("state", "q", "j"))
+    await notifier.publish(state("q", "j"))
     assert len(seen) == 1
 
 
 async def test_a_watcher_gets_events_in_order_and_keep_alive_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sse, "KEEPALIVE_SECONDS", 0.05)
     notifier = LocalNotifier()
-    subscription = Subscription(notifier, "q", lambda event: event.kind == "state")
-    events = [Event("state", "q", f"j{index}") for index in range(3)]
+    subscription = Subscription(notifier, "q", lambda event: isinstance(event, StateChanged))
+    events = [state("q", f"j{index}") for index in range(3)]
     for event in events:
         await notifier.publish(event)
-    await notifier.publish(Event("log", "q", "j0"))  # not accepted
+    await notifier.publish(logs("q", "j0", []))  # not accepted
     assert [await subscription.next() for _ in range(3)] == events
     assert await asyncio.wait_for(subscription.next(), 1) is None  # nothing new: a keep-alive tick
-    later = Event("state", "q", "j9")
+    later = state("q", "j9")
     asyncio.get_running_loop().call_later(0.01, lambda: asyncio.ensure_future(notifier.publish(later)))
     assert await asyncio.wait_for(subscription.next(), 1) == later
     subscription.close()
@@ -64,7 +65,7 @@ async def test_a_watcher_that_falls_too_far_behind_is_ended() -> None:
     notifier = LocalNotifier()
     subscription = Subscription(notifier, "q", lambda event: True)
     for index in range(BUFFER + 1):
-        await notifier.publish(Event("state", "q", f"j{index}"))
+        await notifier.publish(state("q", f"j{index}"))
     with pytest.raises(EOFError):
         await subscription.next()
     subscription.close()
@@ -81,12 +82,12 @@ def test_run_durations_ignore_a_late_event_of_an_earlier_attempt() -> None:
             observed.append((queue, seconds))
 
     listener = _observe_durations(Histograms())  # type: ignore[arg-type]
-    listener(Event("state", "q", "j", {"state": "Running", "attempt": 1, "time": 1_000}))
-    listener(Event("state", "q", "j", {"state": "Queued", "attempt": 0, "time": 900}))  # the submit's, late
-    listener(Event("state", "q", "j", {"state": "Finished", "attempt": 1, "time": 3_500}))
+    listener(state("q", "j", "Running", attempt=1, time=1_000))
+    listener(state("q", "j", "Queued", attempt=0, time=900))  # the submit's, late
+    listener(state("q", "j", "Finished", attempt=1, time=3_500))
     assert observed == [("q", 2.5)]
     # Queued again after attempt 1 (a lost worker): that run is not a duration to count.
-    listener(Event("state", "q", "j", {"state": "Running", "attempt": 2, "time": 4_000}))
-    listener(Event("state", "q", "j", {"state": "Queued", "attempt": 2, "time": 5_000}))
-    listener(Event("state", "q", "j", {"state": "Finished", "attempt": 2, "time": 6_000}))
+    listener(state("q", "j", "Running", attempt=2, time=4_000))
+    listener(state("q", "j", "Queued", attempt=2, time=5_000))
+    listener(state("q", "j", "Finished", attempt=2, time=6_000))
     assert observed == [("q", 2.5)]

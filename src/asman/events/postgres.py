@@ -5,7 +5,7 @@
   included, so local subscribers are served from that echo only: every subscriber on every replica gets each
   event exactly once, in commit order (events published one after another arrive in that order). `publish`
   returns once the echo has reached this replica's subscribers, as with the in-process notifier.
-- The payload is `Event.to_json()` as JSON. NOTIFY payloads are limited to 8000 bytes, so an event whose
+- The payload is `event_to_json(event)` as JSON. NOTIFY payloads are limited to 8000 bytes, so an event whose
   JSON is over `MAX_PAYLOAD` bytes (a big batch of log lines, typically) is sent as several *fragment*
   notifications in one transaction, `{"fragment": {"id", "index", "count"}, "data": base64 of a slice}`, and
   reassembled into the one original event before delivery. Fragments of a message that never completes are
@@ -32,9 +32,9 @@ import asyncpg
 import orjson
 
 from asman.core.errors import BackendUnavailable
-from asman.core.events import Event
+from asman.core.events import Event, Resync, event_from_json, event_to_json
 from asman.events.base import Fanout
-from asman.store.postgres import keep_session, split_url
+from asman.store.pg_connection import CONNECTION_ERRORS, keep_session, split_url
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +45,12 @@ FRAGMENT_TTL = 60.0
 PING_SECONDS = 5.0
 ECHO_TIMEOUT = 2.0  # how long publish waits for its own notification to come back
 
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-    asyncpg.exceptions.InvalidCatalogNameError,
-    asyncpg.exceptions.InvalidAuthorizationSpecificationError,
-)
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (*CONNECTION_ERRORS, asyncpg.InterfaceError)
 
 
 def encode(event: Event) -> list[str]:
     """The notification payloads for one event: itself, or its fragments."""
-    raw = orjson.dumps(event.to_json())
+    raw = orjson.dumps(event_to_json(event))
     if len(raw) <= MAX_PAYLOAD:
         return [raw.decode()]
     message_id = uuid.uuid4().hex
@@ -186,7 +177,7 @@ class PostgresNotifier(Fanout):
                 self.reconnects += 1
                 delay = 0.5
                 log.info("event connection to PostgreSQL restored")
-                self.deliver_everywhere(Event("resync", ""))
+                self.deliver_everywhere(Resync())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -310,7 +301,7 @@ class PostgresNotifier(Fanout):
             if "fragment" in raw:
                 whole = self._reassembly.add(raw["fragment"], raw["data"])
                 raw = orjson.loads(whole) if whole is not None else None
-            event = Event.from_json(raw) if raw is not None else None
+            event = event_from_json(raw) if raw is not None else None
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed event on channel %s: %.200s", channel, payload)
             event = None

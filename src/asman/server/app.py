@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,7 +21,8 @@ from asman import __version__
 from asman.blobs import open_blobs
 from asman.core.definition import Control, JobDefinition
 from asman.core.errors import AsmanError, InvalidInput, NotFound
-from asman.core.events import Event
+from asman.core.events import Event, StateChanged
+from asman.core.states import JobState
 from asman.events.base import Notifier
 from asman.events.local import LocalNotifier
 from asman.server.http import JSONResponse, error_response, wants_html
@@ -29,7 +30,7 @@ from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
 from asman.server.metrics import DurationHistograms
 from asman.server.routes import blobs, jobs, queues, stream
-from asman.server.service import JobService, describe_validation, now_ms
+from asman.server.service import JobService, describe_validation
 from asman.server.web import STATIC_DIR, WebAssets, index_page
 from asman.server.ws import worker_socket
 from asman.settings import Settings
@@ -56,9 +57,7 @@ def _open_notifier(settings: Settings) -> Notifier:
 async def _sweep_loop(service: JobService) -> None:
     while True:
         try:
-            now = now_ms()
-            removed = await service.store.sweep(now)
-            removed += await service.blobs.sweep(now - int(service.settings.ttl_seconds * 1000))
+            removed = await service.sweep()
             if removed:
                 log.info("expiry sweep removed %d rows and blobs", removed)
         except asyncio.CancelledError:
@@ -68,24 +67,19 @@ async def _sweep_loop(service: JobService) -> None:
         await asyncio.sleep(service.settings.sweep_interval_seconds)
 
 
-def _observe_durations(histograms: DurationHistograms) -> Any:
+def _observe_durations(histograms: DurationHistograms) -> Callable[[Event], None]:
     started: dict[tuple[str, str], tuple[int, int]] = {}  # (queue, job) -> (attempt, time it began running)
 
     def listener(event: Event) -> None:
-        state = event.data.get("state")
+        if not isinstance(event, StateChanged):
+            return
         key = (event.queue, event.job_id)
-        if state == "Running":
-            attempt = event.data.get("attempt")
-            started[key] = (
-                attempt if isinstance(attempt, int) else 0,
-                int(event.data.get("time") or now_ms()),
-            )
-        elif state in ("Finished", "Queued") and key in started and not event.predates(started[key][0]):
+        if event.state is JobState.RUNNING:
+            started[key] = (event.attempt, event.time_ms)
+        elif key in started and not event.predates(started[key][0]):
             _, begun = started.pop(key)
-            if state == "Finished":
-                histograms.observe(
-                    event.queue, max(0, int(event.data.get("time") or now_ms()) - begun) / 1000
-                )
+            if event.state is JobState.FINISHED:
+                histograms.observe(event.queue, max(0, event.time_ms - begun) / 1000)
 
     return listener
 
@@ -111,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.histograms = DurationHistograms()
         unsubscribe = notifier.subscribe(_observe_durations(app.state.histograms))
         hub.start()
-        sweeper = asyncio.create_task(_sweep_loop(service))
+        sweeper = asyncio.create_task(_sweep_loop(service), name="asman-sweeper")
         try:
             yield
         finally:

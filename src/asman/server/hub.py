@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asman.core import protocol
-from asman.core.events import Event
+from asman.core.events import CancelRequested, Event, Resync, StateChanged
 from asman.core.protocol import WorkerInfo
+from asman.core.states import STOPS_CONTAINER, JobState
 from asman.server.service import JobService, now_ms
 from asman.store.base import WorkerRow
 
@@ -45,9 +46,9 @@ class WorkerConn:
     def free_slots(self) -> int:
         return 0 if self.draining else max(0, self.info.slots - len(self.running))
 
-    def row(self, replica: str) -> WorkerRow:
+    def row(self, replica: str, now: int) -> WorkerRow:
         info = {**self.info.model_dump(), "connectedTime": self.connected_ms}
-        return WorkerRow(self.queue, self.info.id, replica, info, now_ms())
+        return WorkerRow(self.queue, self.info.id, replica, info, now)
 
 
 class Hub:
@@ -61,6 +62,8 @@ class Hub:
         self._dispatching: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        # Messages on their way to workers, held so none is collected mid-send.
+        self._sending: set[asyncio.Task[None]] = set()
         self._rotation = itertools.count()
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -69,14 +72,14 @@ class Hub:
     def start(self) -> None:
         self._unsubscribe = self.service.notifier.subscribe(self._on_event)
         self._tasks = [
-            asyncio.create_task(self._supervise("dispatch", self._dispatch_loop)),
-            asyncio.create_task(self._supervise("leases", self._lease_loop)),
+            asyncio.create_task(self._supervise("dispatch", self._dispatch_loop), name="asman-dispatch"),
+            asyncio.create_task(self._supervise("leases", self._lease_loop), name="asman-leases"),
         ]
 
     async def stop(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
-        tasks = [*self._tasks, *self._dispatching.values()]
+        tasks = [*self._tasks, *self._dispatching.values(), *self._sending]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -101,8 +104,7 @@ class Hub:
 
     async def add(self, conn: WorkerConn) -> None:
         self._workers.setdefault(conn.queue, []).append(conn)
-        await self.service.store.upsert_worker(conn.row(self.settings.replica_id))
-        await self._announce_workers(conn.queue)
+        await self.service.register_worker(conn.row(self.settings.replica_id, self.service.now()))
         self.kick(conn.queue)
 
     async def remove(self, conn: WorkerConn) -> None:
@@ -111,14 +113,12 @@ class Hub:
             conns.remove(conn)
         if not conns:
             self._workers.pop(conn.queue, None)
-        await self.service.store.remove_worker(conn.queue, conn.info.id, self.settings.replica_id)
-        await self._announce_workers(conn.queue)
+        await self.service.unregister_worker(conn.queue, conn.info.id, self.settings.replica_id)
 
     async def touch(self, conn: WorkerConn) -> None:
-        await self.service.store.upsert_worker(conn.row(self.settings.replica_id))
-
-    async def _announce_workers(self, queue: str) -> None:
-        await self.service.notifier.publish(Event("workers", queue, "", {}))
+        await self.service.register_worker(
+            conn.row(self.settings.replica_id, self.service.now()), announce=False
+        )
 
     # -- dispatch ---------------------------------------------------------------------------------------------
 
@@ -128,47 +128,41 @@ class Hub:
             self._wake.set()
 
     def _on_event(self, event: Event) -> None:
-        if event.kind == "state":
-            state = event.data.get("state")
-            if state == "Queued":
-                self.kick(event.queue)
-            self._forget_other_attempts(event)
-        elif event.kind == "cancel":
-            self._forward_cancel(event)
-        elif event.kind == "resync":
-            for queue in list(self._workers):
-                self.kick(queue)
+        match event:
+            case StateChanged():
+                if event.state is JobState.QUEUED:
+                    self.kick(event.queue)
+                self._forget_other_attempts(event)
+            case CancelRequested():
+                for conn in self._workers.get(event.queue, ()):
+                    attempt = conn.running.get(event.job_id)
+                    if attempt is not None:
+                        self.send_soon(
+                            conn, {"type": protocol.CANCEL, "jobId": event.job_id, "attempt": attempt}
+                        )
+            case Resync():
+                for queue in list(self._workers):
+                    self.kick(queue)
 
-    def _forget_other_attempts(self, event: Event) -> None:
+    def _forget_other_attempts(self, event: StateChanged) -> None:
         """A job that left Running (or runs as another attempt) is no longer this connection's to report on."""
         for conn in self._workers.get(event.queue, ()):
             attempt = conn.running.get(event.job_id)
-            if attempt is None:
+            if attempt is None or event.predates(attempt):
                 continue
-            if event.predates(attempt):
+            if event.state is JobState.RUNNING and event.attempt == attempt:
                 continue
-            if event.data.get("state") == "Running" and event.data.get("attempt") == attempt:
-                continue
-            if event.data.get("state") == "Finished" and event.data.get("finishedReason") in (
-                "Cancelled",
-                "Deleted",
-                "JobReplacedByClient",
-            ):
+            if event.state is JobState.FINISHED and event.reason in STOPS_CONTAINER:
                 continue  # the cancel event stops the container; the slot frees when the worker reports
-            if event.data.get("state") in ("Queued", "Finished") or event.data.get("attempt") != attempt:
-                del conn.running[event.job_id]
-                asyncio.get_running_loop().create_task(
-                    self._send(conn, protocol.rejected(event.job_id, attempt))
-                )
-                self.kick(conn.queue)
+            del conn.running[event.job_id]
+            self.send_soon(conn, protocol.rejected(event.job_id, attempt))
+            self.kick(conn.queue)
 
-    def _forward_cancel(self, event: Event) -> None:
-        for conn in self._workers.get(event.queue, ()):
-            attempt = conn.running.get(event.job_id)
-            if attempt is not None:
-                asyncio.get_running_loop().create_task(
-                    self._send(conn, {"type": protocol.CANCEL, "jobId": event.job_id, "attempt": attempt})
-                )
+    def send_soon(self, conn: WorkerConn, message: dict[str, Any]) -> None:
+        """Send from a callback that cannot wait: the task is held until it is done."""
+        task = asyncio.get_running_loop().create_task(self._send(conn, message), name="asman-send")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self, conn: WorkerConn, message: dict[str, Any]) -> None:
         try:
@@ -212,11 +206,7 @@ class Hub:
         for conn in conns[start:] + conns[:start]:
             if conn.free_slots <= 0:
                 continue
-            now = now_ms()
-            lease_until = now + int(self.settings.lease_seconds * 1000)
-            assignments = await self.service.store.claim(
-                queue, conn.info.id, conn.free_slots, conn.info.gpus, lease_until, now
-            )
+            assignments = await self.service.claim(queue, conn.info.id, conn.free_slots, conn.info.gpus)
             for assignment in assignments:
                 conn.running[assignment.job_id] = assignment.attempt
                 for step in (protocol.STEP_RUN, protocol.STEP_BUILD):
@@ -232,19 +222,6 @@ class Hub:
                         "leaseSeconds": self.settings.lease_seconds,
                     },
                 )
-                await self.service.notifier.publish(
-                    Event(
-                        "state",
-                        queue,
-                        assignment.job_id,
-                        {
-                            "state": "Running",
-                            "attempt": assignment.attempt,
-                            "worker": conn.info.id,
-                            "time": assignment.time_ms,
-                        },
-                    )
-                )
             if not assignments:
                 break  # the queue is empty for every worker alike
 
@@ -252,12 +229,11 @@ class Hub:
         interval = max(0.2, min(1.0, self.settings.lease_seconds / 5))
         while True:
             await asyncio.sleep(interval)
-            transitions = await self.service.store.expire_leases(now_ms(), self.settings.retry_budget)
-            if transitions:
+            changes = await self.service.expire_leases()
+            if changes:
                 log.warning(
-                    "leases expired: %s", [(t.job_id[:12], t.attempt, t.state.value) for t in transitions]
+                    "leases expired: %s", [(c.job_id[:12], c.attempt, c.state.value) for c in changes]
                 )
-                await self.service.publish_transitions(transitions)
             # A periodic pass also covers events missed while a replica or the store was unreachable.
             for queue in list(self._workers):
                 self.kick(queue)

@@ -1,10 +1,12 @@
-"""The queue's use cases: submit, cancel, delete, copy, finish. Routes and the worker socket stay thin and call
-these; every state change the store makes is published as an event."""
+"""The queue's use cases, and the only writer to the store: submit, cancel, delete and copy for clients; claim,
+renew, logs, finish and release for workers; lease expiry, worker registration and the expiry sweep for the
+server itself. Routes, the worker socket and the hub stay thin and call these; every change the store makes is
+published here as a typed event. The clock is injected, so tests can set the time."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -12,13 +14,13 @@ from pydantic import ValidationError
 from asman.blobs import BlobStore
 from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id
 from asman.core.errors import InvalidInput, NotFound, ValidationFailed
-from asman.core.events import Event
+from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
 from asman.core.names import check_job_id, check_queue
-from asman.core.states import FinishedReason
+from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
 from asman.events.base import Notifier
 from asman.settings import Settings
 from asman.store import Store
-from asman.store.base import JobRow, Transition
+from asman.store.base import Assignment, JobRow, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
 
@@ -36,46 +38,35 @@ def describe_validation(errors: Sequence[Any]) -> str:
     return "; ".join(parts)
 
 
-def state_event(transition: Transition) -> Event:
-    data: dict[str, Any] = {
-        "state": transition.state.value,
-        "attempt": transition.attempt,
-        "worker": transition.worker or "",
-        "time": transition.time_ms,
-    }
-    if transition.reason is not None:
-        data["finishedReason"] = transition.reason.value
-    if transition.exit_code is not None:
-        data["exitCode"] = transition.exit_code
-    return Event("state", transition.queue, transition.job_id, data)
-
-
-def cancel_event(transition: Transition) -> Event:
-    return Event(
-        "cancel",
-        transition.queue,
-        transition.job_id,
-        {"attempt": transition.attempt, "worker": transition.worker},
-    )
-
-
 class JobService:
-    def __init__(self, settings: Settings, store: Store, blobs: BlobStore, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        blobs: BlobStore,
+        notifier: Notifier,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.blobs = blobs
         self.notifier = notifier
+        self.now = clock
 
     def expires_ms(self, now: int) -> int:
         return now + int(self.settings.ttl_seconds * 1000)
 
-    async def publish_transitions(
-        self, transitions: list[Transition], stop: list[Transition] | None = None
-    ) -> None:
-        for transition in transitions:
-            await self.notifier.publish(state_event(transition))
-        for transition in stop or []:
-            await self.notifier.publish(cancel_event(transition))
+    def lease_until_ms(self, now: int) -> int:
+        return now + int(self.settings.lease_seconds * 1000)
+
+    async def publish(self, changes: Sequence[StateChanged], stop: Sequence[StateChanged] = ()) -> None:
+        """Publish what the store changed, and tell workers to stop containers of jobs that ended under them."""
+        for change in changes:
+            await self.notifier.publish(change)
+        for change in stop:
+            await self.notifier.publish(
+                CancelRequested(change.queue, change.job_id, change.attempt, change.worker)
+            )
 
     def parse_submission(self, body: Any) -> tuple[dict[str, Any], Control, str | None]:
         """Accept `{definition, control?, id?}` or a bare definition; return the raw definition for hashing."""
@@ -119,10 +110,10 @@ class JobService:
                 " leave 'id' out and the server computes it"
             )
         namespace = control.namespace or DEFAULT_NAMESPACE
-        now = now_ms()
+        now = self.now()
         outcome = await self.store.submit(queue, computed, definition, namespace, now, self.expires_ms(now))
         if outcome.transitions or outcome.stop:
-            await self.publish_transitions(outcome.transitions, outcome.stop)
+            await self.publish(outcome.transitions, outcome.stop)
         return outcome.job
 
     async def require_job(self, queue: str, job: str) -> JobRow:
@@ -135,17 +126,17 @@ class JobService:
 
     async def cancel(self, queue: str, job: str, namespace: str) -> JobRow:
         await self.require_job(queue, job)
-        transition = await self.store.cancel(queue, job, namespace or DEFAULT_NAMESPACE, now_ms())
-        if transition is not None:
-            await self.publish_transitions([transition], [transition])
+        await self._end(await self.store.cancel(queue, job, namespace or DEFAULT_NAMESPACE, self.now()))
         return await self.require_job(queue, job)
 
     async def delete(self, queue: str, job: str) -> JobRow:
         await self.require_job(queue, job)
-        transition = await self.store.delete(queue, job, now_ms())
-        if transition is not None:
-            await self.publish_transitions([transition], [transition])
+        await self._end(await self.store.delete(queue, job, self.now()))
         return await self.require_job(queue, job)
+
+    async def _end(self, change: StateChanged | None) -> None:
+        if change is not None:
+            await self.publish([change], [change] if change.reason in STOPS_CONTAINER else [])
 
     async def copy(self, job: str, body: Any) -> JobRow:
         check_job_id(job)
@@ -156,14 +147,71 @@ class JobService:
             raise NotFound(f"no job {job}: it was never submitted or has expired")
         return await self.submit(body["queue"], {"definition": definition, "control": body.get("control")})
 
+    # -- workers ----------------------------------------------------------------------------------------------
+
+    async def claim(self, queue: str, worker: str, slots: int, gpus: int) -> list[Assignment]:
+        """Up to `slots` of the oldest queued jobs that fit `gpus`, each as a new attempt leased to `worker`."""
+        now = self.now()
+        assignments = await self.store.claim(queue, worker, slots, gpus, self.lease_until_ms(now), now)
+        await self.publish([assignment.transition for assignment in assignments])
+        return assignments
+
+    async def renew(self, queue: str, worker: str, attempts: list[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Extend the leases of `attempts`; return those that are no longer current."""
+        if not attempts:
+            return []
+        return await self.store.renew(queue, worker, attempts, self.lease_until_ms(self.now()))
+
+    async def append_logs(
+        self, queue: str, job: str, attempt: int, step: str, lines: list[list[Any]], offset: int
+    ) -> None:
+        """Store an attempt's log lines (`offset` lines of `step` are stored before them) and publish them."""
+        await self.store.append_logs(job, attempt, step, lines, self.expires_ms(self.now()))
+        await self.notifier.publish(LogsAppended(queue, job, attempt, step, offset, lines))
+
+    async def stored_log_lines(self, job: str, step: str) -> int:
+        _, total = await self.store.read_logs(job, step, 0)
+        return total
+
     async def finish(
         self, queue: str, job: str, attempt: int, reason: FinishedReason, result: dict[str, Any]
-    ) -> Transition | None:
-        now = now_ms()
-        transition = await self.store.finish(queue, job, attempt, reason, result, now, self.expires_ms(now))
-        if transition is not None:
-            await self.publish_transitions([transition])
-        return transition
+    ) -> StateChanged | None:
+        """Record an attempt's outcome; None when the attempt is stale, or the reason not a worker's to give."""
+        try:
+            transition(JobState.RUNNING, Verb.FINISH, reason=reason)
+        except IllegalTransition:
+            return None
+        now = self.now()
+        change = await self.store.finish(queue, job, attempt, reason, result, now, self.expires_ms(now))
+        if change is not None:
+            await self.publish([change])
+        return change
+
+    async def release(self, queue: str, job: str, attempt: int) -> StateChanged | None:
+        change = await self.store.release(queue, job, attempt, self.now())
+        if change is not None:
+            await self.publish([change])
+        return change
+
+    async def expire_leases(self) -> list[StateChanged]:
+        changes = await self.store.expire_leases(self.now(), self.settings.retry_budget)
+        await self.publish(changes)
+        return changes
+
+    async def register_worker(self, row: WorkerRow, announce: bool = True) -> None:
+        await self.store.upsert_worker(row)
+        if announce:
+            await self.notifier.publish(WorkersChanged(row.queue))
+
+    async def unregister_worker(self, queue: str, worker: str, replica: str) -> None:
+        await self.store.remove_worker(queue, worker, replica)
+        await self.notifier.publish(WorkersChanged(queue))
+
+    async def sweep(self) -> int:
+        """Delete what has expired: store rows, then blobs."""
+        now = self.now()
+        removed = await self.store.sweep(now)
+        return removed + await self.blobs.sweep(now - int(self.settings.ttl_seconds * 1000))
 
     async def job_view(self, row: JobRow) -> dict[str, Any]:
         """The full JSON view of one job in one queue."""

@@ -16,7 +16,7 @@ import orjson
 from fastapi.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-from asman.core.events import Event
+from asman.core.events import Event, Resync
 from asman.events.base import Notifier
 
 BUFFER = 1000
@@ -42,7 +42,7 @@ class Subscription:
         self.close = notifier.subscribe(self._on_event, queue)
 
     def _on_event(self, event: Event) -> None:
-        if self.ended or not (event.kind == "resync" or self._accept(event)):
+        if self.ended or not (isinstance(event, Resync) or self._accept(event)):
             return
         if len(self._pending) >= BUFFER:
             self.end()  # the client fell behind: it reconnects and starts from the current state

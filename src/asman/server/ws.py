@@ -15,11 +15,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asman.core import protocol
 from asman.core.errors import AsmanError
-from asman.core.events import Event
 from asman.core.names import check_queue
 from asman.core.protocol import JobResult, WorkerInfo
 from asman.server.hub import Hub, WorkerConn
-from asman.server.service import now_ms
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +61,10 @@ async def worker_socket(websocket: WebSocket) -> None:
 
     conn = WorkerConn(queue=queue, info=info, send=send)
     service = hub.service
-    lease_ms = int(hub.settings.lease_seconds * 1000)
     announced = [
         (item["jobId"], int(item["attempt"])) for item in first.get("running") or [] if "jobId" in item
     ]
-    stale = await service.store.renew(queue, info.id, announced, now_ms() + lease_ms)
+    stale = await service.renew(queue, info.id, announced)
     keep = [pair for pair in announced if pair not in stale]
     conn.running.update(dict(keep))
     await send(
@@ -137,8 +134,7 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
     service = hub.service
     kind = message.get("type")
     if kind == protocol.HEARTBEAT:
-        lease_until = now_ms() + int(hub.settings.lease_seconds * 1000)
-        stale = await service.store.renew(conn.queue, conn.info.id, list(conn.running.items()), lease_until)
+        stale = await service.renew(conn.queue, conn.info.id, list(conn.running.items()))
         for job, attempt in stale:
             if conn.running.get(job) == attempt:
                 del conn.running[job]
@@ -166,13 +162,9 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
         key = (job, attempt, step)
         offset = conn.log_lines.get(key)
         if offset is None:  # an attempt re-announced after a reconnect: count what is stored
-            _, offset = await service.store.read_logs(job, step, 0)
+            offset = await service.stored_log_lines(job, step)
         conn.log_lines[key] = offset + len(lines)
-        now = now_ms()
-        await service.store.append_logs(job, attempt, step, lines, service.expires_ms(now))
-        await service.notifier.publish(
-            Event("log", conn.queue, job, {"step": step, "logs": lines, "attempt": attempt, "offset": offset})
-        )
+        await service.append_logs(conn.queue, job, attempt, step, lines, offset)
     elif kind == protocol.FINISHED:
         result = JobResult.model_validate(message.get("result") or {})
         was_mine = conn.running.pop(job, None) == attempt
@@ -184,7 +176,7 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
             "reason": result.reason.value,
             "worker": conn.info.id,
             "attempt": attempt,
-            "time": now_ms(),
+            "time": service.now(),
         }
         transition = await service.finish(conn.queue, job, attempt, result.reason, stored)
         if transition is None and was_mine:
@@ -192,8 +184,6 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
         hub.kick(conn.queue)
     elif kind == protocol.RELEASE:
         conn.running.pop(job, None)
-        transition = await service.store.release(conn.queue, job, attempt, now_ms())
-        if transition is not None:
-            await service.publish_transitions([transition])
+        await service.release(conn.queue, job, attempt)
     else:
         raise ValueError(f"unknown message type {kind!r}")

@@ -1,7 +1,8 @@
 """The queue store: one interface for queue membership, job records, states, namespaces, results, logs, leases
 and attempts. SQLite (embedded) and PostgreSQL (scale-out) implement it; callers never see SQL.
 
-Rows become domain objects here, at the boundary: `JobRow`, `Assignment`, `Transition`.
+Rows become domain objects here, at the boundary: `JobRow`, `Assignment`, `WorkerRow`; every state change a verb
+makes comes back as a `StateChanged` event for the service to publish.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState
 
 
@@ -44,44 +46,28 @@ class JobRow:
 
     def summary(self) -> dict[str, Any]:
         """The JSON shape of a job in listings and events (upstream's InMemoryDockerJob, extended)."""
-        data: dict[str, Any] = {
-            "jobId": self.job_id,
-            "queue": self.queue,
-            "state": self.state.value,
-            "queuedTime": self.queued_ms,
-            "time": self.updated_ms,
-            "worker": self.worker or "",
-            "attempt": self.attempt,
-        }
-        if self.reason is not None:
-            data["finishedReason"] = self.reason.value
-        if self.exit_code is not None:
-            data["exitCode"] = self.exit_code
+        data = StateChanged(
+            self.queue,
+            self.job_id,
+            self.state,
+            self.reason,
+            self.attempt,
+            self.worker,
+            self.updated_ms,
+            self.exit_code,
+        ).summary()
+        data["queuedTime"] = self.queued_ms
         if self.namespaces:
             data["namespaces"] = list(self.namespaces)
         return data
 
 
 @dataclass(frozen=True, slots=True)
-class Transition:
-    """A state change the store made; the service turns each into an event."""
-
-    queue: str
-    job_id: str
-    state: JobState
-    reason: FinishedReason | None
-    attempt: int
-    worker: str | None
-    time_ms: int
-    exit_code: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class SubmitOutcome:
     job: JobRow
-    transitions: list[Transition] = field(default_factory=list)
+    transitions: list[StateChanged] = field(default_factory=list)
     # Running attempts that lost their last namespace to a newer job and must be stopped on their worker.
-    stop: list[Transition] = field(default_factory=list)
+    stop: list[StateChanged] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +77,13 @@ class Assignment:
     attempt: int
     definition: dict[str, Any]
     time_ms: int
+    worker: str
+
+    @property
+    def transition(self) -> StateChanged:
+        return StateChanged(
+            self.queue, self.job_id, JobState.RUNNING, None, self.attempt, self.worker, self.time_ms
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +139,19 @@ class Store(Protocol):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
-    ) -> Transition | None:
+    ) -> StateChanged | None:
         """Record an attempt's outcome; None when the attempt is stale (fencing)."""
         ...
 
-    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> Transition | None: ...
+    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None: ...
 
-    async def expire_leases(self, now_ms: int, retry_budget: int) -> list[Transition]: ...
+    async def expire_leases(self, now_ms: int, retry_budget: int) -> list[StateChanged]: ...
 
-    async def cancel(self, queue: str, job_id: str, namespace: str, now_ms: int) -> Transition | None:
+    async def cancel(self, queue: str, job_id: str, namespace: str, now_ms: int) -> StateChanged | None:
         """Remove one namespace's interest; finish the job as Cancelled when none is left."""
         ...
 
-    async def delete(self, queue: str, job_id: str, now_ms: int) -> Transition | None: ...
+    async def delete(self, queue: str, job_id: str, now_ms: int) -> StateChanged | None: ...
 
     async def append_logs(
         self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int

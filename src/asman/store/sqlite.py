@@ -24,30 +24,18 @@ from typing import Any, TypeVar
 
 import orjson
 
-from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.errors import BackendUnavailable
-from asman.core.states import FinishedReason, JobState
-from asman.store.base import (
-    Assignment,
-    JobRow,
-    Page,
-    SubmitOutcome,
-    Transition,
-    WorkerRow,
-    exit_code_of,
-    requested_gpus,
-)
+from asman.core.events import StateChanged
+from asman.core.states import JobState, Verb, transition
+from asman.store.base import Assignment
 from asman.store.migrate import migration_scripts
+from asman.store.sql import Program, ProgramFactory, Queries, state_changed
+from asman.store.verbs import QUEUED, RUNNING, SqlStore
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-_QUEUED = JobState.QUEUED.value
-_RUNNING = JobState.RUNNING.value
-_FINISHED = JobState.FINISHED.value
-_SUCCESS = FinishedReason.SUCCESS.value
-_ROW_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code"
 # At most this many queued operations share one transaction.
 _MAX_BATCH = 64
 # Pages of SQLite's cache (negative: KiB): enough for the hot index pages of a store with millions of jobs.
@@ -59,23 +47,6 @@ _CHECKPOINT_POLL_S = 0.25
 # The log starts over only when a write finds all of it copied: under a write load that never pauses the
 # checkpointer never quite catches up, so past this many pages the writer finishes the checkpoint itself.
 _WAL_LIMIT_PAGES = 16_384
-
-
-def _row(values: tuple[Any, ...], namespaces: tuple[str, ...] = ()) -> JobRow:
-    queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code = values
-    return JobRow(
-        queue=queue,
-        job_id=job_id,
-        state=JobState(state),
-        reason=FinishedReason(reason) if reason else None,
-        attempt=attempt,
-        worker=worker,
-        queued_ms=queued_ms,
-        updated_ms=updated_ms,
-        seq=seq,
-        namespaces=namespaces,
-        exit_code=exit_code,
-    )
 
 
 class _Work:
@@ -105,8 +76,9 @@ def _answer(batch: list[_Work]) -> None:
             work.future.set_exception(work.outcome)
 
 
-class SqliteStore:
+class SqliteStore(SqlStore):
     def __init__(self, path: Path) -> None:
+        self.q = Queries("sqlite")
         self._path = path
         self._conn: sqlite3.Connection | None = None
         self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
@@ -148,7 +120,7 @@ class SqliteStore:
             batch = [work for work in batch if not work.future.cancelled()]
             if batch:
                 try:
-                    self._execute(batch)
+                    self._execute_batch(batch)
                     self._bound_wal()
                 except BaseException as exc:  # never let the store's only thread die: answer with the error
                     log.exception("the SQLite store's thread failed on a batch")
@@ -165,7 +137,7 @@ class SqliteStore:
             if stop:
                 return
 
-    def _execute(self, batch: list[_Work]) -> None:
+    def _execute_batch(self, batch: list[_Work]) -> None:
         if len(batch) > 1 and all(work.in_transaction for work in batch):
             try:
                 self._group(batch)
@@ -325,433 +297,70 @@ class SqliteStore:
     async def ping(self) -> None:
         await self._run(lambda conn: conn.execute("SELECT 1").fetchone())
 
-    # -- helpers used inside transactions ---------------------------------------------------------------------
+    # -- how programs run -------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _namespaces(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[str, ...]:
-        rows = conn.execute(
-            "SELECT namespace FROM namespaces WHERE queue = ? AND job_id = ? ORDER BY added_ms",
-            (queue, job_id),
-        ).fetchall()
-        return tuple(row[0] for row in rows)
+    async def _execute(self, program: ProgramFactory[T]) -> T:
+        return await self._run(lambda conn: _drive(conn, program()))
 
-    @staticmethod
-    def _get(conn: sqlite3.Connection, queue: str, job_id: str) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = conn.execute(
-            f"SELECT {_ROW_COLUMNS} FROM queue_jobs WHERE queue = ? AND job_id = ?", (queue, job_id)
-        ).fetchone()
-        return row
-
-    @staticmethod
-    def _finish_row(
-        conn: sqlite3.Connection, seq: int, reason: FinishedReason, now_ms: int
-    ) -> tuple[Any, ...]:
-        row: tuple[Any, ...] = conn.execute(
-            "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = NULL"
-            f" WHERE seq = ? RETURNING {_ROW_COLUMNS}",
-            (_FINISHED, reason.value, now_ms, seq),
-        ).fetchone()
-        return row
-
-    @staticmethod
-    def _transition(row: tuple[Any, ...]) -> Transition:
-        job = _row(row)
-        return Transition(
-            job.queue,
-            job.job_id,
-            job.state,
-            job.reason,
-            job.attempt,
-            job.worker,
-            job.updated_ms,
-            job.exit_code,
-        )
-
-    def _replace_older(
-        self, conn: sqlite3.Connection, queue: str, job_id: str, namespace: str, now_ms: int
-    ) -> tuple[list[Transition], list[Transition]]:
-        """In a non-default namespace the newest job wins: older unfinished jobs lose this namespace."""
-        transitions: list[Transition] = []
-        stop: list[Transition] = []
-        older = conn.execute(
-            "SELECT q.seq, q.job_id, q.state FROM namespaces n JOIN queue_jobs q"
-            " ON q.queue = n.queue AND q.job_id = n.job_id"
-            " WHERE n.queue = ? AND n.namespace = ? AND n.job_id <> ? AND q.state IN (?, ?)",
-            (queue, namespace, job_id, _QUEUED, _RUNNING),
-        ).fetchall()
-        for seq, other_id, state in older:
-            conn.execute(
-                "DELETE FROM namespaces WHERE queue = ? AND job_id = ? AND namespace = ?",
-                (queue, other_id, namespace),
-            )
-            if conn.execute(
-                "SELECT 1 FROM namespaces WHERE queue = ? AND job_id = ? LIMIT 1", (queue, other_id)
-            ).fetchone():
-                continue
-            finished = self._transition(
-                self._finish_row(conn, seq, FinishedReason.JOB_REPLACED_BY_CLIENT, now_ms)
-            )
-            transitions.append(finished)
-            if state == _RUNNING:
-                stop.append(finished)
-        return transitions, stop
-
-    # -- queue verbs ------------------------------------------------------------------------------------------
-
-    async def submit(
-        self,
-        queue: str,
-        job_id: str,
-        definition: dict[str, Any],
-        namespace: str,
-        now_ms: int,
-        expires_ms: int,
-    ) -> SubmitOutcome:
-        definition_text = orjson.dumps(definition).decode()
-        gpus = requested_gpus(definition)
-
-        def _submit(conn: sqlite3.Connection) -> SubmitOutcome:
-            row = self._get(conn, queue, job_id)
-            transitions: list[Transition] = []
-            # A cached success stands only while its result does (a delete in another queue drops it).
-            keeps = row is not None and (
-                row[2] in (_QUEUED, _RUNNING)
-                or (
-                    row[2] == _FINISHED
-                    and row[3] == _SUCCESS
-                    and conn.execute("SELECT 1 FROM results WHERE job_id = ?", (job_id,)).fetchone()
-                    is not None
-                )
-            )
-            if row is None:
-                conn.execute(
-                    "INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET expires_ms = MAX(expires_ms, excluded.expires_ms)",
-                    (job_id, definition_text, now_ms, expires_ms),
-                )
-                cached = conn.execute(
-                    "SELECT reason, exit_code FROM results WHERE job_id = ?", (job_id,)
-                ).fetchone()
-                state, reason, exit_code = (
-                    (_FINISHED, _SUCCESS, cached[1])
-                    if cached and cached[0] == _SUCCESS
-                    else (_QUEUED, None, None)
-                )
-                row = conn.execute(
-                    "INSERT INTO queue_jobs"
-                    " (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)"
-                    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_ROW_COLUMNS}",
-                    (queue, job_id, state, reason, gpus, now_ms, now_ms, expires_ms, exit_code),
-                ).fetchone()
-                transitions.append(self._transition(row))
-            elif not keeps:
-                # The last run failed, was cancelled or deleted: run it again.
-                conn.execute(
-                    "INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET expires_ms = MAX(expires_ms, excluded.expires_ms)",
-                    (job_id, definition_text, now_ms, expires_ms),
-                )
-                conn.execute("DELETE FROM results WHERE job_id = ? AND reason <> ?", (job_id, _SUCCESS))
-                row = conn.execute(
-                    "UPDATE queue_jobs SET state = ?, reason = NULL, worker = NULL, lease_until_ms = NULL,"
-                    " exit_code = NULL, failures = 0, updated_ms = ?, expires_ms = MAX(expires_ms, ?) WHERE seq = ?"
-                    f" RETURNING {_ROW_COLUMNS}",
-                    (_QUEUED, now_ms, expires_ms, row[8]),
-                ).fetchone()
-                transitions.append(self._transition(row))
-            added = conn.execute(
-                "INSERT OR IGNORE INTO namespaces (queue, job_id, namespace, added_ms) VALUES (?, ?, ?, ?)",
-                (queue, job_id, namespace, now_ms),
-            ).rowcount
-            stop: list[Transition] = []
-            # A job new to this namespace, or queued again in it, is its newest job.
-            if (added or transitions) and namespace != DEFAULT_NAMESPACE:
-                replaced, stop = self._replace_older(conn, queue, job_id, namespace, now_ms)
-                transitions.extend(replaced)
-            assert row is not None
-            return SubmitOutcome(_row(row, self._namespaces(conn, queue, job_id)), transitions, stop)
-
-        return await self._run(_submit)
+    # -- this dialect's own verbs -----------------------------------------------------------------------------
 
     async def claim(
         self, queue: str, worker_id: str, limit: int, max_gpus: int, lease_until_ms: int, now_ms: int
     ) -> list[Assignment]:
+        # The single writer thread makes pick-then-update atomic: no row locks needed.
         def _claim(conn: sqlite3.Connection) -> list[Assignment]:
-            picked = conn.execute(
-                "SELECT seq FROM queue_jobs WHERE queue = ? AND state = ? AND gpus <= ? ORDER BY seq LIMIT ?",
-                (queue, _QUEUED, max_gpus, limit),
-            ).fetchall()
+            picked = conn.execute(self.q.claimable, (queue, QUEUED, max_gpus, limit)).fetchall()
             assignments = []
             for (seq,) in picked:
                 job_id, attempt = conn.execute(
-                    "UPDATE queue_jobs SET state = ?, attempt = attempt + 1, worker = ?, lease_until_ms = ?,"
-                    " updated_ms = ? WHERE seq = ? RETURNING job_id, attempt",
-                    (_RUNNING, worker_id, lease_until_ms, now_ms, seq),
+                    self.q.claim_row, (RUNNING, worker_id, lease_until_ms, now_ms, seq)
                 ).fetchone()
                 # A separate lookup by key: a correlated subquery in RETURNING makes SQLite scan all of `jobs`.
-                found = conn.execute("SELECT definition FROM jobs WHERE id = ?", (job_id,)).fetchone()
-                definition = found[0] if found else None
-                assignments.append(
-                    Assignment(queue, job_id, attempt, orjson.loads(definition or "{}"), now_ms)
-                )
+                found = conn.execute(self.q.get_definition, (job_id,)).fetchone()
+                definition = orjson.loads(found[0]) if found else {}
+                assignments.append(Assignment(queue, job_id, attempt, definition, now_ms, worker_id))
             return assignments
 
-        return await self._run(_claim)
+        return await self._run(_claim) if limit > 0 else []
 
-    async def renew(
-        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
-    ) -> list[tuple[str, int]]:
-        def _renew(conn: sqlite3.Connection) -> list[tuple[str, int]]:
-            stale = []
-            for job_id, attempt in attempts:
-                updated = conn.execute(
-                    "UPDATE queue_jobs SET lease_until_ms = ?, worker = ? WHERE queue = ? AND job_id = ?"
-                    " AND state = ? AND attempt = ?",
-                    (lease_until_ms, worker_id, queue, job_id, _RUNNING, attempt),
-                ).rowcount
-                if not updated:
-                    stale.append((job_id, attempt))
-            return stale
-
-        return await self._run(_renew)
-
-    async def is_current(self, queue: str, job_id: str, attempt: int) -> bool:
-        def _current(conn: sqlite3.Connection) -> bool:
-            return (
-                conn.execute(
-                    "SELECT 1 FROM queue_jobs WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?",
-                    (queue, job_id, _RUNNING, attempt),
-                ).fetchone()
-                is not None
-            )
-
-        return await self._run(_current)
-
-    async def finish(
-        self,
-        queue: str,
-        job_id: str,
-        attempt: int,
-        reason: FinishedReason,
-        result: dict[str, Any],
-        now_ms: int,
-        expires_ms: int,
-    ) -> Transition | None:
-        exit_code = exit_code_of(result)
-
-        def _finish(conn: sqlite3.Connection) -> Transition | None:
-            row = conn.execute(
-                "UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = ?"
-                f" WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {_ROW_COLUMNS}",
-                (_FINISHED, reason.value, now_ms, exit_code, queue, job_id, _RUNNING, attempt),
-            ).fetchone()
-            if row is None:
-                return None
-            conn.execute(
-                "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,"
-                " finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code",
-                (job_id, reason.value, orjson.dumps(result).decode(), now_ms, expires_ms, exit_code),
-            )
-            return self._transition(row)
-
-        return await self._run(_finish)
-
-    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> Transition | None:
-        def _release(conn: sqlite3.Connection) -> Transition | None:
-            row = conn.execute(
-                "UPDATE queue_jobs SET state = ?, worker = NULL, lease_until_ms = NULL, updated_ms = ?"
-                f" WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {_ROW_COLUMNS}",
-                (_QUEUED, now_ms, queue, job_id, _RUNNING, attempt),
-            ).fetchone()
-            return self._transition(row) if row else None
-
-        return await self._run(_release)
-
-    async def expire_leases(self, now_ms: int, retry_budget: int) -> list[Transition]:
-        def _expire(conn: sqlite3.Connection) -> list[Transition]:
-            expired = conn.execute(
-                "SELECT seq, failures FROM queue_jobs WHERE state = ? AND lease_until_ms < ?",
-                (_RUNNING, now_ms),
-            ).fetchall()
-            transitions = []
-            for seq, failures in expired:
-                if failures + 1 >= retry_budget:
-                    conn.execute("UPDATE queue_jobs SET failures = failures + 1 WHERE seq = ?", (seq,))
-                    row = self._finish_row(conn, seq, FinishedReason.WORKER_LOST, now_ms)
-                else:
-                    row = conn.execute(
-                        "UPDATE queue_jobs SET state = ?, failures = failures + 1, worker = NULL,"
-                        f" lease_until_ms = NULL, updated_ms = ? WHERE seq = ? RETURNING {_ROW_COLUMNS}",
-                        (_QUEUED, now_ms, seq),
-                    ).fetchone()
-                transitions.append(self._transition(row))
-            return transitions
+    async def expire_leases(self, now_ms: int, retry_budget: int) -> list[StateChanged]:
+        def _expire(conn: sqlite3.Connection) -> list[StateChanged]:
+            changes = []
+            for seq, failures in conn.execute(self.q.expired_leases, (RUNNING, now_ms)).fetchall():
+                state, reason = transition(
+                    JobState.RUNNING, Verb.EXPIRE, budget_spent=failures + 1 >= retry_budget
+                )
+                if reason is None:
+                    row = conn.execute(self.q.requeue_lease, (state.value, now_ms, seq)).fetchone()
+                else:  # the worker is kept, for the record
+                    conn.execute(self.q.count_failure, (seq,))
+                    row = conn.execute(self.q.end_job, (state.value, reason.value, now_ms, seq)).fetchone()
+                changes.append(state_changed(row))
+            return changes
 
         return await self._run(_expire)
 
-    async def cancel(self, queue: str, job_id: str, namespace: str, now_ms: int) -> Transition | None:
-        def _cancel(conn: sqlite3.Connection) -> Transition | None:
-            row = self._get(conn, queue, job_id)
-            if row is None or row[2] not in (_QUEUED, _RUNNING):
-                return None
-            if namespace == ALL_NAMESPACES:
-                conn.execute("DELETE FROM namespaces WHERE queue = ? AND job_id = ?", (queue, job_id))
-            else:
-                conn.execute(
-                    "DELETE FROM namespaces WHERE queue = ? AND job_id = ? AND namespace = ?",
-                    (queue, job_id, namespace),
-                )
-            if self._namespaces(conn, queue, job_id):
-                return None
-            return self._transition(self._finish_row(conn, row[8], FinishedReason.CANCELLED, now_ms))
-
-        return await self._run(_cancel)
-
-    async def delete(self, queue: str, job_id: str, now_ms: int) -> Transition | None:
-        def _delete(conn: sqlite3.Connection) -> Transition | None:
-            row = self._get(conn, queue, job_id)
-            if row is None:
-                return None
-            conn.execute("DELETE FROM namespaces WHERE queue = ? AND job_id = ?", (queue, job_id))
-            conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
-            conn.execute("DELETE FROM logs WHERE job_id = ?", (job_id,))
-            finished = self._finish_row(conn, row[8], FinishedReason.DELETED, now_ms)
-            # Report the attempt and worker the job had, so a running container can be stopped.
-            return Transition(
-                queue, job_id, JobState.FINISHED, FinishedReason.DELETED, row[4], row[5], finished[7]
-            )
-
-        return await self._run(_delete)
-
-    # -- logs -------------------------------------------------------------------------------------------------
-
-    async def append_logs(
-        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
-    ) -> None:
-        text = orjson.dumps(logs).decode()
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO logs (job_id, attempt, step, lines, expires_ms) VALUES (?, ?, ?, ?, ?)",
-                (job_id, attempt, step, text, expires_ms),
-            )
-        )
-
-    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]:
-        def _read(conn: sqlite3.Connection) -> tuple[list[list[Any]], int]:
-            rows = conn.execute(
-                "SELECT lines FROM logs WHERE job_id = ? AND step = ? AND attempt ="
-                " (SELECT MAX(attempt) FROM logs WHERE job_id = ? AND step = ?) ORDER BY id",
-                (job_id, step, job_id, step),
-            ).fetchall()
-            lines: list[list[Any]] = [line for (text,) in rows for line in orjson.loads(text)]
-            return lines[since:], len(lines)
-
-        return await self._run(_read)
-
-    # -- reads ------------------------------------------------------------------------------------------------
-
-    async def get_job(self, queue: str, job_id: str) -> JobRow | None:
-        def _get(conn: sqlite3.Connection) -> JobRow | None:
-            row = self._get(conn, queue, job_id)
-            return _row(row, self._namespaces(conn, queue, job_id)) if row else None
-
-        return await self._run(_get)
-
-    async def get_definition(self, job_id: str) -> dict[str, Any] | None:
-        row = await self._run(
-            lambda conn: conn.execute("SELECT definition FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        )
-        return orjson.loads(row[0]) if row else None
-
-    async def get_result(self, job_id: str) -> dict[str, Any] | None:
-        row = await self._run(
-            lambda conn: conn.execute("SELECT result FROM results WHERE job_id = ?", (job_id,)).fetchone()
-        )
-        return orjson.loads(row[0]) if row else None
-
-    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page:
-        def _list(conn: sqlite3.Connection) -> Page:
-            where = ["queue = ?"]
-            params: list[Any] = [queue]
-            if state is not None:
-                where.append("state = ?")
-                params.append(state.value)
-            if cursor is not None:
-                where.append("seq < ?")
-                params.append(cursor)
-            rows = conn.execute(
-                f"SELECT {_ROW_COLUMNS} FROM queue_jobs WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
-                (*params, limit + 1),
-            ).fetchall()
-            more = len(rows) > limit
-            rows = rows[:limit]
-            namespaces: dict[str, list[str]] = {}
-            if rows:
-                marks = ",".join("?" * len(rows))
-                for job_id, namespace in conn.execute(
-                    f"SELECT job_id, namespace FROM namespaces WHERE queue = ? AND job_id IN ({marks})",
-                    (queue, *(row[1] for row in rows)),
-                ):
-                    namespaces.setdefault(job_id, []).append(namespace)
-            jobs = [_row(row, tuple(namespaces.get(row[1], ()))) for row in rows]
-            return Page(jobs, rows[-1][8] if more else None)
-
-        return await self._run(_list)
-
     async def counts(self, queue: str) -> dict[str, int]:
-        rows = await self._run(
-            lambda conn: conn.execute(
-                "SELECT state, n FROM queue_counts WHERE queue = ?", (queue,)
-            ).fetchall()
-        )
-        return {state: n for state, n in rows if n > 0}
+        found = await self._run(lambda conn: conn.execute(self.q.counts, (queue,)).fetchall())
+        return {state: n for state, n in found if n > 0}
 
-    # -- workers ----------------------------------------------------------------------------------------------
 
-    async def upsert_worker(self, row: WorkerRow) -> None:
-        await self._run(
-            lambda conn: conn.execute(
-                "INSERT INTO workers (queue, worker_id, replica, info, seen_ms) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (queue, worker_id, replica) DO UPDATE SET info = excluded.info,"
-                " seen_ms = excluded.seen_ms",
-                (row.queue, row.worker_id, row.replica, orjson.dumps(row.info).decode(), row.seen_ms),
-            )
-        )
-
-    async def remove_worker(self, queue: str, worker_id: str, replica: str) -> None:
-        await self._run(
-            lambda conn: conn.execute(
-                "DELETE FROM workers WHERE queue = ? AND worker_id = ? AND replica = ?",
-                (queue, worker_id, replica),
-            )
-        )
-
-    async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]:
-        rows = await self._run(
-            lambda conn: conn.execute(
-                "SELECT queue, worker_id, replica, info, seen_ms FROM workers"
-                " WHERE queue = ? AND seen_ms >= ? ORDER BY worker_id",
-                (queue, seen_after_ms),
-            ).fetchall()
-        )
-        return [
-            WorkerRow(queue, worker_id, replica, orjson.loads(info), seen)
-            for queue, worker_id, replica, info, seen in rows
-        ]
-
-    async def sweep(self, now_ms: int) -> int:
-        def _sweep(conn: sqlite3.Connection) -> int:
-            # Driven by the expiry index, so a store of millions of live jobs is not scanned every sweep.
-            removed = conn.execute(
-                "DELETE FROM namespaces WHERE (queue, job_id) IN"
-                " (SELECT queue, job_id FROM queue_jobs WHERE expires_ms < ?)",
-                (now_ms,),
-            ).rowcount
-            for table in ("queue_jobs", "jobs", "results", "logs"):
-                removed += conn.execute(f"DELETE FROM {table} WHERE expires_ms < ?", (now_ms,)).rowcount
-            conn.execute("DELETE FROM workers WHERE seen_ms < ?", (now_ms - 86_400_000,))
-            return removed
-
-        return await self._run(_sweep)
+def _drive(conn: sqlite3.Connection, program: Program[T]) -> T:
+    """Run a program's queries on the writer thread's connection, in the transaction already open."""
+    answer: Any = None
+    try:
+        while True:
+            query = program.send(answer)
+            cursor = conn.execute(query.sql, query.params)
+            if query.mode == "one":
+                answer = cursor.fetchone()
+            elif query.mode == "all":
+                answer = cursor.fetchall()
+            elif query.mode == "value":
+                found = cursor.fetchone()
+                answer = found[0] if found is not None else None
+            else:
+                answer = cursor.rowcount
+    except StopIteration as done:
+        result: T = done.value
+        return result

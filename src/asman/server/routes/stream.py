@@ -13,7 +13,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asman.core.errors import AsmanError
-from asman.core.events import Event
+from asman.core.events import Event, LogsAppended, Resync, StateChanged, WorkersChanged
 from asman.core.names import check_queue
 from asman.core.states import JobState
 from asman.server.service import JobService
@@ -59,7 +59,9 @@ async def open_job_stream(state: State, queue: str, job_id: str) -> EventStreamR
     await service.require_job(queue, job_id)
     # Subscribe before reading the current state so no event falls between the two.
     subscription = Subscription(
-        service.notifier, queue, lambda event: event.job_id == job_id and event.kind in ("state", "log")
+        service.notifier,
+        queue,
+        lambda event: isinstance(event, (StateChanged, LogsAppended)) and event.job_id == job_id,
     )
     return EventStreamResponse(
         subscription, _job_events(service, state.watchers, subscription, queue, job_id)
@@ -99,29 +101,27 @@ async def _job_events(
             yield chunk
         while True:
             event = await subscription.next()
-            if event is None:
-                yield b": keep-alive\n\n"
-            elif event.kind == "resync":  # events may have been lost: send what changed meanwhile
-                for chunk in await current():
-                    yield chunk
-            elif event.kind == "log":
-                step = str(event.data.get("step", "run"))
-                lines = event.data.get("logs", [])
-                offset = event.data.get("offset")
-                if event.data.get("attempt") == attempt and isinstance(offset, int):
-                    lines = lines[max(0, sent.get(step, 0) - offset) :]
-                    sent[step] = max(sent.get(step, 0), offset + len(event.data.get("logs", [])))
-                if lines:
-                    yield encode(f"{step}-log", lines)
-            elif event.kind == "state":
-                if event.predates(attempt):
-                    continue  # a late Queued, say
-                yield encode("state", {"jobId": job_id, "queue": queue, **event.data})
-                if event.data.get("state") == JobState.FINISHED.value:
-                    final = await service.store.get_job(queue, job_id)
-                    if final is not None:
-                        yield encode("final", await service.job_view(final))
-                    return
+            match event:
+                case None:
+                    yield b": keep-alive\n\n"
+                case Resync():  # events may have been lost: send what changed meanwhile
+                    for chunk in await current():
+                        yield chunk
+                case LogsAppended(step=step, lines=lines, offset=offset):
+                    if event.attempt == attempt:
+                        lines = lines[max(0, sent.get(step, 0) - offset) :]
+                        sent[step] = max(sent.get(step, 0), offset + len(event.lines))
+                    if lines:
+                        yield encode(f"{step}-log", lines)
+                case StateChanged():
+                    if event.predates(attempt):
+                        continue  # a late Queued, say
+                    yield encode("state", event.summary())
+                    if event.state is JobState.FINISHED:
+                        final = await service.store.get_job(queue, job_id)
+                        if final is not None:
+                            yield encode("final", await service.job_view(final))
+                        return
     except (EOFError, AsmanError):
         return
     finally:
@@ -140,7 +140,7 @@ async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
 async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
     check_queue(queue)
     subscription = Subscription(
-        state.service.notifier, queue, lambda event: event.kind in ("state", "workers")
+        state.service.notifier, queue, lambda event: isinstance(event, (StateChanged, WorkersChanged))
     )
     return EventStreamResponse(subscription, _queue_events(state.watchers, subscription, queue))
 
@@ -171,9 +171,9 @@ def _queue_chunk(event: Event) -> bytes:
     cached, chunk = _last_queue_chunk
     if cached is event:
         return chunk
-    if event.kind == "state":
-        chunk = encode("job", {"jobId": event.job_id, "queue": event.queue, **event.data})
-    elif event.kind == "resync":
+    if isinstance(event, StateChanged):
+        chunk = encode("job", event.summary())
+    elif isinstance(event, Resync):
         chunk = encode("resync", {})
     else:
         chunk = encode("workers", {"queue": event.queue})

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,24 +37,6 @@ def definition(name: str, gpus: int | None = None) -> dict[str, Any]:
     if gpus is not None:
         data["requirements"] = {"gpus": gpus}
     return data
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = open_store(store_url)
-    await opened.open()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 Submit = Callable[..., Any]
@@ -160,7 +141,7 @@ async def test_success_is_served_from_cache_without_rerun(store: Store) -> None:
 
 @pytest.mark.parametrize(
     "reason",
-    [ERROR, FinishedReason.TIMED_OUT, FinishedReason.CANCELLED, FinishedReason.JOB_REPLACED_BY_CLIENT],
+    [ERROR, FinishedReason.TIMED_OUT, FinishedReason.CANCELLED],
 )
 async def test_a_failed_run_is_queued_again_on_resubmit(store: Store, reason: FinishedReason) -> None:
     await submit(store, "a")

@@ -1,0 +1,249 @@
+-- The store's statements, written once for both dialects. Each starts with a `-- name: <name>` line; a
+-- `-- name: <name> :<dialect>` section replaces it for that dialect only. Placeholders are `?` (PostgreSQL gets
+-- `$1, $2, ...` at import); `GREATEST(` becomes `MAX(` and `FOR UPDATE ...` clauses disappear on SQLite, whose
+-- single writer needs no row locks. `{job_columns}` is the column list every job row is read with.
+
+-- name: get_job
+SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND job_id = ?
+
+-- name: get_job_locked
+SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND job_id = ? FOR UPDATE
+
+-- name: namespaces_of_job
+SELECT namespace FROM namespaces WHERE queue = ? AND job_id = ? ORDER BY added_ms, namespace
+
+-- name: namespaces_of_jobs
+SELECT job_id, namespace FROM namespaces WHERE queue = ? AND job_id IN ({ids}) ORDER BY added_ms, namespace
+
+-- name: namespaces_of_jobs :postgres
+SELECT job_id, namespace FROM namespaces WHERE queue = ? AND job_id = ANY(?::text[]) ORDER BY added_ms, namespace
+
+-- name: add_namespace
+INSERT INTO namespaces (queue, job_id, namespace, added_ms) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING
+
+-- name: remove_namespace
+DELETE FROM namespaces WHERE queue = ? AND job_id = ? AND namespace = ?
+
+-- name: remove_namespaces
+DELETE FROM namespaces WHERE queue = ? AND job_id = ?
+
+-- name: has_namespace
+SELECT 1 FROM namespaces WHERE queue = ? AND job_id = ? LIMIT 1
+
+-- name: save_definition
+INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES (?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.expires_ms)
+
+-- name: get_definition
+SELECT definition FROM jobs WHERE id = ?
+
+-- A job new to its queue: Queued, or Finished at once when a successful result is kept. Nothing when the queue
+-- already has the job. (`WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.) PostgreSQL
+-- does this, the definition and the namespace in one statement: `insert_job_in_full`.
+-- name: insert_job
+INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
+SELECT ?, ?, CASE WHEN kept.n = 0 THEN ? ELSE ? END, CASE WHEN kept.n = 0 THEN NULL ELSE ? END,
+    ?, ?, ?, ?, kept.exit_code
+FROM (SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results WHERE job_id = ? AND reason = ?) AS kept
+WHERE true
+ON CONFLICT (queue, job_id) DO NOTHING
+RETURNING {job_columns}
+
+-- A job new to its queue, its definition and its namespace in one round trip.
+-- name: insert_job_in_full :postgres
+WITH cached AS (SELECT exit_code FROM results WHERE job_id = ? AND reason = ?),
+inserted AS (
+    INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
+    SELECT ?, ?,
+        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN ?::text ELSE ?::text END,
+        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN ?::text END,
+        ?, ?, ?, ?, (SELECT exit_code FROM cached)
+    ON CONFLICT (queue, job_id) DO NOTHING
+    RETURNING {job_columns}
+),
+saved AS (
+    INSERT INTO jobs (id, definition, created_ms, expires_ms) SELECT job_id, ?, queued_ms, ?::bigint FROM inserted
+    ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.expires_ms)
+),
+named AS (
+    INSERT INTO namespaces (queue, job_id, namespace, added_ms) SELECT queue, job_id, ?, queued_ms FROM inserted
+    ON CONFLICT DO NOTHING
+)
+SELECT * FROM inserted
+
+-- name: requeue
+UPDATE queue_jobs SET state = ?, reason = NULL, worker = NULL, lease_until_ms = NULL, exit_code = NULL,
+    failures = 0, updated_ms = ?, expires_ms = GREATEST(expires_ms, ?)
+WHERE seq = ? RETURNING {job_columns}
+
+-- name: has_result
+SELECT 1 FROM results WHERE job_id = ?
+
+-- name: get_result
+SELECT result FROM results WHERE job_id = ?
+
+-- name: drop_failed_result
+DELETE FROM results WHERE job_id = ? AND reason <> ?
+
+-- name: drop_job_records
+DELETE FROM results WHERE job_id = ?
+
+-- name: drop_logs
+DELETE FROM logs WHERE job_id = ?
+
+-- Unfinished jobs of a namespace other than one: a new job there replaces them.
+-- name: namespace_rivals
+SELECT q.seq, q.job_id, q.state FROM namespaces n JOIN queue_jobs q ON q.queue = n.queue AND q.job_id = n.job_id
+WHERE n.queue = ? AND n.namespace = ? AND n.job_id <> ? AND q.state IN (?, ?)
+ORDER BY q.seq FOR UPDATE OF q
+
+-- name: end_job
+UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = NULL
+WHERE seq = ? RETURNING {job_columns}
+
+-- name: finish_attempt
+UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = ?
+WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {job_columns}
+
+-- name: keep_result
+INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
+    finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code
+
+-- The current attempt finished and its result kept, in one round trip; nothing when the attempt is stale.
+-- name: finish_attempt_in_full :postgres
+WITH finished AS (
+    UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = ?
+    WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
+    RETURNING {job_columns}
+),
+kept AS (
+    INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code)
+    SELECT job_id, reason, ?, updated_ms, ?, exit_code FROM finished
+    ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
+        finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code
+)
+SELECT * FROM finished
+
+-- name: release_attempt
+UPDATE queue_jobs SET state = ?, worker = NULL, lease_until_ms = NULL, updated_ms = ?
+WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {job_columns}
+
+-- name: renew_attempt
+UPDATE queue_jobs SET lease_until_ms = ?, worker = ? WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
+
+-- name: renew_attempts :postgres
+UPDATE queue_jobs q SET lease_until_ms = ?, worker = ?
+FROM unnest(?::text[], ?::int[]) AS a(job_id, attempt)
+WHERE q.queue = ? AND q.job_id = a.job_id AND q.state = ? AND q.attempt = a.attempt
+RETURNING q.job_id, q.attempt
+
+-- name: is_current
+SELECT 1 FROM queue_jobs WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
+
+-- name: append_logs
+INSERT INTO logs (job_id, attempt, step, lines, expires_ms) VALUES (?, ?, ?, ?, ?)
+
+-- name: read_logs
+SELECT lines FROM logs WHERE job_id = ? AND step = ?
+    AND attempt = (SELECT MAX(attempt) FROM logs WHERE job_id = ? AND step = ?)
+ORDER BY id
+
+-- Newest first, below a cursor.
+-- name: list_jobs
+SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+
+-- name: list_jobs_in_state
+SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+
+-- name: upsert_worker
+INSERT INTO workers (queue, worker_id, replica, info, seen_ms) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (queue, worker_id, replica) DO UPDATE SET info = excluded.info, seen_ms = excluded.seen_ms
+
+-- name: remove_worker
+DELETE FROM workers WHERE queue = ? AND worker_id = ? AND replica = ?
+
+-- name: list_workers
+SELECT queue, worker_id, replica, info, seen_ms FROM workers WHERE queue = ? AND seen_ms >= ? ORDER BY worker_id
+
+-- Driven by the expiry indexes, so a store of millions of live jobs is not scanned every sweep.
+-- name: sweep_namespaces
+DELETE FROM namespaces WHERE (queue, job_id) IN (SELECT queue, job_id FROM queue_jobs WHERE expires_ms < ?)
+
+-- name: sweep_namespaces :postgres
+DELETE FROM namespaces n USING queue_jobs q WHERE q.queue = n.queue AND q.job_id = n.job_id AND q.expires_ms < ?
+
+-- name: sweep_queue_jobs
+DELETE FROM queue_jobs WHERE expires_ms < ?
+
+-- name: sweep_jobs
+DELETE FROM jobs WHERE expires_ms < ?
+
+-- name: sweep_results
+DELETE FROM results WHERE expires_ms < ?
+
+-- name: sweep_logs
+DELETE FROM logs WHERE expires_ms < ?
+
+-- name: sweep_workers
+DELETE FROM workers WHERE seen_ms < ?
+
+-- The queries below are one dialect's own: SQLite claims and expires leases row by row on its single writer,
+-- PostgreSQL in one statement with SKIP LOCKED (see postgres.py).
+
+-- name: claimable
+SELECT seq FROM queue_jobs WHERE queue = ? AND state = ? AND gpus <= ? ORDER BY seq LIMIT ?
+
+-- name: claim_row
+UPDATE queue_jobs SET state = ?, attempt = attempt + 1, worker = ?, lease_until_ms = ?, updated_ms = ?
+WHERE seq = ? RETURNING job_id, attempt
+
+-- name: expired_leases
+SELECT seq, failures FROM queue_jobs WHERE state = ? AND lease_until_ms < ?
+
+-- name: requeue_lease
+UPDATE queue_jobs SET state = ?, failures = failures + 1, worker = NULL, lease_until_ms = NULL, updated_ms = ?
+WHERE seq = ? RETURNING {job_columns}
+
+-- name: count_failure
+UPDATE queue_jobs SET failures = failures + 1 WHERE seq = ?
+
+-- name: counts
+SELECT state, n FROM queue_counts WHERE queue = ?
+
+-- name: claim_jobs :postgres
+WITH picked AS (
+    SELECT seq FROM queue_jobs WHERE queue = ? AND state = ? AND gpus <= ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED
+)
+UPDATE queue_jobs q SET state = ?, attempt = q.attempt + 1, worker = ?, lease_until_ms = ?, updated_ms = ?
+FROM picked WHERE q.seq = picked.seq
+RETURNING q.seq, q.job_id, q.attempt, (SELECT definition FROM jobs WHERE jobs.id = q.job_id)
+
+-- A lease that ran out: queued again for the next attempt, or ended (the worker kept, for the record) once the
+-- retry budget is spent. The first column is the seq, for ordering; the rest is a job row.
+-- name: expire_leases :postgres
+WITH expired AS (
+    SELECT seq FROM queue_jobs WHERE state = ? AND lease_until_ms < ? ORDER BY seq FOR UPDATE SKIP LOCKED
+)
+UPDATE queue_jobs q SET failures = q.failures + 1,
+    state = CASE WHEN q.failures + 1 >= $3 THEN $4 ELSE $5 END,
+    reason = CASE WHEN q.failures + 1 >= $3 THEN $6 ELSE q.reason END,
+    worker = CASE WHEN q.failures + 1 >= $3 THEN q.worker ELSE NULL END,
+    lease_until_ms = NULL, updated_ms = $2
+FROM expired WHERE q.seq = expired.seq
+RETURNING q.seq, q.queue, q.job_id, q.state, q.reason, q.attempt, q.worker, q.queued_ms, q.updated_ms, q.seq,
+    q.exit_code
+
+-- Counts are appended as deltas by a trigger (no hot counter row, so no lock waits) and folded now and then.
+-- name: count_deltas :postgres
+SELECT state, SUM(n)::bigint AS n, COUNT(*) AS deltas FROM queue_counts WHERE queue = ? GROUP BY state
+
+-- name: lock_counts :postgres
+SELECT pg_try_advisory_xact_lock(hashtextextended('asman.queue_counts:' || ?, 0))
+
+-- name: fold_counts :postgres
+WITH gone AS (DELETE FROM queue_counts WHERE queue = ? RETURNING state, n)
+INSERT INTO queue_counts (queue, state, n) SELECT $1, state, SUM(n) FROM gone GROUP BY state HAVING SUM(n) <> 0
+
+-- name: crowded_counts :postgres
+SELECT queue FROM queue_counts GROUP BY queue HAVING COUNT(*) > ?

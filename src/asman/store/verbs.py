@@ -1,0 +1,384 @@
+"""The store's verbs, written once for SQLite and PostgreSQL.
+
+`SqlStore` holds every verb whose decisions do not depend on the database; each runs as one program (see
+`sql.py`) in one transaction. A dialect supplies how programs run (`_execute`) and the few verbs that are truly
+its own: claiming and lease expiry (SKIP LOCKED against a single writer), per-queue counts, and the one-statement
+fast paths PostgreSQL takes to save round trips.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, TypeVar
+
+import orjson
+
+from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
+from asman.core.events import StateChanged
+from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobState, Verb, transition
+from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, WorkerRow, exit_code_of, requested_gpus
+from asman.store.sql import (
+    ATTEMPT,
+    REASON,
+    SEQ,
+    STATE,
+    WORKER,
+    Program,
+    ProgramFactory,
+    Queries,
+    count,
+    job_row,
+    one,
+    rows,
+    state_changed,
+    value,
+    worker_row,
+)
+
+T = TypeVar("T")
+
+QUEUED = JobState.QUEUED.value
+RUNNING = JobState.RUNNING.value
+FINISHED = JobState.FINISHED.value
+SUCCESS = FinishedReason.SUCCESS.value
+# The lowest seq no job has: "no cursor" in a listing.
+_NO_CURSOR = 2**62
+# Workers unseen this long are forgotten by the sweep.
+_WORKER_MEMORY_MS = 86_400_000
+
+
+class JobVanished(Exception):
+    """The row a verb found gone before it could lock it (swept, or deleted by another replica): the verb is
+    run again from the start, and then finds the job new."""
+
+
+class SqlStore(abc.ABC):
+    q: Queries
+
+    @abc.abstractmethod
+    async def _execute(self, program: ProgramFactory[T]) -> T:
+        """Run a fresh program from `program()` in one transaction and return its value."""
+
+    # -- pieces of programs -----------------------------------------------------------------------------------
+
+    def _namespaces(self, queue: str, job_id: str) -> Program[tuple[str, ...]]:
+        found = yield rows(self.q.namespaces_of_job, queue, job_id)
+        return tuple(row[0] for row in found)
+
+    def _end(self, seq: int, reason: FinishedReason, now_ms: int) -> Program[Any]:
+        row = yield one(self.q.end_job, FINISHED, reason.value, now_ms, seq)
+        return row
+
+    def _insert_new(
+        self,
+        queue: str,
+        job_id: str,
+        definition: str,
+        gpus: int,
+        namespace: str,
+        now_ms: int,
+        expires_ms: int,
+    ) -> Program[Any]:
+        """A job new to its queue written with its definition and namespace; None when the queue has it."""
+        row = yield one(
+            self.q.insert_job,
+            queue,
+            job_id,
+            QUEUED,
+            FINISHED,
+            SUCCESS,
+            gpus,
+            now_ms,
+            now_ms,
+            expires_ms,
+            job_id,
+            SUCCESS,
+        )
+        if row is not None:
+            yield count(self.q.save_definition, job_id, definition, now_ms, expires_ms)
+            yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)
+        return row
+
+    def _replace_rivals(
+        self, queue: str, job_id: str, namespace: str, now_ms: int
+    ) -> Program[tuple[list[StateChanged], list[StateChanged]]]:
+        """In a non-default namespace the newest job wins: older unfinished jobs lose this namespace, and those
+        left with none end as replaced. Returns (transitions, the running ones among them to stop)."""
+        transitions: list[StateChanged] = []
+        stop: list[StateChanged] = []
+        rivals = yield rows(self.q.namespace_rivals, queue, namespace, job_id, QUEUED, RUNNING)
+        for seq, other_id, state in rivals:
+            yield count(self.q.remove_namespace, queue, other_id, namespace)
+            if (yield value(self.q.has_namespace, queue, other_id)) is not None:
+                continue
+            transition(JobState(state), Verb.REPLACE)
+            ended = state_changed((yield from self._end(seq, FinishedReason.JOB_REPLACED_BY_CLIENT, now_ms)))
+            transitions.append(ended)
+            if state == RUNNING:
+                stop.append(ended)
+        return transitions, stop
+
+    # -- queue verbs ------------------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        queue: str,
+        job_id: str,
+        definition: dict[str, Any],
+        namespace: str,
+        now_ms: int,
+        expires_ms: int,
+    ) -> SubmitOutcome:
+        text = orjson.dumps(definition).decode()
+        gpus = requested_gpus(definition)
+
+        def program() -> Program[SubmitOutcome]:
+            transitions: list[StateChanged] = []
+            row = yield from self._insert_new(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
+            inserted = row is not None
+            if inserted:
+                transitions.append(state_changed(row))
+            else:
+                row = yield one(self.q.get_job_locked, queue, job_id)
+                if row is None:
+                    raise JobVanished(job_id)
+                state = JobState(row[STATE])
+                kept = (
+                    state is JobState.FINISHED
+                    and row[REASON] == SUCCESS
+                    # A kept success stands only while its result does (a delete elsewhere drops it).
+                    and (yield value(self.q.has_result, job_id)) is not None
+                )
+                if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
+                    yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
+                    yield count(self.q.drop_failed_result, job_id, SUCCESS)
+                    row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
+                    transitions.append(state_changed(row))
+            added = inserted or bool((yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)))
+            stop: list[StateChanged] = []
+            # A job new to this namespace, or queued again in it, is its newest job.
+            if (added or transitions) and namespace != DEFAULT_NAMESPACE:
+                replaced, stop = yield from self._replace_rivals(queue, job_id, namespace, now_ms)
+                transitions.extend(replaced)
+            names = (namespace,) if inserted else (yield from self._namespaces(queue, job_id))
+            return SubmitOutcome(job_row(row, names), transitions, stop)
+
+        return await self._execute(program)
+
+    async def renew(
+        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+    ) -> list[tuple[str, int]]:
+        def program() -> Program[list[tuple[str, int]]]:
+            stale = []
+            for job_id, attempt in attempts:
+                changed = yield count(
+                    self.q.renew_attempt, lease_until_ms, worker_id, queue, job_id, RUNNING, attempt
+                )
+                if not changed:
+                    stale.append((job_id, attempt))
+            return stale
+
+        return await self._execute(program) if attempts else []
+
+    async def is_current(self, queue: str, job_id: str, attempt: int) -> bool:
+        def program() -> Program[bool]:
+            found = yield value(self.q.is_current, queue, job_id, RUNNING, attempt)
+            return found is not None
+
+        return await self._execute(program)
+
+    async def finish(
+        self,
+        queue: str,
+        job_id: str,
+        attempt: int,
+        reason: FinishedReason,
+        result: dict[str, Any],
+        now_ms: int,
+        expires_ms: int,
+    ) -> StateChanged | None:
+        text = orjson.dumps(result).decode()
+        code = exit_code_of(result)
+        transition(JobState.RUNNING, Verb.FINISH, reason=reason)
+        return await self._execute(
+            lambda: self._finish(queue, job_id, attempt, reason, text, code, now_ms, expires_ms)
+        )
+
+    def _finish(
+        self,
+        queue: str,
+        job_id: str,
+        attempt: int,
+        reason: FinishedReason,
+        result: str,
+        exit_code: int | None,
+        now_ms: int,
+        expires_ms: int,
+    ) -> Program[StateChanged | None]:
+        row = yield one(
+            self.q.finish_attempt, FINISHED, reason.value, now_ms, exit_code, queue, job_id, RUNNING, attempt
+        )
+        if row is None:
+            return None
+        yield count(self.q.keep_result, job_id, reason.value, result, now_ms, expires_ms, exit_code)
+        return state_changed(row)
+
+    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None:
+        def program() -> Program[StateChanged | None]:
+            row = yield one(self.q.release_attempt, QUEUED, now_ms, queue, job_id, RUNNING, attempt)
+            return state_changed(row) if row is not None else None
+
+        return await self._execute(program)
+
+    async def cancel(self, queue: str, job_id: str, namespace: str, now_ms: int) -> StateChanged | None:
+        def program() -> Program[StateChanged | None]:
+            row = yield one(self.q.get_job_locked, queue, job_id)
+            if row is None or JobState(row[STATE]) not in UNFINISHED:
+                return None
+            if namespace == ALL_NAMESPACES:
+                yield count(self.q.remove_namespaces, queue, job_id)
+            else:
+                yield count(self.q.remove_namespace, queue, job_id, namespace)
+            if (yield value(self.q.has_namespace, queue, job_id)) is not None:
+                return None
+            _, reason = transition(JobState(row[STATE]), Verb.CANCEL)
+            assert reason in STOPS_CONTAINER
+            return state_changed((yield from self._end(row[SEQ], reason, now_ms)))
+
+        return await self._execute(program)
+
+    async def delete(self, queue: str, job_id: str, now_ms: int) -> StateChanged | None:
+        def program() -> Program[StateChanged | None]:
+            row = yield one(self.q.get_job_locked, queue, job_id)
+            if row is None:
+                return None
+            yield count(self.q.remove_namespaces, queue, job_id)
+            yield count(self.q.drop_job_records, job_id)
+            yield count(self.q.drop_logs, job_id)
+            _, reason = transition(JobState(row[STATE]), Verb.DELETE)
+            assert reason is not None
+            ended = yield from self._end(row[SEQ], reason, now_ms)
+            # Report the attempt and worker the job had, so a running container can be stopped.
+            return StateChanged(queue, job_id, JobState.FINISHED, reason, row[ATTEMPT], row[WORKER], ended[7])
+
+        return await self._execute(program)
+
+    @abc.abstractmethod
+    async def claim(
+        self, queue: str, worker_id: str, limit: int, max_gpus: int, lease_until_ms: int, now_ms: int
+    ) -> list[Assignment]: ...
+
+    @abc.abstractmethod
+    async def expire_leases(self, now_ms: int, retry_budget: int) -> list[StateChanged]: ...
+
+    @abc.abstractmethod
+    async def counts(self, queue: str) -> dict[str, int]: ...
+
+    # -- logs -------------------------------------------------------------------------------------------------
+
+    async def append_logs(
+        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
+    ) -> None:
+        text = orjson.dumps(logs).decode()
+
+        def program() -> Program[None]:
+            yield count(self.q.append_logs, job_id, attempt, step, text, expires_ms)
+
+        await self._execute(program)
+
+    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]:
+        def program() -> Program[tuple[list[list[Any]], int]]:
+            found = yield rows(self.q.read_logs, job_id, step, job_id, step)
+            lines: list[list[Any]] = [line for row in found for line in orjson.loads(row[0])]
+            return lines[since:], len(lines)
+
+        return await self._execute(program)
+
+    # -- reads ------------------------------------------------------------------------------------------------
+
+    async def get_job(self, queue: str, job_id: str) -> JobRow | None:
+        def program() -> Program[JobRow | None]:
+            row = yield one(self.q.get_job, queue, job_id)
+            if row is None:
+                return None
+            return job_row(row, (yield from self._namespaces(queue, job_id)))
+
+        return await self._execute(program)
+
+    async def get_definition(self, job_id: str) -> dict[str, Any] | None:
+        return await self._read_json(self.q.get_definition, job_id)
+
+    async def get_result(self, job_id: str) -> dict[str, Any] | None:
+        return await self._read_json(self.q.get_result, job_id)
+
+    async def _read_json(self, sql: str, key: str) -> dict[str, Any] | None:
+        def program() -> Program[dict[str, Any] | None]:
+            text = yield value(sql, key)
+            return orjson.loads(text) if text is not None else None
+
+        return await self._execute(program)
+
+    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page:
+        below = cursor if cursor is not None else _NO_CURSOR
+
+        def program() -> Program[Page]:
+            if state is None:
+                found = yield rows(self.q.list_jobs, queue, below, limit + 1)
+            else:
+                found = yield rows(self.q.list_jobs_in_state, queue, state.value, below, limit + 1)
+            more = len(found) > limit
+            found = found[:limit]
+            namespaces: dict[str, list[str]] = {}
+            if found:
+                sql, ids = self.q.in_list("namespaces_of_jobs", [row[1] for row in found])
+                for job_id, namespace in (yield rows(sql, queue, *ids)):
+                    namespaces.setdefault(job_id, []).append(namespace)
+            jobs = [job_row(row, tuple(namespaces.get(row[1], ()))) for row in found]
+            return Page(jobs, found[-1][SEQ] if more else None)
+
+        return await self._execute(program)
+
+    # -- workers ----------------------------------------------------------------------------------------------
+
+    async def upsert_worker(self, row: WorkerRow) -> None:
+        info = orjson.dumps(row.info).decode()
+
+        def program() -> Program[None]:
+            yield count(self.q.upsert_worker, row.queue, row.worker_id, row.replica, info, row.seen_ms)
+
+        await self._execute(program)
+
+    async def remove_worker(self, queue: str, worker_id: str, replica: str) -> None:
+        def program() -> Program[None]:
+            yield count(self.q.remove_worker, queue, worker_id, replica)
+
+        await self._execute(program)
+
+    async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]:
+        def program() -> Program[list[WorkerRow]]:
+            found = yield rows(self.q.list_workers, queue, seen_after_ms)
+            return [worker_row(row, orjson.loads(row[3])) for row in found]
+
+        return await self._execute(program)
+
+    async def sweep(self, now_ms: int) -> int:
+        def program() -> Program[int]:
+            removed = 0
+            for sql in (
+                self.q.sweep_namespaces,
+                self.q.sweep_queue_jobs,
+                self.q.sweep_jobs,
+                self.q.sweep_results,
+                self.q.sweep_logs,
+            ):
+                removed += yield count(sql, now_ms)
+            yield count(self.q.sweep_workers, now_ms - _WORKER_MEMORY_MS)
+            yield from self._after_sweep()
+            return removed
+
+        return await self._execute(program)
+
+    def _after_sweep(self) -> Program[None]:
+        """A dialect's own housekeeping, in the sweep's transaction."""
+        return
+        yield
