@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from asman.core import protocol
-from tests.support.events import state
+from tests.support import events
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import Served
 
@@ -16,9 +16,7 @@ async def test_a_late_queued_event_leaves_the_running_attempt_alone(served: Serv
     assigned = await worker.receive_type(protocol.ASSIGN)
     assert assigned["attempt"] == 1
     # The submit's own Queued event (attempt 0), arriving now.
-    served.notifier.deliver(
-        state("late", job_id, attempt=0, time=1)
-    )
+    served.notifier.deliver(events.state("late", job_id, attempt=0, time=1))
     try:
         unexpected = await worker.receive(timeout=1)
         raise AssertionError(f"the worker was told something: {unexpected}")
@@ -37,9 +35,7 @@ async def test_a_current_queued_event_takes_the_job_back(served: Served) -> None
     await worker.connect()
     await worker.receive_type(protocol.ASSIGN)
     # Queued again after attempt 1 (its lease expired on another replica, say): the worker must let it go.
-    served.notifier.deliver(
-        state("requeued", job_id, attempt=1, time=2)
-    )
+    served.notifier.deliver(events.state("requeued", job_id, attempt=1, time=2))
     rejected = await worker.receive_type(protocol.REJECTED, timeout=5)
     assert rejected["jobId"] == job_id and rejected["attempt"] == 1
     await worker.close()
