@@ -82,7 +82,7 @@ async def test_concurrent_publishes_go_out_together_in_publish_order(
 ) -> None:
     first, second = pair
     seen_first, seen_second = collect(first), collect(second)
-    events = [state("q", f"{index:064x}", attempt=index) for index in range(300)]
+    events: list[Event] = [state("q", f"{index:064x}", attempt=index) for index in range(300)]
     big = logs("q", "b" * 64, [["z" * 100, 1, False]] * 300)  # fragments, mid-batch
     events.insert(150, big)
     # Each publish returns after its own echo.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket as sockets
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -155,7 +155,7 @@ async def test_a_watcher_that_stops_reading_is_disconnected(
     stalled.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 4096)
     writer.write(f"GET /q/stalled/j/{job_id}/stream HTTP/1.1\r\nHost: asman\r\n\r\n".encode())
     await reader.readuntil(b"\r\n\r\n")
-    writer.transport.pause_reading()
+    cast(asyncio.ReadTransport, writer.transport).pause_reading()
     async with asyncio.timeout(10):
         while await served.clients("stalled") != 1:
             await asyncio.sleep(0.05)

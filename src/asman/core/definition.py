@@ -85,9 +85,6 @@ class JobDefinition(_Model):
                 "a job needs an 'image', or a 'build' with a 'context' or an inline 'dockerfile'"
             )
 
-    def as_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
-
 
 class Callback(_Model):
     url: str

@@ -26,8 +26,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from asman.core.states import FinishedReason
 
-PROTOCOL_VERSION = 1
-
 REGISTER = "register"
 HEARTBEAT = "heartbeat"
 LOG = "log"
@@ -61,11 +59,6 @@ class WorkerInfo(BaseModel):
     gpus: int = Field(default=0, ge=0, le=1024)
     version: str = ""
     maxJobDuration: float | None = None
-
-
-class AttemptRef(BaseModel):
-    jobId: str
-    attempt: int
 
 
 class JobResult(BaseModel):
