@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import httpx
 
+from asman._version import __version__
 from asman.client._datarefs import PathArg, Upload, prepare_inputs
 from asman.client.errors import ApiError, InvalidJob, JobNotFound, ServerUnreachable
 
@@ -222,6 +223,4 @@ def plan_submission(
 
 
 def user_agent() -> str:
-    from asman import __version__
-
     return f"asman-python/{__version__}"
