@@ -42,7 +42,6 @@ class Watch:
         self.queue = queue
         self.seen: dict[str, int] = {"run": 0, "build": 0}
         self.position: dict[str, int] = {"run": 0, "build": 0}
-        self.result: JobResult | None = None
         self.connections = 0
 
     def connected(self) -> None:
@@ -66,12 +65,12 @@ class Watch:
             self.seen[step] = max(self.seen[step], self.position[step])
             return [LogsWritten(fresh)] if fresh else []
         if event.event == "final" and isinstance(data, dict):
-            self.result = JobResult.from_view(data)
+            result = JobResult.from_view(data)
             events: list[JobEvent] = [StateChanged(JobStatus.from_json(data, self.queue))]
-            if not self.seen["run"] and self.result.logs:
+            if not self.seen["run"] and result.logs:
                 # Logs no longer stored on their own (expired, or a cached result): the result still has them.
-                events.append(LogsWritten(self.result.logs))
-            events.append(Finished(self.result))
+                events.append(LogsWritten(result.logs))
+            events.append(Finished(result))
             return events
         return []
 
