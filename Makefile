@@ -27,6 +27,7 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+	$(BIN)/python scripts/unasync.py --check
 
 bench: install
 	bash scripts/bench.sh

@@ -8,6 +8,8 @@ echo "== lint"
 $BIN/ruff check src tests
 $BIN/ruff format --check src tests
 $BIN/mypy
+# The blocking SDK is generated from its asyncio source: a hand edit or a forgotten regeneration fails here.
+$BIN/python scripts/unasync.py --check
 # Playwright's sync API keeps an event loop running in the main thread while the browser is open, which
 # asyncio tests cannot share: the browser tests run in their own pytest process.
 echo "== unit and integration tests"

@@ -138,7 +138,7 @@ async def test_large_inputs_are_uploaded_once(
         "data.bin": {"type": "url", "value": f"http://asman.test/f/{key}", "hash": key},
         "note.txt": {"type": "utf8", "value": "small"},
     }
-    stored = await client._http.get(f"/f/{key}")
+    stored = await client._session.http.get(f"/f/{key}")
     assert stored.content == data
     transport.requests.clear()
     await client.queue("up").submit(image=IMAGE, command="other", files=[tmp_path / "data.bin"])
@@ -151,7 +151,7 @@ async def test_wait_result_and_download_of_a_finished_job(
     client, _, app = sdk
     blob = b"large output " * 100
     key = hashlib.sha256(blob).hexdigest()
-    await client._upload(Upload("o", key, len(blob), data=blob))
+    await client._session.upload(Upload("o", key, len(blob), data=blob))
     job = await client.queue("done").submit(image=IMAGE, command="make outputs")
     await finish_in_store(
         app.state.service,
@@ -185,7 +185,7 @@ async def test_a_corrupted_output_is_not_kept(
     client, _, app = sdk
     blob = b"x" * 300
     key = hashlib.sha256(blob).hexdigest()
-    await client._http.put(f"/f/{key}", content=blob)
+    await client._session.http.put(f"/f/{key}", content=blob)
     job = await client.queue("bad").submit(image=IMAGE, command="x")
     await finish_in_store(
         app.state.service,

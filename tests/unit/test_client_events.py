@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from asman.client import Finished, LogLine, LogsWritten, StateChanged
-from asman.client._job import _Watch
+from asman.client._follow import Watch
 from asman.client._models import JobResult, log_lines
 from asman.client._sse import ServerSentEvent, SSEDecoder
 from asman.core.states import FinishedReason, JobState
@@ -31,7 +31,7 @@ def sse(event: str, data: object) -> ServerSentEvent:
 
 
 def test_watch_drops_lines_replayed_after_a_reconnection() -> None:
-    watch = _Watch("q")
+    watch = Watch("q")
     watch.connected()
     first = watch.feed(sse("run-log", [["a", 1, False], ["b", 2, True]]))
     assert first == [LogsWritten([LogLine("a", 1, False), LogLine("b", 2, True)])]
@@ -46,7 +46,7 @@ def test_watch_drops_lines_replayed_after_a_reconnection() -> None:
 
 
 def test_watch_reports_states_and_the_final_result() -> None:
-    watch = _Watch("q")
+    watch = Watch("q")
     [state] = watch.feed(sse("state", {"jobId": "j", "state": "Running", "worker": "w1", "attempt": 1}))
     assert isinstance(state, StateChanged)
     assert (state.status.state, state.status.worker, state.status.queue) == (JobState.RUNNING, "w1", "q")
@@ -64,7 +64,7 @@ def test_watch_reports_states_and_the_final_result() -> None:
 
 
 def test_watch_ignores_garbage() -> None:
-    watch = _Watch("q")
+    watch = Watch("q")
     assert watch.feed(ServerSentEvent("state", "not json")) == []
     assert watch.feed(sse("unknown", {})) == []
 

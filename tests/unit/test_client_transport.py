@@ -268,7 +268,7 @@ def sse_body(*events: tuple[str, object]) -> bytes:
 
 
 def test_a_dropped_stream_is_reopened_without_repeating_lines(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("asman.client._job.RECONNECT", Retry(attempts=3, first_delay=0.0))
+    monkeypatch.setattr("asman.client._follow.RECONNECT", Retry(attempts=3, first_delay=0.0))
     state = {"jobId": JOB, "state": "Running", "worker": "w"}
     final = {
         "jobId": JOB,
@@ -293,7 +293,7 @@ def test_a_dropped_stream_is_reopened_without_repeating_lines(monkeypatch: pytes
 
 
 def test_a_stream_that_keeps_ending_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("asman.client._job.RECONNECT", Retry(attempts=2, first_delay=0.0))
+    monkeypatch.setattr("asman.client._follow.RECONNECT", Retry(attempts=2, first_delay=0.0))
     opened = 0
 
     def stream(request: httpx.Request) -> httpx.Response:

@@ -5,11 +5,10 @@ job = Client("http://127.0.0.1:8000").queue("local").submit(image="alpine:3.19",
 print(job.wait().stdout)
 """
 
-from asman.client._async_client import AsyncClient, AsyncQueue
+from asman.client._async.client import AsyncClient, AsyncJob, AsyncQueue
 from asman.client._base import API_ENV, DEFAULT_URL
-from asman.client._client import Client, Queue
-from asman.client._job import AsyncJob, Job
 from asman.client._models import Finished, JobEvent, JobResult, JobStatus, LogLine, LogsWritten, StateChanged
+from asman.client._sync.client import Client, Job, Queue
 from asman.client.errors import (
     ApiError,
     AsmanError,

@@ -1,5 +1,5 @@
 """What `Client` and `AsyncClient` share: the server address, retry policy, the error envelope translated into
-typed exceptions, and the JSON bodies of submissions. No I/O happens here."""
+typed exceptions, and the JSON bodies of submissions. No network."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import httpx
 
+from asman._version import __version__
 from asman.client._datarefs import PathArg, Upload, prepare_inputs
 from asman.client.errors import ApiError, InvalidJob, JobNotFound, ServerUnreachable
 
@@ -178,22 +179,13 @@ def submission_body(
     return {"definition": definition, **({"control": control} if control else {})}
 
 
-class BaseClient:
-    """Configuration and helpers both clients share; subclasses add the I/O."""
-
-    def __init__(self, url: str | None, *, retries: int = 4) -> None:
-        self.url = normalize_url(url)
-        self.retry = Retry(attempts=max(0, retries))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.url!r})"
-
-    def _file_args(self, files: Iterable[PathArg] | PathArg | None) -> list[PathArg]:
-        if files is None:
-            return []
-        if isinstance(files, (str, os.PathLike)):
-            return [files]
-        return list(files)
+def _file_args(files: Iterable[PathArg] | PathArg | None) -> list[PathArg]:
+    """`submit(files=...)` takes one path or many."""
+    if files is None:
+        return []
+    if isinstance(files, (str, os.PathLike)):
+        return [files]
+    return list(files)
 
 
 @dataclass(frozen=True)
@@ -208,20 +200,18 @@ def plan_submission(
     api_url: str,
     definition: Mapping[str, Any] | None,
     namespace: str | None,
-    files: list[PathArg],
+    files: Iterable[PathArg] | PathArg | None,
     inputs: Mapping[str, bytes | str] | None,
     fields: dict[str, Any],
 ) -> Submission:
     """Everything a submit needs but the network: the definition, inline inputs, and what to upload (reads files)."""
     raw, control = split_submission(definition)
     built = build_definition(raw, **fields)  # checked before any file is read
-    prepared = prepare_inputs(api_url, files, inputs)
+    prepared = prepare_inputs(api_url, _file_args(files), inputs)
     if prepared.refs:
         built["inputs"] = {**(built.get("inputs") or {}), **prepared.refs}
     return Submission(submission_body(built, control, namespace), prepared.uploads)
 
 
 def user_agent() -> str:
-    from asman import __version__
-
     return f"asman-python/{__version__}"

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from asman import __version__
+from asman._version import __version__
 from asman.blobs import open_blobs
 from asman.core.definition import Control, JobDefinition
 from asman.core.errors import AsmanError, InvalidInput, NotFound

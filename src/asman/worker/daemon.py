@@ -25,7 +25,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from asman import __version__
+from asman._version import __version__
 from asman.core import protocol
 from asman.core.definition import DataRef, JobDefinition
 from asman.core.names import blob_upload_headers

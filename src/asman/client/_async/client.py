@@ -1,0 +1,319 @@
+"""`AsyncClient` and the handles it gives out: `AsyncQueue` (submit, list) and `AsyncJob` (wait, logs, outputs).
+
+    async with AsyncClient("http://127.0.0.1:8000") as client:
+        job = await client.queue("local").submit(image="alpine:3.19", command="echo hello")
+        result = await job.wait()
+
+The handles share their client's `AsyncSession`; each holds its client only to hand it back (`job.client`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from asman.client._async.session import AsyncSession
+from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission
+from asman.client._datarefs import PathArg, decode_inline, fetch_url, output_path
+from asman.client._follow import Follow
+from asman.client._jobs import (
+    HashingFile,
+    JobBase,
+    cancel_status,
+    checked,
+    job_view,
+    not_finished,
+    result_from_view,
+    status_from_view,
+    write_file,
+)
+from asman.client._models import Finished, JobEvent, JobResult, JobStatus, LogLine, LogsWritten, log_lines
+from asman.client.errors import AsmanError, DownloadFailed
+from asman.core.names import check_job_id, check_queue
+
+
+class AsyncJob(JobBase):
+    """A job in a queue, from `queue.submit()` or `client.job(queue, id)`."""
+
+    def __init__(self, session: AsyncSession, queue: str, job_id: str, client: AsyncClient) -> None:
+        super().__init__(queue, job_id, session.url)
+        self._session = session
+        self._client = client
+
+    @property
+    def client(self) -> AsyncClient:
+        return self._client
+
+    async def info(self) -> dict[str, Any]:
+        """Everything the server says about the job: state, times, namespaces, definition and results."""
+        return job_view(await self._session.json("GET", self._path(), kind="job"))
+
+    async def status(self) -> JobStatus:
+        return status_from_view(await self._session.json("GET", self._path(), kind="job"), self.queue)
+
+    async def result(self) -> JobResult | None:
+        """The result of the finished job, or None while it is queued or running (see `wait`)."""
+        return result_from_view(await self._session.json("GET", self._path(), kind="job"))
+
+    async def definition(self) -> dict[str, Any]:
+        return job_view(await self._session.json("GET", self._path("/definition.json"), kind="job"))
+
+    async def events(self, timeout: float | None = None) -> AsyncGenerator[JobEvent, None]:
+        """The job's live events (state changes, new log lines) until `Finished`; reconnects when dropped."""
+        follow = Follow(self, timeout, self._session.retry, self._session.url)
+        while True:
+            read_timeout = follow.read_timeout()
+            pause: float | None = None
+            try:
+                async with self._session.stream(self._path("/stream"), read_timeout) as response:
+                    follow.connected()
+                    async for line in response.aiter_lines():
+                        for event in follow.feed(line):
+                            yield event
+                        if follow.finished:
+                            return
+                        if not follow.keep_reading(read_timeout):
+                            break
+                    else:  # the server went away, e.g. for a restart
+                        pause = follow.dropped(EOFError("the stream ended before the job did"))
+            except httpx.ReadTimeout:
+                continue  # silent for too long, or the deadline: `read_timeout()` decides
+            except RETRYABLE_ERRORS as error:
+                pause = follow.dropped(error)
+            if pause is not None:
+                await asyncio.sleep(pause)
+
+    async def wait(self, timeout: float | None = None, *, check: bool = True) -> JobResult:
+        """Wait until the job finishes; return its result.
+
+        With `check` (the default), a job that did not succeed raises `JobFailed`: an infrastructure error,
+        a timeout, a cancellation, or a non-zero exit code. `timeout` (seconds) raises `WaitTimeout`."""
+        async with contextlib.aclosing(self.events(timeout)) as events:
+            async for event in events:
+                if isinstance(event, Finished):
+                    return checked(self, event.result, check)
+        raise AsmanError(f"the event stream of job {self.id} ended without a result")  # pragma: no cover
+
+    async def logs(self, follow: bool = True) -> AsyncIterator[LogLine]:
+        """The job's log lines: live until the job finishes (`follow=True`), or those written so far."""
+        if follow:
+            async with contextlib.aclosing(self.events()) as events:
+                async for event in events:
+                    if isinstance(event, LogsWritten):
+                        for line in event.lines:
+                            yield line
+            return
+        lines: list[LogLine] = []
+        for step in ("build", "run"):
+            body = await self._session.json("GET", self._path(f"/{step}-logs.json"), kind="job")
+            lines += log_lines(body.get("data") if isinstance(body, dict) else None, step)
+        if not lines and (result := await self.result()) is not None:
+            lines = result.logs
+        for line in lines:
+            yield line
+
+    async def download(self, directory: str | os.PathLike[str] = ".") -> list[Path]:
+        """Write the finished job's outputs under `directory` (keeping their relative paths); return the paths."""
+        result = await self.result()
+        if result is None:
+            raise not_finished(self, await self.status())
+        folder = Path(directory)
+        written: list[Path] = []
+        for name, ref in sorted(result.outputs.items()):
+            target = output_path(folder, name)
+            data = decode_inline(name, ref)
+            if data is not None:
+                await asyncio.to_thread(write_file, target, data)
+            else:
+                await self._fetch(name, ref, target)
+            written.append(target)
+        return written
+
+    async def _fetch(self, name: str, ref: dict[str, Any], target: Path) -> None:
+        url = fetch_url(self._session.url, ref)
+        for delay in self._session.retry.delays():
+            sink = await asyncio.to_thread(HashingFile, target, ref.get("hash"))
+            try:
+                async with self._session.stream(url, None, follow_redirects=True, kind="other") as response:
+                    async for chunk in response.aiter_bytes():
+                        await asyncio.to_thread(sink.write, chunk)
+                await asyncio.to_thread(sink.commit, name)
+                return
+            except RETRYABLE_ERRORS as error:
+                sink.discard()
+                if delay is None:
+                    raise DownloadFailed(
+                        f"output {name!r} could not be downloaded from {url}: {error}"
+                    ) from None
+                await asyncio.sleep(delay)
+            except BaseException:
+                sink.discard()
+                raise
+
+    async def cancel(self, namespace: str | None = None) -> JobStatus:
+        """Withdraw this namespace's interest (the default one, `_`); the job stops when nobody wants it."""
+        params = {"namespace": namespace} if namespace else None
+        body = await self._session.json("POST", self._path("/cancel"), kind="job", params=params)
+        return cancel_status(self, body)
+
+    async def copy(self, queue: str) -> AsyncJob:
+        """Push the same job to another queue; the returned handle is the job there (same id)."""
+        body = await self._session.json("POST", f"/j/{self.id}/copy", kind="job", json={"queue": queue})
+        copied = str(body.get("queue") or queue), str(body.get("jobId") or self.id)
+        return AsyncJob(self._session, *copied, self._client)
+
+    async def delete(self) -> None:
+        """Finish the job as Deleted and drop its stored result: the next submit runs it again."""
+        await self._session.send("DELETE", self._path(), kind="job")
+
+
+class AsyncQueue:
+    """A queue on the server: submit jobs to it, list them, see its workers."""
+
+    def __init__(self, session: AsyncSession, name: str, client: AsyncClient) -> None:
+        self.name = check_queue(name)
+        self._session = session
+        self._client = client
+
+    @property
+    def url(self) -> str:
+        return f"{self._session.url}/q/{self.name}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    async def submit(
+        self,
+        *,
+        image: str | None = None,
+        command: str | None = None,
+        files: Iterable[PathArg] | PathArg | None = None,
+        inputs: Mapping[str, bytes | str] | None = None,
+        env: Mapping[str, str] | None = None,
+        entrypoint: str | None = None,
+        workdir: str | None = None,
+        cpus: float | None = None,
+        memory: str | int | None = None,
+        gpus: int | None = None,
+        max_duration: str | float | None = None,
+        namespace: str | None = None,
+        definition: Mapping[str, Any] | None = None,
+    ) -> AsyncJob:
+        """Submit a job and return its handle at once (it runs when a worker takes it).
+
+        `files` are local files and folders, seen by the job under /inputs; `inputs` maps more input names to
+        their content. `memory` is "4g" or bytes, `max_duration` "20m" or seconds. `definition` is a full job
+        definition (as the REST API takes it) that the other arguments complete or override. Submitting the
+        same job twice gives the same job: identical jobs run once."""
+        fields: dict[str, Any] = {
+            "image": image,
+            "command": command,
+            "env": env,
+            "entrypoint": entrypoint,
+            "workdir": workdir,
+            "cpus": cpus,
+            "memory": memory,
+            "gpus": gpus,
+            "max_duration": max_duration,
+        }
+        session = self._session
+        plan = await asyncio.to_thread(
+            plan_submission, session.url, definition, namespace, files, inputs, fields
+        )
+        for upload in plan.uploads:
+            await session.upload(upload)
+        body = await session.json("POST", f"/q/{self.name}", kind="submit", json=plan.body)
+        return AsyncJob(session, self.name, str(body["jobId"]), self._client)
+
+    def job(self, job_id: str) -> AsyncJob:
+        return AsyncJob(self._session, self.name, check_job_id(job_id), self._client)
+
+    async def jobs(self, state: str | None = None, limit: int | None = None) -> list[JobStatus]:
+        """The queue's jobs, most recently changed first; `state` filters (Queued, Running, Finished), `limit` caps the count."""
+        return [job async for job in self._iter_jobs(state, limit)]
+
+    async def _iter_jobs(self, state: str | None, limit: int | None) -> AsyncIterator[JobStatus]:
+        cursor: int | None = None
+        count = 0
+        while True:
+            params: dict[str, Any] = {"limit": min(1000, limit - count) if limit else 1000}
+            if cursor is not None:
+                params["cursor"] = cursor
+            if state:
+                params["state"] = state
+            body = await self._session.json("GET", f"/q/{self.name}/j", params=params)
+            for data in (body.get("data") or {}).values():
+                yield JobStatus.from_json(data, self.name)
+                count += 1
+                if limit and count >= limit:
+                    return
+            cursor = body.get("nextCursor")
+            if cursor is None:
+                return
+
+    async def status(self) -> dict[str, Any]:
+        """Counts by state, the workers connected (id, slots, running jobs) and the watchers."""
+        data: dict[str, Any] = await self._session.json("GET", f"/q/{self.name}/status")
+        return data
+
+    async def metrics(self) -> str:
+        """The queue's Prometheus metrics, as text."""
+        response = await self._session.send("GET", f"/q/{self.name}/metrics")
+        return response.text
+
+
+class AsyncClient:
+    """A client of one Asman server. `url` defaults to $API_SERVER_ADDRESS, then http://127.0.0.1:8000.
+
+    Connection errors are retried with exponential backoff (`retries` times) before `ServerUnreachable`.
+    `transport` is any httpx transport (tests use a mock or an in-process app)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout = 30.0,
+        retries: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._session = AsyncSession(
+            url, timeout=timeout, retries=retries, transport=transport, headers=headers
+        )
+        self.url = self._session.url
+
+    @property
+    def retry(self) -> Retry:
+        return self._session.retry
+
+    @retry.setter
+    def retry(self, retry: Retry) -> None:
+        self._session.retry = retry
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    def queue(self, name: str) -> AsyncQueue:
+        return AsyncQueue(self._session, name, self)
+
+    async def new_queue(self) -> AsyncQueue:
+        """A fresh queue with an unguessable name: private for as long as you keep the name to yourself."""
+        body = await self._session.json("POST", "/q")
+        return self.queue(str(body["queue"]))
+
+    def job(self, queue: str, job_id: str) -> AsyncJob:
+        return self.queue(queue).job(job_id)
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
