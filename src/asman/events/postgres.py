@@ -34,7 +34,7 @@ import orjson
 from asman.core.errors import BackendUnavailable
 from asman.core.events import Event, Resync, event_from_json, event_to_json
 from asman.events.base import Fanout
-from asman.store.pg_connection import CONNECTION_ERRORS, keep_session, split_url
+from asman.pg import CONNECTION_ERRORS, keep_session, split_url
 
 log = logging.getLogger(__name__)
 

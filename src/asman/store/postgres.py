@@ -29,9 +29,9 @@ import orjson
 from asman.core.errors import BackendUnavailable
 from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState, Verb, transition
+from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_url
 from asman.store.base import Assignment
 from asman.store.migrate import migration_scripts
-from asman.store.pg_connection import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_url
 from asman.store.sql import Program, ProgramFactory, Queries, count, one, rows, state_changed, value
 from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, SqlStore
 

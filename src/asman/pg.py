@@ -1,4 +1,4 @@
-"""Connecting to PostgreSQL, for the store and the notifier alike: the URL's parts, the errors that mean the
+"""Connecting to PostgreSQL, for the queue store and the notifier alike: the URL's parts, the errors that mean the
 server is out of reach, and the pooled connections' reset."""
 
 from __future__ import annotations
