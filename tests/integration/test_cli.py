@@ -145,6 +145,72 @@ def test_add_prints_the_job_id_and_the_other_commands_find_it(live_server: Serve
     assert json.loads(deleted.stdout)["deleted"] is True
 
 
+def test_build_options_make_the_definitions_build(live_server: ServerProcess, tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\nARG A\n")
+    stdin = json.dumps({"definition": {"image": "replaced-by-the-build", "build": {"target": "t"}}})
+    added = run(
+        live_server,
+        "job",
+        "add",
+        "qb",
+        "-",
+        "--git",
+        "https://github.com/octocat/Hello-World",
+        "--dockerfile",
+        str(dockerfile),
+        "--build-arg",
+        "A=1",
+        "--build-arg",
+        "B=x=y",
+        "--namespace",
+        "ns1",
+        "-c",
+        "ls",
+        stdin=stdin,
+    )
+    assert added.exit_code == 0, added.output
+    view = json.loads(run(live_server, "job", "get", "qb", added.stdout.strip()).stdout)
+    assert view["namespaces"] == ["ns1"]
+    assert view["definition"] == {
+        "command": "ls",
+        "build": {
+            "target": "t",
+            "context": "https://github.com/octocat/Hello-World",
+            "dockerfile": "FROM scratch\nARG A\n",
+            "buildArgs": ["A=1", "B=x=y"],
+        },
+    }
+    short = run(live_server, "job", "add", "qb", "-r", "https://example.com/ctx.tar.gz", "--json")
+    assert json.loads(short.stdout)["state"] == "Queued"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", IMAGE, "--git", "https://example.com/c.tgz"], "not both"),
+        (["-m", IMAGE, "--build-arg", "A=1"], "needs something to build"),
+        (["--git", "https://example.com/c.tgz", "--build-arg", "NOEQUALS"], "is not KEY=VALUE"),
+        (["--dockerfile", "missing-Dockerfile"], "cannot read missing-Dockerfile"),
+    ],
+)
+def test_bad_build_options_are_usage_errors(
+    live_server: ServerProcess, args: list[str], message: str
+) -> None:
+    result = run(live_server, "job", "add", "qb2", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stdout == ""
+
+
+async def test_await_is_wait(live_server: ServerProcess) -> None:
+    job_id = run(live_server, "job", "add", "qa", "-m", IMAGE, "-c", "talk").stdout.strip()
+    with in_thread(live_server, "job", "await", "qa", job_id, "--logs", "--json") as outcome:
+        await play_worker(live_server, "qa", {"StatusCode": 4}, (("awaited", False),))
+    result = outcome["result"]
+    assert result.exit_code == 4, result.output
+    assert json.loads(result.stdout)["exitCode"] == 4 and "awaited" in result.stderr
+
+
 def test_json_output_is_machine_readable(live_server: ServerProcess) -> None:
     added = run(live_server, "job", "add", "q2", "-m", IMAGE, "-c", "echo json", "--json")
     data = json.loads(added.stdout)
