@@ -467,7 +467,7 @@ def test_the_cli_docs_run(bare_stack: Stack, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     env = {
         **os.environ,
-        "API_SERVER_ADDRESS": bare_stack.url,
+        "ASMAN_API_URL": bare_stack.url,
         "PATH": f"{Path(ASMAN).parent}:{os.environ['PATH']}",
     }
     blocks = sh_blocks(ROOT / "docs" / "cli.md")
