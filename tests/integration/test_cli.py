@@ -38,6 +38,14 @@ def run(server: ServerProcess | str, *args: str, stdin: str | None = None) -> Re
     return CliRunner().invoke(app, list(args), input=stdin, env={"API_SERVER_ADDRESS": url, "COLUMNS": "200"})
 
 
+def added_view(server: ServerProcess, queue: str, *args: str, stdin: str | None = None) -> dict[str, Any]:
+    """`asman job add QUEUE ARGS...`, then the job as `asman job get` shows it."""
+    added = run(server, "job", "add", queue, *args, stdin=stdin)
+    assert added.exit_code == 0, added.output
+    view: dict[str, Any] = json.loads(run(server, "job", "get", queue, added.stdout.strip()).stdout)
+    return view
+
+
 @contextmanager
 def in_thread(server: ServerProcess, *args: str) -> Iterator[dict[str, Result]]:
     """Run a CLI command in a thread while the test plays the worker."""
@@ -149,10 +157,8 @@ def test_build_options_make_the_definitions_build(live_server: ServerProcess, tm
     dockerfile = tmp_path / "Dockerfile"
     dockerfile.write_text("FROM scratch\nARG A\n")
     stdin = json.dumps({"definition": {"image": "replaced-by-the-build", "build": {"target": "t"}}})
-    added = run(
+    view = added_view(
         live_server,
-        "job",
-        "add",
         "qb",
         "-",
         "--git",
@@ -169,8 +175,6 @@ def test_build_options_make_the_definitions_build(live_server: ServerProcess, tm
         "ls",
         stdin=stdin,
     )
-    assert added.exit_code == 0, added.output
-    view = json.loads(run(live_server, "job", "get", "qb", added.stdout.strip()).stdout)
     assert view["namespaces"] == ["ns1"]
     assert view["definition"] == {
         "command": "ls",
@@ -229,22 +233,9 @@ def test_a_definition_on_stdin_and_files(
     stdin = json.dumps(
         {"definition": {"image": "from-stdin", "command": "ls"}, "control": {"namespace": "n1"}}
     )
-    added = run(
-        live_server,
-        "job",
-        "add",
-        "q3",
-        "-",
-        "-f",
-        "folder",
-        "--file",
-        "small.txt",
-        "-c",
-        "ls -R",
-        stdin=stdin,
+    view = added_view(
+        live_server, "q3", "-", "-f", "folder", "--file", "small.txt", "-c", "ls -R", stdin=stdin
     )
-    assert added.exit_code == 0, added.output
-    view = json.loads(run(live_server, "job", "get", "q3", added.stdout.strip()).stdout)
     assert view["namespaces"] == ["n1"]
     assert view["definition"]["image"] == "from-stdin" and view["definition"]["command"] == "ls -R"
     assert view["definition"]["inputs"]["small.txt"] == {"type": "utf8", "value": "s"}
