@@ -38,6 +38,14 @@ def run(server: ServerProcess | str, *args: str, stdin: str | None = None) -> Re
     return CliRunner().invoke(app, list(args), input=stdin, env={"API_SERVER_ADDRESS": url, "COLUMNS": "200"})
 
 
+def added_view(server: ServerProcess, queue: str, *args: str, stdin: str | None = None) -> dict[str, Any]:
+    """`asman job add QUEUE ARGS...`, then the job as `asman job get` shows it."""
+    added = run(server, "job", "add", queue, *args, stdin=stdin)
+    assert added.exit_code == 0, added.output
+    view: dict[str, Any] = json.loads(run(server, "job", "get", queue, added.stdout.strip()).stdout)
+    return view
+
+
 @contextmanager
 def in_thread(server: ServerProcess, *args: str) -> Iterator[dict[str, Result]]:
     """Run a CLI command in a thread while the test plays the worker."""
@@ -145,6 +153,68 @@ def test_add_prints_the_job_id_and_the_other_commands_find_it(live_server: Serve
     assert json.loads(deleted.stdout)["deleted"] is True
 
 
+def test_build_options_make_the_definitions_build(live_server: ServerProcess, tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM scratch\nARG A\n")
+    stdin = json.dumps({"definition": {"image": "replaced-by-the-build", "build": {"target": "t"}}})
+    view = added_view(
+        live_server,
+        "qb",
+        "-",
+        "--git",
+        "https://github.com/octocat/Hello-World",
+        "--dockerfile",
+        str(dockerfile),
+        "--build-arg",
+        "A=1",
+        "--build-arg",
+        "B=x=y",
+        "--namespace",
+        "ns1",
+        "-c",
+        "ls",
+        stdin=stdin,
+    )
+    assert view["namespaces"] == ["ns1"]
+    assert view["definition"] == {
+        "command": "ls",
+        "build": {
+            "target": "t",
+            "context": "https://github.com/octocat/Hello-World",
+            "dockerfile": "FROM scratch\nARG A\n",
+            "buildArgs": ["A=1", "B=x=y"],
+        },
+    }
+    short = run(live_server, "job", "add", "qb", "-r", "https://example.com/ctx.tar.gz", "--json")
+    assert json.loads(short.stdout)["state"] == "Queued"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-m", IMAGE, "--git", "https://example.com/c.tgz"], "not both"),
+        (["-m", IMAGE, "--build-arg", "A=1"], "needs something to build"),
+        (["--git", "https://example.com/c.tgz", "--build-arg", "NOEQUALS"], "is not KEY=VALUE"),
+        (["--dockerfile", "missing-Dockerfile"], "cannot read missing-Dockerfile"),
+    ],
+)
+def test_bad_build_options_are_usage_errors(
+    live_server: ServerProcess, args: list[str], message: str
+) -> None:
+    result = run(live_server, "job", "add", "qb2", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stdout == ""
+
+
+async def test_await_is_wait(live_server: ServerProcess) -> None:
+    job_id = run(live_server, "job", "add", "qa", "-m", IMAGE, "-c", "talk").stdout.strip()
+    with in_thread(live_server, "job", "await", "qa", job_id, "--logs", "--json") as outcome:
+        await play_worker(live_server, "qa", {"StatusCode": 4}, (("awaited", False),))
+    result = outcome["result"]
+    assert result.exit_code == 4, result.output
+    assert json.loads(result.stdout)["exitCode"] == 4 and "awaited" in result.stderr
+
+
 def test_json_output_is_machine_readable(live_server: ServerProcess) -> None:
     added = run(live_server, "job", "add", "q2", "-m", IMAGE, "-c", "echo json", "--json")
     data = json.loads(added.stdout)
@@ -163,22 +233,9 @@ def test_a_definition_on_stdin_and_files(
     stdin = json.dumps(
         {"definition": {"image": "from-stdin", "command": "ls"}, "control": {"namespace": "n1"}}
     )
-    added = run(
-        live_server,
-        "job",
-        "add",
-        "q3",
-        "-",
-        "-f",
-        "folder",
-        "--file",
-        "small.txt",
-        "-c",
-        "ls -R",
-        stdin=stdin,
+    view = added_view(
+        live_server, "q3", "-", "-f", "folder", "--file", "small.txt", "-c", "ls -R", stdin=stdin
     )
-    assert added.exit_code == 0, added.output
-    view = json.loads(run(live_server, "job", "get", "q3", added.stdout.strip()).stdout)
     assert view["namespaces"] == ["n1"]
     assert view["definition"]["image"] == "from-stdin" and view["definition"]["command"] == "ls -R"
     assert view["definition"]["inputs"]["small.txt"] == {"type": "utf8", "value": "s"}
@@ -401,7 +458,7 @@ def test_the_cli_docs_run(bare_stack: Stack, tmp_path: Path) -> None:
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     env = {
         **os.environ,
-        "API_SERVER_ADDRESS": bare_stack.url,
+        "ASMAN_API_URL": bare_stack.url,
         "PATH": f"{Path(ASMAN).parent}:{os.environ['PATH']}",
     }
     blocks = sh_blocks(ROOT / "docs" / "cli.md")

@@ -426,7 +426,7 @@ def test_the_python_docs_run(
     bare_stack.queue = "local"
     bare_stack.add_worker()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("API_SERVER_ADDRESS", bare_stack.url)
+    monkeypatch.setenv("ASMAN_API_URL", bare_stack.url)
     blocks = python_blocks(ROOT / "docs" / "python.md")
     assert len(blocks) >= 7
     namespace: dict[str, Any] = {"__name__": "docs"}

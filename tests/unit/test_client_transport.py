@@ -84,10 +84,15 @@ def test_server_addresses_are_normalized(given: str, url: str) -> None:
 
 
 def test_the_default_address_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("API_SERVER_ADDRESS", raising=False)
+    for name in ("ASMAN_API_URL", "API_SERVER_ADDRESS", "ASMAN_WORKER_API_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
     assert Client().url == "http://127.0.0.1:8000"
+    monkeypatch.setenv("ASMAN_WORKER_API_ADDRESS", "http://old-worker-name:9000")
+    assert Client().url == "http://old-worker-name:9000"
     monkeypatch.setenv("API_SERVER_ADDRESS", "http://elsewhere:9000")
     assert Client().url == "http://elsewhere:9000"
+    monkeypatch.setenv("ASMAN_API_URL", "http://the-one-name:9000")
+    assert Client().url == "http://the-one-name:9000"
 
 
 def test_connection_errors_are_retried_then_reported() -> None:

@@ -6,17 +6,16 @@ installed."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import subprocess
-import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-from asman.settings import Settings
+from asman.settings import Scope, fields_for
+from asman.settings import env_names as settings_env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -49,21 +48,17 @@ FOREIGN_ENV = {
 }
 
 
+def scope_env_names(scope: Scope) -> set[str]:
+    return {variable for name in fields_for(scope) for variable in settings_env_names(name)}
+
+
 def server_env_names() -> set[str]:
-    names = {f"ASMAN_{field.name.upper()}" for field in dataclasses.fields(Settings)}
-    return names | {"ASMAN_TTL"}
+    return scope_env_names(Scope.SERVER)
 
 
 def worker_env_names() -> set[str]:
-    from asman.cli.work import worker
-
-    names = set()
-    for hint in typing.get_type_hints(worker, include_extras=True).values():
-        for meta in getattr(hint, "__metadata__", ()):
-            envvar = getattr(meta, "envvar", None)
-            if isinstance(envvar, str):
-                names.add(envvar)
-    assert "ASMAN_WORKER_API_ADDRESS" in names
+    names = scope_env_names(Scope.WORKER)
+    assert "ASMAN_API_URL" in names
     return names
 
 

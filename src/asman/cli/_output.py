@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from asman.client._base import API_ENV
+from asman.core.env import API_URL_ENV, API_URL_ENV_ALIASES, API_URL_FLAGS
 from asman.core.errors import AsmanError
 
 if TYPE_CHECKING:
@@ -31,7 +31,12 @@ EXIT_CANCELLED = 130
 
 ApiOption = Annotated[
     str,
-    typer.Option("--api", envvar=API_ENV, help="The Asman server's address.", rich_help_panel="Server"),
+    typer.Option(
+        *API_URL_FLAGS,
+        envvar=[API_URL_ENV, *API_URL_ENV_ALIASES],
+        help="The Asman server's address.",
+        rich_help_panel="Server",
+    ),
 ]
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Machine-readable JSON on stdout (progress stays on stderr).")
@@ -79,7 +84,7 @@ def friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
             fail(
                 f"cannot reach the Asman server at {error.url} ({error.cause}).\n"
                 "  Start one on this machine with `make run` (server and local worker) or `asman worker --mode local`,"
-                f"\n  or point --api / {API_ENV} at a running server."
+                f"\n  or point {API_URL_FLAGS[0]} / {API_URL_ENV} at a running server."
             )
         except WaitTimeout as error:
             fail(error.message, EXIT_TIMED_OUT)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -295,33 +294,3 @@ def finish(job: Job, result: JobResult, progress: Progress, outputs: Path | None
     if as_json:
         print_json(result_json(job, result, saved))
     raise typer.Exit(exit_code(result))
-
-
-def parse_env(pairs: list[str]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--env")
-        env[key] = value
-    return env
-
-
-def read_definition(source: str | None) -> dict[str, Any] | None:
-    if source is None:
-        return None
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text()
-    except OSError as error:
-        raise typer.BadParameter(f"cannot read {source}: {error.strerror}", param_hint="DEFINITION") from None
-    where = "stdin" if source == "-" else source
-    try:
-        data = json.loads(text)
-    except ValueError as error:
-        fail(
-            f"the job definition on {where} is not JSON ({error}): give an object such as"
-            ' {"image": "alpine:3.19", "command": "echo hello"}'
-        )
-    if not isinstance(data, dict):
-        fail(f"the job definition on {where} must be a JSON object, not {type(data).__name__}")
-    return data

@@ -13,15 +13,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from asman.client._base import DEFAULT_URL
-
-if TYPE_CHECKING:
-    pass
-
+from asman.cli._definition import parse_pairs, read_definition, with_build
 from asman.cli._output import (
     ApiOption,
     JsonOption,
@@ -41,9 +37,8 @@ from asman.cli._watch import (
     finish,
     follow,
     interruptible,
-    parse_env,
-    read_definition,
 )
+from asman.client import DEFAULT_URL
 
 app = typer.Typer(no_args_is_help=True, help="Submit jobs to a queue and watch them.")
 
@@ -66,6 +61,34 @@ def add(
         ),
     ] = None,
     image: Annotated[str | None, typer.Option("--image", "-m", help="The container image to run.")] = None,
+    git: Annotated[
+        str | None,
+        typer.Option(
+            "--git",
+            "-r",
+            metavar="URL",
+            help="Build the image from this git repository (or tarball/zip URL) instead of --image.",
+            show_default=False,
+        ),
+    ] = None,
+    dockerfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--dockerfile",
+            metavar="FILE",
+            help="Build the image from this Dockerfile, sent inline (with --git: instead of the repository's).",
+            show_default=False,
+        ),
+    ] = None,
+    build_args: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--build-arg",
+            metavar="KEY=VALUE",
+            help="A build argument for --git or --dockerfile (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
     files: Annotated[
         list[Path] | None,
         typer.Option(
@@ -128,9 +151,13 @@ def add(
     """Submit a job to QUEUE. Prints the job id; with --wait, its logs live, then how it ended.
 
     Example: asman job add local -m alpine:3.19 -f data.csv -c 'wc -l /inputs/data.csv' --wait
+
+    Or build the image: asman job add local --git https://github.com/o/r --build-arg V=1 -c 'make test' --wait
     """
-    body = read_definition(definition)
-    variables = parse_env(env or [])
+    body = with_build(
+        read_definition(definition), image=image, git=git, dockerfile=dockerfile, build_args=build_args or []
+    )
+    variables = parse_pairs(env or [], "--env")
     client = connect(api)
     with Progress() as progress:
         progress.update(f"Submitting to {client.url}/q/{queue}", note=False)
@@ -258,6 +285,9 @@ def wait_(
     with Progress() as progress, interruptible(job, progress):
         result = follow(job, progress, show_logs=show_logs, logs_to_stderr=as_json, timeout=timeout)
         finish(job, result, progress, outputs, as_json)
+
+
+app.command("await", help="The same as `asman job wait` (upstream's name for it).")(wait_)
 
 
 @app.command("cancel")

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import gc
-import logging
-from pathlib import Path
-from typing import Annotated, Any
 
 import typer
 import uvicorn
 
-from asman.settings import Settings
-
-
-def build_settings(
-    data_directory: Path | None, host: str | None, port: int | None, ttl: str | None = None
-) -> Settings:
-    overrides: dict[str, Any] = {"data_dir": data_directory, "host": host, "port": port}
-    if ttl is not None:
-        from asman.core.units import parse_duration
-
-        overrides["ttl_seconds"] = parse_duration(ttl)
-    return Settings.from_env(**overrides)
+from asman.cli._logging import uvicorn_logging
+from asman.cli._settings import settings_command, start_logging
+from asman.settings import Scope, Settings
 
 
 def run_server(settings: Settings) -> None:
     from asman.server.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     # Everything imported so far lives as long as the process: keep it out of the cyclic collector's full
     # passes, which otherwise walk it all and stall the event loop for tens of milliseconds now and then.
@@ -36,28 +23,17 @@ def run_server(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        log_level="warning",
-        access_log=False,
         # "auto" picks uvloop and httptools, both dependencies (uvloop everywhere but Windows).
         loop="auto",
         http="auto",
         ws_max_size=32 * 1024 * 1024,
         timeout_graceful_shutdown=5,
+        **uvicorn_logging(settings),
     )
 
 
-def server(
-    data_directory: Annotated[
-        Path | None,
-        typer.Option("--data-directory", envvar="ASMAN_DATA_DIR", help="Where SQLite and blobs live."),
-    ] = None,
-    host: Annotated[str | None, typer.Option("--host", envvar="ASMAN_HOST", help="Bind address.")] = None,
-    port: Annotated[int | None, typer.Option("--port", envvar="ASMAN_PORT", help="Bind port.")] = None,
-    ttl: Annotated[
-        str | None,
-        typer.Option("--ttl", envvar="ASMAN_TTL", help="How long jobs, results and blobs live (30d)."),
-    ] = None,
-) -> None:
-    settings = build_settings(data_directory, host, port, ttl)
+@settings_command(Scope.SERVER)
+def server(settings: Settings) -> None:
+    start_logging(settings)
     typer.echo(f"Asman server on http://{settings.host}:{settings.port}  (data: {settings.data_dir})")
     run_server(settings)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import dataclasses
 import shutil
 import subprocess
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from asman.core.units import parse_duration, parse_size
-from asman.settings import DEFAULT_DATA_DIR
+from asman.cli._logging import uvicorn_logging
+from asman.cli._settings import settings_command, start_logging
+from asman.settings import Scope, Settings
+
+if TYPE_CHECKING:
+    from asman.worker.daemon import WorkerSettings
 
 
 def parse_gpus(text: str | None) -> tuple[str, ...]:
@@ -33,100 +36,45 @@ def parse_gpus(text: str | None) -> tuple[str, ...]:
     raise typer.BadParameter(f"--gpus {text!r}: use a count (2), 'all' or 'device=1,3'")
 
 
+@settings_command(Scope.WORKER)
 def worker(
+    settings: Settings,
     queue: Annotated[
-        str | None, typer.Argument(help="The queue to take jobs from (local mode: 'local').")
+        str | None, typer.Argument(metavar="QUEUE", help="The queue to take jobs from (local mode: 'local').")
     ] = None,
-    cpus: Annotated[int, typer.Option("--cpus", envvar="ASMAN_WORKER_CPUS", help="Jobs run at once.")] = 1,
-    gpus: Annotated[
-        str | None,
-        typer.Option("--gpus", envvar="ASMAN_WORKER_GPUS", help="GPUs to offer: 2, all, device=1,3."),
-    ] = None,
-    max_job_duration: Annotated[
-        str, typer.Option("--max-job-duration", envvar="ASMAN_WORKER_MAX_JOB_DURATION", help="Cap per job.")
-    ] = "5m",
-    data_directory: Annotated[
-        Path | None, typer.Option("--data-directory", envvar="ASMAN_WORKER_DATA_DIRECTORY", help="Job files.")
-    ] = None,
-    api_address: Annotated[
-        str, typer.Option("--api-address", envvar="ASMAN_WORKER_API_ADDRESS", help="The queue server.")
-    ] = "http://127.0.0.1:8000",
-    worker_id: Annotated[
-        str | None, typer.Option("--id", envvar="ASMAN_WORKER_ID", help="This worker's name.")
-    ] = None,
-    mode: Annotated[
-        str,
-        typer.Option("--mode", envvar="ASMAN_WORKER_MODE", help="remote, or local (server + worker here)."),
-    ] = "remote",
-    port: Annotated[
-        int, typer.Option("--port", envvar="ASMAN_WORKER_PORT", help="Local mode: server port.")
-    ] = 8000,
-    host: Annotated[
-        str, typer.Option("--host", envvar="ASMAN_WORKER_HOST", help="Local mode: bind address.")
-    ] = ("127.0.0.1"),
-    network: Annotated[
-        str,
-        typer.Option(
-            "--network", envvar="ASMAN_WORKER_NETWORK", help="Job network: none, or a Docker network."
-        ),
-    ] = "none",
-    max_output_size: Annotated[
-        str,
-        typer.Option("--max-output-size", envvar="ASMAN_WORKER_MAX_OUTPUT_SIZE", help="Outputs cap per job."),
-    ] = "1g",
-    token: Annotated[
-        str | None,
-        typer.Option("--token", envvar="ASMAN_WORKER_TOKEN", help="The queue's worker token, if any."),
-    ] = None,
-    allow_private_urls: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-urls",
-            envvar="ASMAN_WORKER_ALLOW_PRIVATE_URLS",
-            help="Let jobs fetch inputs from loopback/private addresses.",
-        ),
-    ] = False,
-    grace_period: Annotated[
-        str,
-        typer.Option("--grace-period", envvar="ASMAN_WORKER_GRACE_PERIOD", help="SIGTERM: time to finish."),
-    ] = "30s",
 ) -> None:
     from asman.worker.daemon import WorkerSettings
 
-    if mode not in ("remote", "local"):
-        raise typer.BadParameter("--mode must be 'remote' or 'local'")
-    if mode == "remote" and not queue:
+    local = settings.worker_mode == "local"
+    if not local and not queue:
         raise typer.BadParameter("name the queue to work for: asman worker QUEUE (or --mode local)")
-    data_dir = data_directory or DEFAULT_DATA_DIR / "worker"
-    api = f"http://127.0.0.1:{port}" if mode == "local" else api_address.rstrip("/")
-    options: dict[str, object] = {
-        "api_url": api,
-        "queue": queue or "local",
-        "data_dir": data_dir.resolve(),
-        "slots": max(1, cpus),
-        "gpu_ids": parse_gpus(gpus),
-        "max_job_duration_s": parse_duration(max_job_duration),
-        "max_output_bytes": parse_size(max_output_size),
-        "network": network,
-        "grace_seconds": parse_duration(grace_period),
-        "token": token,
-        "allow_private_urls": allow_private_urls,
-    }
-    if worker_id:
-        options["worker_id"] = worker_id
-    settings = WorkerSettings(**options)  # type: ignore[arg-type]
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    worker_settings = WorkerSettings(
+        api_url=f"http://127.0.0.1:{settings.port}" if local else settings.api_url.rstrip("/"),
+        queue=queue or "local",
+        data_dir=settings.data_dir.resolve(),
+        slots=settings.worker_cpus,
+        gpu_ids=parse_gpus(settings.worker_gpus),
+        max_job_duration_s=settings.worker_max_job_duration,
+        max_output_bytes=settings.worker_max_output_size,
+        network=settings.worker_network,
+        grace_seconds=settings.worker_grace_period,
+        token=settings.worker_queue_token,
+        allow_private_urls=settings.worker_allow_private_urls,
+    )
+    if settings.worker_id:  # else the worker's own default: host name and a random suffix
+        worker_settings = dataclasses.replace(worker_settings, worker_id=settings.worker_id)
+    start_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(settings, local=mode == "local", host=host, port=port, data_dir=data_dir))
+        asyncio.run(_serve(worker_settings, settings if local else None))
 
 
-async def _serve(settings: object, *, local: bool, host: str, port: int, data_dir: Path) -> None:
+async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> None:
+    """Run the worker, and in local mode (`server_settings` given) the server beside it in this process."""
     import uvicorn
 
-    from asman.worker.daemon import WorkerDaemon, WorkerSettings, install_signal_handlers
+    from asman.worker.daemon import WorkerDaemon, install_signal_handlers
     from asman.worker.runtimes import DockerRuntime, RuntimeUnavailable
 
-    assert isinstance(settings, WorkerSettings)
     runtime = DockerRuntime()
     try:
         await runtime.check()
@@ -135,19 +83,17 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
         raise typer.Exit(2) from None
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
-    if local:
+    if server_settings is not None:
         from asman.server.app import create_app
-        from asman.settings import Settings
 
-        server_settings = Settings.from_env(data_dir=data_dir, host=host, port=port)
+        host, port = server_settings.host, server_settings.port
         config = uvicorn.Config(
             create_app(server_settings),
             host=host,
             port=port,
-            log_level="warning",
-            access_log=False,
             ws_max_size=32 * 1024 * 1024,
             timeout_graceful_shutdown=5,
+            **uvicorn_logging(server_settings),
         )
         server = uvicorn.Server(config)
         # The worker owns SIGTERM/SIGINT in local mode: it drains its jobs first, then stops the server.
@@ -158,7 +104,10 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
                 await server_task
                 raise typer.Exit(1)
             await asyncio.sleep(0.05)
-        typer.echo(f"Asman (local mode) on http://{host}:{port}  queue: {settings.queue}  data: {data_dir}")
+        typer.echo(
+            f"Asman (local mode) on http://{host}:{port}  queue: {settings.queue}"
+            f"  data: {server_settings.data_dir}"
+        )
     daemon = WorkerDaemon(settings, runtime)
 
     async def stop_server() -> None:

@@ -14,9 +14,10 @@ import httpx
 from asman._version import __version__
 from asman.client._datarefs import PathArg, Upload, prepare_inputs
 from asman.client.errors import ApiError, InvalidJob, JobNotFound, ServerUnreachable
+from asman.core.env import API_URL_ENV, API_URL_ENV_ALIASES
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-API_ENV = "API_SERVER_ADDRESS"
+API_ENV = API_URL_ENV
 
 # Transport failures worth another try: the request did not get an answer. Submits are idempotent (a job is
 # its definition's hash), so even a request that may have reached the server is safe to send again.
@@ -35,7 +36,10 @@ RequestKind = Literal["submit", "job", "other"]
 
 
 def default_url() -> str:
-    return os.environ.get(API_ENV) or DEFAULT_URL
+    """The server address from ASMAN_API_URL, else from one of its old names, else the local default."""
+    return next(
+        (os.environ[name] for name in (API_ENV, *API_URL_ENV_ALIASES) if os.environ.get(name)), DEFAULT_URL
+    )
 
 
 def normalize_url(url: str | None) -> str:

@@ -11,9 +11,12 @@ import json
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from asman.core.whatwg_url import https_href_without_query
 
 DataRefType = Literal["utf8", "base64", "json", "url", "key"]
 
@@ -23,6 +26,8 @@ _REQUIREMENT_FIELDS = ("cpus", "gpus", "memory", "maxDuration")
 # Keys a parent page injects into a job's env; they change per page view and must not change the job id.
 _PARENT_ENV_KEYS = frozenset({"channel", "CHANNEL", "readonly", "edit", "parent-metapage-id", "fs-path"})
 _PARENT_ENV_PREFIX = re.compile(r"^mp[-_]")
+_PRESIGNED_MARK = "/presignedurl/"
+_UPSTREAM_BUCKET = "https://metaframe-asman-test.s3.us-west-1.amazonaws.com"
 
 DEFAULT_NAMESPACE = "_"
 ALL_NAMESPACES = "*"
@@ -101,6 +106,16 @@ def _is_parent_env_key(key: str) -> bool:
     return key in _PARENT_ENV_KEYS or _PARENT_ENV_PREFIX.match(key) is not None
 
 
+def _hashed_url(url: str) -> str:
+    """A url DataRef as upstream hashes it: a presigned link's signature and upstream's test bucket's query
+    string change on every upload, and must not change the job id."""
+    if _PRESIGNED_MARK in url:
+        return url.split(_PRESIGNED_MARK, 1)[0]
+    if url.startswith(_UPSTREAM_BUCKET):
+        return https_href_without_query(url) or url
+    return url
+
+
 def _reduce_refs(refs: Any) -> dict[str, Any] | None:
     if not isinstance(refs, dict):
         return None
@@ -108,7 +123,13 @@ def _reduce_refs(refs: Any) -> dict[str, Any] | None:
     for name, ref in refs.items():
         if not isinstance(ref, dict):
             continue
-        entry: dict[str, Any] = {"value": ref.get("value")}
+        entry: dict[str, Any] = {}
+        # A missing value is left out, as JSON.stringify leaves out `undefined`; an explicit null is kept.
+        if "value" in ref:
+            value = ref["value"]
+            entry["value"] = (
+                _hashed_url(value) if ref.get("type") == "url" and isinstance(value, str) else value
+            )
         if ref.get("type") is not None:
             entry["type"] = ref["type"]
         reduced[name] = entry
@@ -144,17 +165,27 @@ def hash_blob(definition: dict[str, Any]) -> dict[str, Any]:
 
 
 def _js_number(number: float) -> str:
-    """Format a float the way JavaScript's Number.prototype.toString does (1.0 -> "1", 1e-07 -> "1e-7")."""
+    """Number.prototype.toString: the shortest round-trip digits, in plain notation for 1e-7 < |x| < 1e21
+    (Python's repr switches to exponents at 1e16 and 1e-4), else `d.ddde+N`."""
     if math.isnan(number) or math.isinf(number):
         return "null"
-    if number.is_integer() and abs(number) < 1e21:
-        return str(int(number))
-    text = repr(number)
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        sign = "-" if exponent.startswith("-") else "+"
-        text = f"{mantissa}e{sign}{exponent.lstrip('+-').lstrip('0') or '0'}"
-    return text
+    if number == 0:
+        return "0"
+    sign = "-" if number < 0 else ""
+    _, digit_tuple, exponent = Decimal(repr(abs(number))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    assert isinstance(exponent, int)
+    point = len(digits) + exponent  # the decimal point sits after this many digits
+    if len(digits) <= point <= 21:
+        text = digits + "0" * (point - len(digits))
+    elif 0 < point <= 21:
+        text = f"{digits[:point]}.{digits[point:]}"
+    elif -6 < point <= 0:
+        text = "0." + "0" * -point + digits
+    else:
+        mantissa = digits[0] + (f".{digits[1:]}" if len(digits) > 1 else "")
+        text = f"{mantissa}e{'+' if point > 0 else '-'}{abs(point - 1)}"
+    return sign + text
 
 
 def _utf16_order(key: str) -> bytes:
@@ -163,7 +194,20 @@ def _utf16_order(key: str) -> bytes:
 
 
 # json.dumps(value, ensure_ascii=False) for a str, without building a new JSONEncoder on every call.
-_json_string: Callable[[str], str] = json.encoder.encode_basestring
+_basestring: Callable[[str], str] = json.encoder.encode_basestring
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Beyond 2**53 JavaScript holds an integer as the nearest double, and prints that.
+_JS_SAFE_INTEGER = 2**53
+
+
+def _json_string(text: str) -> str:
+    """JSON.stringify of a string: like Python's escaping, plus lone surrogates as lowercase \\uXXXX."""
+    quoted = _basestring(text)
+    if _LONE_SURROGATE.search(quoted):
+        return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", quoted)
+    return quoted
+
+
 _JSON_CONSTANTS = {True: "true", False: "false", None: "null"}
 
 
@@ -186,10 +230,15 @@ def canonical_json(value: Any) -> str:
     if isinstance(value, float):
         return _js_number(value)
     if isinstance(value, int):
-        return str(value)
+        return str(value) if abs(value) <= _JS_SAFE_INTEGER else _js_number(float(value))
     return json.dumps(value, ensure_ascii=False)
 
 
 def job_id(definition: dict[str, Any] | JobDefinition) -> str:
-    raw = definition.model_dump(mode="json") if isinstance(definition, JobDefinition) else definition
+    # exclude_unset: a model hashes like the dict it was validated from (a DataRef without a value stays so).
+    raw = (
+        definition.model_dump(mode="json", exclude_unset=True)
+        if isinstance(definition, JobDefinition)
+        else definition
+    )
     return hashlib.sha256(canonical_json(hash_blob(raw)).encode("utf-8")).hexdigest()

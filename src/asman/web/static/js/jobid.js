@@ -7,6 +7,8 @@ const BUILD_FIELDS = ["context", "buildContext", "filename", "target", "dockerfi
 const REQUIREMENT_FIELDS = ["cpus", "gpus", "memory", "maxDuration"];
 const PARENT_ENV_KEYS = new Set(["channel", "CHANNEL", "readonly", "edit", "parent-metapage-id", "fs-path"]);
 const PARENT_ENV_PREFIX = /^mp[-_]/;
+const PRESIGNED_MARK = "/presignedurl/";
+const UPSTREAM_BUCKET = "https://metaframe-asman-test.s3.us-west-1.amazonaws.com";
 
 const isObject = (value) => value !== null && typeof value === "object" && !Array.isArray(value);
 const present = (value) => value !== undefined && value !== null;
@@ -18,12 +20,32 @@ function knownSubfields(source, fields) {
   return Object.keys(picked).length ? picked : null;
 }
 
+// A presigned link's signature and upstream's test bucket's query string change on every upload: they must not
+// change the job id.
+function hashedUrl(url) {
+  if (url.includes(PRESIGNED_MARK)) return url.split(PRESIGNED_MARK)[0];
+  if (url.startsWith(UPSTREAM_BUCKET)) {
+    try {
+      const parsed = new URL(url);
+      parsed.search = "";
+      parsed.hash = "";
+      return parsed.href;
+    } catch {
+      return url; // upstream throws here; the server keeps such a URL as it is, and so does this
+    }
+  }
+  return url;
+}
+
 function reduceRefs(refs) {
   if (!isObject(refs)) return null;
   const reduced = {};
   for (const [name, ref] of Object.entries(refs)) {
     if (!isObject(ref)) continue;
-    const entry = { value: present(ref.value) ? ref.value : null };
+    const entry = {};
+    if (ref.value !== undefined) {
+      entry.value = ref.type === "url" && typeof ref.value === "string" ? hashedUrl(ref.value) : ref.value;
+    }
     if (present(ref.type)) entry.type = ref.type;
     reduced[name] = entry;
   }
@@ -52,7 +74,8 @@ export function hashBlob(definition) {
   return blob;
 }
 
-/** Sorted keys (UTF-16 order), no whitespace, non-ASCII kept: what safe-stable-stringify produces. */
+/** Sorted keys (UTF-16 order: Array.prototype.sort's default), no whitespace, non-ASCII kept: what
+ * safe-stable-stringify produces. */
 export function canonicalJson(value) {
   if (Array.isArray(value)) return "[" + value.map((item) => canonicalJson(present(item) ? item : null)).join(",") + "]";
   if (isObject(value)) {
