@@ -18,7 +18,7 @@ app = typer.Typer(
 
 def _print_version(wanted: bool) -> None:
     if wanted:
-        from asman import __version__
+        from asman._version import __version__
 
         typer.echo(f"asman {__version__}")
         raise typer.Exit()
