@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import hashlib
-import json
 import os
 import shlex
 import shutil
@@ -118,22 +116,6 @@ class _Cancelled(Exception):
 
 
 # -- pure helpers ---------------------------------------------------------------------------------------------
-
-
-def decode_inline(ref: DataRef) -> bytes | None:
-    """The bytes of an inline DataRef, or None when it must be fetched (`url`, `key`)."""
-    kind = ref.type
-    if kind in ("url", "key"):
-        return None
-    if kind == "base64":
-        try:
-            return base64.b64decode(str(ref.value or ""), validate=True)
-        except (binascii.Error, ValueError):
-            raise JobFailed("not valid base64") from None
-    if kind == "json" or (kind is None and not isinstance(ref.value, str)):
-        # JSON.stringify's compact form, as upstream wrote it.
-        return json.dumps(ref.value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return str(ref.value if ref.value is not None else "").encode("utf-8")
 
 
 def build_tag(build: BuildSpec) -> str:
@@ -377,8 +359,8 @@ async def _run_until_cancelled(
 
 async def _fetch_input(name: str, ref: DataRef, io: JobIO) -> bytes:
     try:
-        data = decode_inline(ref)
-    except JobFailed as error:
+        data = ref.inline_bytes()
+    except InvalidInput as error:
         raise JobFailed(f"input {name!r}: {error.message}") from None
     if data is not None:
         return data
