@@ -1,4 +1,4 @@
-"""Container runtimes: one small `ContainerRuntime` protocol, and the Docker Engine implementation."""
+"""Container runtimes: one small `ContainerRuntime` protocol, the Docker Engine implementation and a fake."""
 
 from asman.worker.runtimes.base import (
     MANAGED_LABEL,
@@ -13,6 +13,7 @@ from asman.worker.runtimes.base import (
     RuntimeUnavailable,
 )
 from asman.worker.runtimes.docker import DockerRuntime
+from asman.worker.runtimes.fake import FakeRuntime, Script
 
 __all__ = [
     "MANAGED_LABEL",
@@ -21,9 +22,11 @@ __all__ = [
     "ContainerRuntimeError",
     "ContainerSpec",
     "DockerRuntime",
+    "FakeRuntime",
     "ImageError",
     "LogSink",
     "Mount",
     "RunOutcome",
     "RuntimeUnavailable",
+    "Script",
 ]

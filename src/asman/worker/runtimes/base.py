@@ -35,6 +35,13 @@ class ContainerRuntimeError(AsmanError):
 class ImageError(ContainerRuntimeError):
     """The image cannot be had: not present and the pull failed."""
 
+    @classmethod
+    def not_pulled(cls, image: str, reason: str | None) -> ImageError:
+        return cls(
+            f"image {image!r} is not on this worker and could not be pulled: {reason or 'unknown error'}. "
+            "Check the image name and tag, and that the worker can reach its registry."
+        )
+
 
 class BuildError(ContainerRuntimeError):
     """The build context could not be fetched, or the build itself failed."""

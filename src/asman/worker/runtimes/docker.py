@@ -211,10 +211,7 @@ class DockerRuntime:
                 failure = str(error)
             if failure is None and await self.has_image(image):
                 return
-            raise ImageError(
-                f"image {image!r} is not on this worker and could not be pulled: {failure or 'unknown error'}. "
-                "Check the image name and tag, and that the worker can reach its registry."
-            )
+            raise ImageError.not_pulled(image, failure)
 
     async def build_image(self, build: BuildSpec, tag: str, on_log: LogSink) -> str:
         client = await self._docker()
