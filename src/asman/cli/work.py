@@ -123,7 +123,7 @@ def worker(
 async def _serve(settings: object, *, local: bool, host: str, port: int, data_dir: Path) -> None:
     import uvicorn
 
-    from asman.worker.daemon import WorkerDaemon, WorkerSettings, install_signal_handlers
+    from asman.worker.daemon import WorkerDaemon, WorkerFailed, WorkerSettings, install_signal_handlers
     from asman.worker.runtimes import DockerRuntime, RuntimeUnavailable
 
     assert isinstance(settings, WorkerSettings)
@@ -171,6 +171,9 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
     )
     try:
         await daemon.run()
+    except WorkerFailed as exc:
+        typer.secho(f"asman worker: {exc.message}", err=True, fg="red")
+        raise typer.Exit(1) from None
     finally:
         await runtime.close()
         if server is not None and server_task is not None:

@@ -5,8 +5,8 @@
 `JobResult` it returns. The user's container failing is a `Success` with its non-zero `StatusCode`; anything
 that stops the container from running or its outputs from being kept (a bad input, an image that cannot be
 had, outputs over the cap) is an `Error` whose message tells the user what to change. Only an unreachable
-container engine escapes as `RuntimeUnavailable`: that is the worker's problem, not the job's, and the caller
-hands the job back to the queue.
+container engine escapes, as `RuntimeUnavailable`: that is the worker's problem more than the job's, so the
+daemon reports the attempt as an Error that says so and stops taking jobs until the engine answers again.
 """
 
 from __future__ import annotations
