@@ -164,11 +164,18 @@ async def test_entrypoint_and_workdir(runner: Runner) -> None:
     assert stdout(result) == ["/tmp", "zero"]
 
 
+async def test_variables_reach_a_command_run_without_a_shell(runner: Runner) -> None:
+    result = await runner.run({"command": "echo $GREETING ${UNSET}x", "env": {"GREETING": "hi"}})
+    assert stdout(result) == ["hi x"]
+    shell = await runner.run({"command": "sh -c 'echo $JOB_OUTPUTS_URL_PREFIX'"}, api_url="http://queue.test")
+    assert stdout(shell)[0].startswith("http://queue.test/j/") and stdout(shell)[0].endswith("/outputs/")
+
+
 async def test_limits_reach_the_container(runner: Runner) -> None:
     script = (
         "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us 2>/dev/null || cut -d' ' -f1 /sys/fs/cgroup/cpu.max; "
-        "df -k /dev/shm | tail -1 | awk '{print $2}'"
-    )
+        "df -k /dev/shm | tail -1 | awk '{print \\$2}'"
+    )  # \$: the worker substitutes $VARs inside double quotes, as upstream did
     result = await runner.run(
         {"command": f'sh -c "{script}"', "requirements": {"cpus": 0.5}, "shmSize": "32m"}
     )

@@ -95,11 +95,11 @@ def test_dockerfile_name() -> None:
 
 
 def test_split_command() -> None:
-    assert split_command("sh -c 'echo a b'", "command") == ["sh", "-c", "echo a b"]
-    assert split_command("  ", "command") is None
-    assert split_command(None, "command") is None
+    assert split_command("sh -c 'echo a b' $X", "command", {"X": "x"}) == ["sh", "-c", "echo a b", "x"]
+    assert split_command("  ", "command", {}) is None
+    assert split_command(None, "command", {}) is None
     with pytest.raises(JobFailed, match="cannot be split"):
-        split_command("echo 'open", "command")
+        split_command("echo 'open", "command", {})
 
 
 def test_absolute_config_path() -> None:

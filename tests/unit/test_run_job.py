@@ -122,6 +122,48 @@ async def test_the_container_spec(runner: Runner, fake: FakeRuntime) -> None:
     assert spec.labels == {"io.asman.job": job.job_id, "io.asman.attempt": "3"}
 
 
+async def test_the_job_env_and_its_substitution_in_the_command(runner: Runner, fake: FakeRuntime) -> None:
+    job = runner.context(
+        {
+            "entrypoint": "${TOOL}",
+            "command": "--in $JOB_INPUTS_URL_PREFIX --name \"$NAME\" --unset=$UNSET 'literal $NAME'",
+            "env": {"TOOL": "/bin/tool", "NAME": "my job", "JOB_URL_PREFIX": "not allowed to override"},
+        }
+    )
+    await runner.run_context(job, api_url="http://queue.test:8000/")
+    [spec] = fake.specs
+    prefix = f"http://queue.test:8000/j/{job.job_id}"
+    assert {
+        key: spec.env[key] for key in ("JOB_URL_PREFIX", "JOB_INPUTS_URL_PREFIX", "JOB_OUTPUTS_URL_PREFIX")
+    } == {
+        "JOB_URL_PREFIX": prefix,
+        "JOB_INPUTS_URL_PREFIX": f"{prefix}/inputs/",
+        "JOB_OUTPUTS_URL_PREFIX": f"{prefix}/outputs/",
+    }
+    assert "CUDA_VISIBLE_DEVICES" not in spec.env
+    assert spec.entrypoint == ["/bin/tool"]
+    assert spec.command == ["--in", f"{prefix}/inputs/", "--name", "my job", "--unset=", "literal $NAME"]
+
+
+async def test_without_a_server_there_are_no_url_prefixes(runner: Runner, fake: FakeRuntime) -> None:
+    await runner.run({"command": "true"})
+    assert not any(key.endswith("URL_PREFIX") for key in fake.specs[0].env)
+
+
+@pytest.mark.parametrize(("assigned", "visible"), [(("0",), "0"), (("0", "1"), "0,1"), (("1", "3"), "0,1")])
+async def test_assigned_gpus_are_visible_to_cuda(
+    runner: Runner, fake: FakeRuntime, assigned: tuple[str, ...], visible: str
+) -> None:
+    job = runner.context(
+        {"command": "true", "requirements": {"gpus": len(assigned)}, "env": {"CUDA_VISIBLE_DEVICES": "7"}},
+        gpu_ids=assigned,
+    )
+    await runner.run_context(job)
+    [spec] = fake.specs
+    # The container sees only its devices, numbered from 0 whatever their host ids.
+    assert spec.gpus == list(assigned) and spec.env["CUDA_VISIBLE_DEVICES"] == visible
+
+
 async def test_nonzero_exit_is_success_with_status(runner: Runner, fake: FakeRuntime) -> None:
     fake.on("sh -c 'echo failing; exit 3'", Script(exit_code=3, stdout=("failing",)))
     result = await runner.run({"command": "sh -c 'echo failing; exit 3'"})
@@ -352,10 +394,10 @@ async def test_gpus_beyond_the_assignment_are_an_error(runner: Runner) -> None:
     assert result.error == "the job needs 1 GPU(s) but this worker gave it 0"
 
 
-async def test_assigned_gpus_reach_the_spec(runner: Runner, fake: FakeRuntime) -> None:
+async def test_a_job_takes_only_the_gpus_it_asks_for(runner: Runner, fake: FakeRuntime) -> None:
     job = runner.context({"command": "true", "requirements": {"gpus": 2}}, gpu_ids=("1", "3", "4"))
     await runner.run_context(job)
-    assert fake.specs[0].gpus == ["1", "3"]
+    assert fake.specs[0].gpus == ["1", "3"] and fake.specs[0].env["CUDA_VISIBLE_DEVICES"] == "0,1"
 
 
 async def test_other_jobs_folders_are_left_alone(runner: Runner) -> None:

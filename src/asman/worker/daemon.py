@@ -429,6 +429,7 @@ class WorkerDaemon:
             max_job_duration_s=self.settings.max_job_duration_s,
             max_output_bytes=self.settings.max_output_bytes,
             network=self.settings.network,
+            api_url=self.settings.api_url,
             cache_dir=self.settings.data_dir / "cache",
             container_prefix=self._container_prefix(),
             allow_private_urls=self.settings.allow_private_urls,

@@ -16,13 +16,12 @@ import base64
 import contextlib
 import hashlib
 import os
-import shlex
 import shutil
 import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -44,6 +43,7 @@ from asman.worker.runtimes.base import (
     Mount,
     RunOutcome,
 )
+from asman.worker.shell import shell_words
 
 T = TypeVar("T")
 
@@ -94,6 +94,8 @@ class RunSettings:
     inline_output_limit: int = 200
     max_output_bytes: int = 1024**3
     network: str = "none"
+    # The queue server's base URL, for the JOB_*URL_PREFIX variables; empty leaves them out.
+    api_url: str = ""
     user: str = DEFAULT_USER
     pids_limit: int = DEFAULT_PIDS_LIMIT
     # The worker-wide cache mounted read-write at /job-cache; None gives each attempt a throwaway one.
@@ -127,13 +129,35 @@ def build_tag(build: BuildSpec) -> str:
     return BUILD_TAG_PREFIX + hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()[:32]
 
 
-def split_command(text: str | None, what: str) -> list[str] | None:
+def split_command(text: str | None, what: str, env: Mapping[str, str]) -> list[str] | None:
+    """A command or entrypoint as the container's arguments, its `$VAR`s taken from the container's `env`."""
     if text is None or not text.strip():
         return None
     try:
-        return shlex.split(text)
+        return shell_words(text, env)
     except ValueError as error:
         raise JobFailed(f"{what} {text[:200]!r} cannot be split into arguments: {error}") from None
+
+
+def job_env(job: JobContext, settings: RunSettings, gpus: list[str] | None) -> dict[str, str]:
+    """The container's environment: the definition's, overridden by what the worker sets."""
+    env = {
+        **(job.definition.env or {}),
+        "JOB_ID": job.job_id,
+        "JOB_INPUTS": INPUTS_PATH,
+        "JOB_OUTPUTS": OUTPUTS_PATH,
+        "JOB_CACHE": CACHE_PATH,
+    }
+    if settings.api_url:
+        prefix = f"{settings.api_url.rstrip('/')}/j/{job.job_id}"
+        env["JOB_URL_PREFIX"] = prefix
+        env["JOB_INPUTS_URL_PREFIX"] = f"{prefix}/inputs/"
+        env["JOB_OUTPUTS_URL_PREFIX"] = f"{prefix}/outputs/"
+    if gpus:
+        # The engine gives the container only its assigned devices, which CUDA numbers from 0 inside it, whatever
+        # their ids on the host: host ids (say 1,3) here would hide them.
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in range(len(gpus)))
+    return env
 
 
 def absolute_config_path(name: str) -> str:
@@ -230,8 +254,9 @@ async def run_job(
         # 1. Check what the definition asks for before doing any work.
         definition = job.definition
         limits = _limits(job, settings)
-        command = split_command(definition.command, "command")
-        entrypoint = split_command(definition.entrypoint, "entrypoint")
+        env = job_env(job, settings, limits.get("gpus"))
+        command = split_command(definition.command, "command", env)
+        entrypoint = split_command(definition.entrypoint, "entrypoint", env)
 
         # 2. Stage inputs and configFiles, and get the image (pull or build); a cancel stops both.
         mounts = await _stage(job, io, settings)
@@ -245,13 +270,7 @@ async def run_job(
             name=f"{settings.container_prefix}{job.job_id[:24]}-{job.attempt}",
             command=command,
             entrypoint=entrypoint,
-            env={
-                **(definition.env or {}),
-                "JOB_ID": job.job_id,
-                "JOB_INPUTS": INPUTS_PATH,
-                "JOB_OUTPUTS": OUTPUTS_PATH,
-                "JOB_CACHE": CACHE_PATH,
-            },
+            env=env,
             workdir=definition.workdir or None,
             mounts=mounts,
             network=settings.network,
