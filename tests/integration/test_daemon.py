@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from asman.worker.daemon import WorkerDaemon, WorkerFailed, WorkerSettings
-from asman.worker.runtimes import FakeRuntime, Script
+from asman.worker.network import JOB_NETWORK
+from asman.worker.runtimes import FakeRuntime, NetworkError, Script
 from tests.support.server import Served
 
 QUEUE = "daemon"
@@ -26,7 +27,7 @@ def fake() -> FakeRuntime:
 
 def daemon_of(served: Served, fake: FakeRuntime, tmp_path: Path, **fields: Any) -> WorkerDaemon:
     settings = WorkerSettings(
-        api_url=served.url, queue=QUEUE, data_dir=tmp_path / "worker", network="none", **fields
+        api_url=served.url, queue=QUEUE, data_dir=tmp_path / "worker", **{"network": "none", **fields}
     )
     return WorkerDaemon(settings, fake)
 
@@ -113,3 +114,24 @@ async def test_a_failing_side_task_stops_the_worker(
     async with asyncio.timeout(5):
         while daemon.settings.worker_id in await workers(served):
             await asyncio.sleep(0.05)
+
+
+async def test_jobs_run_on_the_workers_own_network_by_default(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    # The fake records the network it would create; no engine is asked for one.
+    start(daemon_of(served, fake, tmp_path, network=JOB_NETWORK))
+    job_id = await served.submit(QUEUE, "true")
+    assert (await served.wait_finished(QUEUE, job_id))["finishedReason"] == "Success"
+    assert fake.created_networks == [JOB_NETWORK]
+    [spec] = fake.specs
+    assert spec.network == JOB_NETWORK
+    assert spec.env["JOB_URL_PREFIX"] == f"{served.url}/j/{job_id}"
+
+
+async def test_a_worker_refuses_to_start_on_a_network_that_does_not_exist(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    with pytest.raises(NetworkError, match="'lab-net' does not exist"):
+        await asyncio.wait_for(start(daemon_of(served, fake, tmp_path, network="lab-net")), 10)
+    assert fake.created_networks == []

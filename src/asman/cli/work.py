@@ -15,6 +15,7 @@ import typer
 
 from asman.core.units import parse_duration, parse_size
 from asman.settings import DEFAULT_DATA_DIR
+from asman.worker.network import JOB_NETWORK
 
 
 def parse_gpus(text: str | None) -> tuple[str, ...]:
@@ -67,9 +68,12 @@ def worker(
     network: Annotated[
         str,
         typer.Option(
-            "--network", envvar="ASMAN_WORKER_NETWORK", help="Job network: none, or a Docker network."
+            "--network",
+            envvar="ASMAN_WORKER_NETWORK",
+            help=f"Job network: {JOB_NETWORK} (made by the worker: internet, no traffic between jobs), "
+            "none, or a Docker network you made.",
         ),
-    ] = "none",
+    ] = JOB_NETWORK,
     max_output_size: Annotated[
         str,
         typer.Option("--max-output-size", envvar="ASMAN_WORKER_MAX_OUTPUT_SIZE", help="Outputs cap per job."),
@@ -124,7 +128,7 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
     import uvicorn
 
     from asman.worker.daemon import WorkerDaemon, WorkerFailed, WorkerSettings, install_signal_handlers
-    from asman.worker.runtimes import DockerRuntime, RuntimeUnavailable
+    from asman.worker.runtimes import DockerRuntime, NetworkError, RuntimeUnavailable
 
     assert isinstance(settings, WorkerSettings)
     runtime = DockerRuntime()
@@ -171,7 +175,7 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
     )
     try:
         await daemon.run()
-    except WorkerFailed as exc:
+    except (WorkerFailed, NetworkError) as exc:
         typer.secho(f"asman worker: {exc.message}", err=True, fg="red")
         raise typer.Exit(1) from None
     finally:

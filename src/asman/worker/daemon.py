@@ -37,6 +37,7 @@ from asman.core.names import blob_upload_headers
 from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
 from asman.core.urls import check_fetchable
+from asman.worker.network import JOB_NETWORK
 from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes.base import ContainerRuntime, RuntimeUnavailable
 from asman.worker.tasks import TaskSet
@@ -68,7 +69,9 @@ class WorkerSettings:
     gpu_ids: tuple[str, ...] = ()
     max_job_duration_s: float | None = 300.0
     max_output_bytes: int = 1024**3
-    network: str = "none"
+    # The worker's own network by default (made once; internet, no container-to-container traffic); "none" for
+    # locked-down workers, or the name of a network the operator made.
+    network: str = JOB_NETWORK
     grace_seconds: float = 30.0
     token: str | None = None
     allow_private_urls: bool = False
@@ -180,6 +183,7 @@ class WorkerDaemon:
         removed = await self.runtime.cleanup(self._container_prefix())
         if removed:
             log.info("removed %d containers left over by an earlier run of this worker", removed)
+        await self.runtime.ensure_network(self.settings.network)
         flusher = self._background.spawn(self._flush_logs_loop(), name="flush-logs")
         delay = 0.5
         try:

@@ -33,6 +33,7 @@ from asman.core.protocol import STEP_BUILD, STEP_RUN, JobResult
 from asman.core.states import FinishedReason
 from asman.core.units import parse_duration, parse_size
 from asman.core.urls import check_fetchable
+from asman.worker.network import NO_NETWORK
 from asman.worker.runtimes.base import (
     DEFAULT_PIDS_LIMIT,
     DEFAULT_USER,
@@ -93,7 +94,7 @@ class RunSettings:
     max_job_duration_s: float | None = None
     inline_output_limit: int = 200
     max_output_bytes: int = 1024**3
-    network: str = "none"
+    network: str = NO_NETWORK
     # The queue server's base URL, for the JOB_*URL_PREFIX variables; empty leaves them out.
     api_url: str = ""
     user: str = DEFAULT_USER

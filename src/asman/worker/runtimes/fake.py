@@ -17,14 +17,17 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from asman.core.definition import BuildSpec
+from asman.worker.network import JOB_NETWORK, NO_NETWORK, network_create_arguments
 from asman.worker.runtimes.base import (
     BuildError,
     ContainerSpec,
     ImageError,
     LogSink,
     Mount,
+    NetworkError,
     RunOutcome,
     RuntimeUnavailable,
 )
@@ -74,6 +77,9 @@ class FakeRuntime:
         self.builds: list[tuple[BuildSpec, str]] = []
         # Containers `cleanup` finds, as a crashed worker leaves them.
         self.leftovers: set[str] = set()
+        # The engine's networks; `ensure_network` adds the worker's own with what DockerRuntime would ask for.
+        self.networks: dict[str, dict[str, Any]] = {NO_NETWORK: {}, "host": {}}
+        self.created_networks: list[str] = []
         self.available = True
         self.closed = False
         self.time_scale = time_scale
@@ -134,7 +140,16 @@ class FakeRuntime:
         self.images.add(tag)
         return image_id
 
-    # -- containers -------------------------------------------------------------------------------------------
+    # -- networks and containers ------------------------------------------------------------------------------
+
+    async def ensure_network(self, name: str) -> None:
+        self._answer()
+        if name in self.networks:
+            return
+        if name != JOB_NETWORK:
+            raise NetworkError.missing(name, "the fake engine")
+        self.created_networks.append(name)
+        self.networks[name] = network_create_arguments(name)
 
     async def run(self, spec: ContainerSpec, on_log: LogSink) -> RunOutcome:
         self._answer()
@@ -142,6 +157,10 @@ class FakeRuntime:
         try:
             if spec.image not in self.images:
                 return RunOutcome(exit_code=None, error=f"image {spec.image!r} is not on this worker")
+            if spec.network not in self.networks:
+                return RunOutcome(
+                    exit_code=None, error=f"could not create the container: network {spec.network} not found"
+                )
             if spec.name in self._cancel_requested:
                 return RunOutcome(exit_code=None, cancelled=True)
             script = self._script_for(spec)
