@@ -60,7 +60,7 @@ def spec(test_image: str, command: list[str], **fields: Any) -> ContainerSpec:
 
 
 def containers_named(client: docker.DockerClient, name: str) -> list[object]:
-    return list(client.containers.list(all=True, filters={"name": name}))
+    return list(client.containers.list(all=True, sparse=True, filters={"name": name}))
 
 
 @pytest.mark.parametrize("attempt", range(5))

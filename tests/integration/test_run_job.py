@@ -36,7 +36,7 @@ def runner(runtime: DockerRuntime, tmp_path: Path, test_image: str) -> Runner:
 
 
 def labelled(client: docker.DockerClient, job: str) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": f"io.asman.job={job}"}))
+    return list(client.containers.list(all=True, sparse=True, filters={"label": f"io.asman.job={job}"}))
 
 
 async def test_success_with_inputs_outputs_and_env(runner: Runner) -> None:

@@ -57,7 +57,7 @@ async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
         yield Engine(
             runtime,
             request.getfixturevalue("test_image"),
-            lambda name: list(client.containers.list(all=True, filters={"name": name})),
+            lambda name: list(client.containers.list(all=True, sparse=True, filters={"name": name})),
         )
     finally:
         await runtime.close()
