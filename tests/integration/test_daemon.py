@@ -48,6 +48,18 @@ async def start() -> AsyncIterator[Start]:
         await asyncio.wait({task}, timeout=15)
 
 
+async def with_a_running_job(
+    served: Served, fake: FakeRuntime, daemon: WorkerDaemon, start: Start, command: str
+) -> tuple[asyncio.Task[None], str]:
+    """Starts `daemon` and submits `command`; returns the daemon's task and the job id once its container runs."""
+    running = start(daemon)
+    job_id = await served.submit(QUEUE, command)
+    async with asyncio.timeout(10):
+        while not fake.runs:
+            await asyncio.sleep(0.02)
+    return running, job_id
+
+
 async def workers(served: Served) -> list[str]:
     async with httpx.AsyncClient() as client:
         status = (await client.get(f"{served.url}/q/{QUEUE}/status")).json()
@@ -71,11 +83,7 @@ async def test_a_graceful_stop_delivers_the_results_of_jobs_that_finish_in_time(
 ) -> None:
     fake.on("work", Script(stdout=("working",), seconds=0.5))
     daemon = daemon_of(served, fake, tmp_path, grace_seconds=10.0)
-    running = start(daemon)
-    job_id = await served.submit(QUEUE, "work")
-    async with asyncio.timeout(10):
-        while not fake.runs:
-            await asyncio.sleep(0.02)
+    running, job_id = await with_a_running_job(served, fake, daemon, start, "work")
     daemon.request_stop()
     daemon.request_stop()  # a second signal changes nothing
     await asyncio.wait_for(running, 15)
@@ -88,11 +96,7 @@ async def test_a_job_past_the_grace_period_is_handed_back(
 ) -> None:
     fake.on("forever", Script(hang=True))
     daemon = daemon_of(served, fake, tmp_path, grace_seconds=0.2)
-    running = start(daemon)
-    job_id = await served.submit(QUEUE, "forever")
-    async with asyncio.timeout(10):
-        while not fake.runs:
-            await asyncio.sleep(0.02)
+    running, job_id = await with_a_running_job(served, fake, daemon, start, "forever")
     daemon.request_stop()
     await asyncio.wait_for(running, 15)
     assert (await served.job(QUEUE, job_id))["state"] == "Queued"

@@ -18,7 +18,7 @@ import pytest
 from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason
 from asman.worker.runtimes import DockerRuntime
-from tests.support.jobs import Runner, stderr, stdout
+from tests.support.jobs import EVERY_KIND_OF_INPUT, INPUT_URLS, Runner, stderr, stdout
 
 pytestmark = pytest.mark.docker
 
@@ -40,7 +40,7 @@ def labelled(client: docker.DockerClient, job: str) -> list[Any]:
 
 
 async def test_success_with_inputs_outputs_and_env(runner: Runner) -> None:
-    runner.io.urls["http://files.test/u.txt"] = b"from a url\n"
+    runner.io.urls.update(INPUT_URLS)
     script = (
         "cat /inputs/a.txt /inputs/sub/b.bin /inputs/u.txt /inputs/conf/x.cfg /etc/asman.conf; echo; "
         "cat /inputs/c.json; echo; "
@@ -53,16 +53,7 @@ async def test_success_with_inputs_outputs_and_env(runner: Runner) -> None:
         {
             "command": f"sh -c '{script}'",
             "env": {"MY_VAR": "my value", "JOB_ID": "not allowed to override"},
-            "inputs": {
-                "a.txt": {"type": "utf8", "value": "hello\n"},
-                "sub/b.bin": {"type": "base64", "value": base64.b64encode(b"binary\n").decode()},
-                "c.json": {"type": "json", "value": {"x": [1, 2]}},
-                "u.txt": {"type": "url", "value": "http://files.test/u.txt"},
-            },
-            "configFiles": {
-                "conf/x.cfg": {"value": "relative config\n"},
-                "/etc/asman.conf": {"value": "absolute config"},
-            },
+            **EVERY_KIND_OF_INPUT,
         }
     )
     assert result.reason is FinishedReason.SUCCESS and result.StatusCode == 0, result

@@ -4,6 +4,7 @@ runtime (Docker or the fake)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import threading
 from pathlib import Path
@@ -15,6 +16,22 @@ from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes import ContainerRuntime
 
 Line = tuple[str, int, bool]
+
+# Inputs and configFiles of every kind (utf8, base64, json, url, untyped, an absolute configFile), for staging
+# tests on either runtime; a MemoryIO serves the url one from INPUT_URLS.
+EVERY_KIND_OF_INPUT: dict[str, Any] = {
+    "inputs": {
+        "a.txt": {"type": "utf8", "value": "hello\n"},
+        "sub/b.bin": {"type": "base64", "value": base64.b64encode(b"binary\n").decode()},
+        "c.json": {"type": "json", "value": {"x": [1, 2]}},
+        "u.txt": {"type": "url", "value": "http://files.test/u.txt"},
+    },
+    "configFiles": {
+        "conf/x.cfg": {"value": "relative config\n"},
+        "/etc/asman.conf": {"value": "absolute config"},
+    },
+}
+INPUT_URLS = {"http://files.test/u.txt": b"from a url\n"}
 
 
 class Lines:

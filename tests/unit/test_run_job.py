@@ -14,7 +14,7 @@ from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason
 from asman.worker.run import build_tag
 from asman.worker.runtimes import FakeRuntime, LogSink, RuntimeUnavailable, Script
-from tests.support.jobs import Runner, stderr, stdout
+from tests.support.jobs import EVERY_KIND_OF_INPUT, INPUT_URLS, Runner, stderr, stdout
 
 IMAGE = "asman/busybox:latest"
 
@@ -37,7 +37,7 @@ async def wait_for_line(runner: Runner, text: str) -> None:
 
 
 async def test_inputs_are_staged_and_outputs_collected(runner: Runner, fake: FakeRuntime) -> None:
-    runner.io.urls["http://files.test/u.txt"] = b"from a url\n"
+    runner.io.urls.update(INPUT_URLS)
     fake.on(
         "work",
         Script(
@@ -55,16 +55,7 @@ async def test_inputs_are_staged_and_outputs_collected(runner: Runner, fake: Fak
     result = await runner.run(
         {
             "command": "work",
-            "inputs": {
-                "a.txt": {"type": "utf8", "value": "hello\n"},
-                "sub/b.bin": {"type": "base64", "value": base64.b64encode(b"binary\n").decode()},
-                "c.json": {"type": "json", "value": {"x": [1, 2]}},
-                "u.txt": {"type": "url", "value": "http://files.test/u.txt"},
-            },
-            "configFiles": {
-                "conf/x.cfg": {"value": "relative config\n"},
-                "/etc/asman.conf": {"value": "absolute config"},
-            },
+            **EVERY_KIND_OF_INPUT,
         }
     )
     assert result.reason is FinishedReason.SUCCESS and result.StatusCode == 0, result
