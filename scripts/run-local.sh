@@ -17,6 +17,8 @@ if ! command -v docker >/dev/null 2>&1 || ! engine_answers; then
     bash scripts/docker-engine.sh start "$ENGINE_DIR"
     eval "$(bash scripts/docker-engine.sh env "$ENGINE_DIR")"
     started_engine=1
+    # That engine has no bridge and no iptables: a job network could not reach anywhere, so jobs get none.
+    export ASMAN_WORKER_NETWORK="${ASMAN_WORKER_NETWORK:-none}"
 fi
 
 stop_engine() {

@@ -27,6 +27,8 @@ from asman.core.env import API_URL_ENV, API_URL_ENV_ALIASES, API_URL_FLAGS
 from asman.core.errors import AsmanError
 from asman.core.units import parse_duration, parse_size
 
+# The network a worker makes for its jobs unless told otherwise (worker/network.py makes it).
+DEFAULT_JOB_NETWORK = "asman-jobs"
 DEFAULT_DATA_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "asman"
 ENV_PREFIX = "ASMAN_"
 # ASMAN_* names that are not settings: the worker Deployment's queue (passed as an argument), the private
@@ -346,11 +348,12 @@ class Settings(BaseSettings):
     worker_network: Annotated[
         str,
         Setting(
-            "the jobs' Docker network (`none` = no network at all)",
-            "none, or a Docker network name",
+            f"the jobs' Docker network: {DEFAULT_JOB_NETWORK} (made by the worker: the internet, but no traffic"
+            " between jobs), none (no network at all), or a Docker network you made",
+            f"{DEFAULT_JOB_NETWORK}, none, or a Docker network name",
             Scope.WORKER,
         ),
-    ] = "none"
+    ] = DEFAULT_JOB_NETWORK
     worker_max_output_size: Annotated[
         Size,
         Setting(

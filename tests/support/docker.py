@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import docker
+import docker.api.network
 import docker.errors
 import pytest
 import requests.exceptions
@@ -81,6 +82,21 @@ def ensure_test_image(client: docker.DockerClient) -> str:
 def _has_mounts_under(folder: str) -> bool:
     with open("/proc/self/mounts", encoding="utf-8") as mounts:
         return any(line.split()[1].startswith(folder + "/") for line in mounts if len(line.split()) > 1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_docker_networks() -> Iterator[None]:
+    """No test creates a Docker network: a new bridge takes a private-range subnet, forbidden on these machines.
+    Workers started as processes get `--network none` and ASMAN_WORKER_NETWORK=none; in this process the SDK's
+    network creation itself refuses."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("tests must never create a Docker network (use network 'none')")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ASMAN_WORKER_NETWORK", "none")
+        patch.setattr(docker.api.network.NetworkApiMixin, "create_network", refuse)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,9 @@
-"""Job ids: the upstream-compatible canonical form and the properties that make a job a stable URL."""
+"""Job definitions: ids in the upstream-compatible canonical form (the properties that make a job a stable URL),
+and inline DataRefs decoded to bytes."""
 
 from __future__ import annotations
 
+import base64
 import copy
 from typing import Any
 
@@ -9,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asman.core.definition import JobDefinition, canonical_json, hash_blob, job_id
+from asman.core.definition import DataRef, JobDefinition, canonical_json, hash_blob, job_id
+from asman.core.errors import InvalidInput
 
 VECTOR = {"image": "alpine:3.19.1", "command": "echo hello"}
 VECTOR_ID = "0b6397b71c6c72e7845bf1113894f6d9567b8e66800d0803940c5b58ed63a001"
@@ -148,3 +151,32 @@ def test_adding_a_user_env_var_changes_the_id(definition: dict[str, Any], key: s
         value = env[key] + "!"
     changed = {**definition, "env": {**env, key: value}}
     assert job_id(changed) != job_id(definition)
+
+
+# -- inline DataRefs -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        (DataRef(type="utf8", value="héllo"), "héllo".encode()),
+        (DataRef(value="plain text, no type"), b"plain text, no type"),
+        (DataRef(type="base64", value=base64.b64encode(b"\x00\x01bin").decode()), b"\x00\x01bin"),
+        (DataRef(type="json", value={"b": [1, 2.5], "a": "é"}), '{"b":[1,2.5],"a":"é"}'.encode()),
+        (DataRef(type="json", value="a string"), b'"a string"'),
+        (DataRef(value={"untyped": True}), b'{"untyped":true}'),
+        (DataRef(type="utf8", value=None), b""),
+    ],
+)
+def test_inline_bytes(ref: DataRef, expected: bytes) -> None:
+    assert ref.inline_bytes() == expected
+
+
+@pytest.mark.parametrize("kind", ["url", "key"])
+def test_remote_refs_are_fetched(kind: str) -> None:
+    assert DataRef(type=kind, value="https://example.org/x").inline_bytes() is None
+
+
+def test_bad_base64_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="not valid base64"):
+        DataRef(type="base64", value="not base64!").inline_bytes()

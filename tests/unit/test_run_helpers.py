@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import tarfile
 import zipfile
@@ -10,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from asman.core.definition import BuildSpec, DataRef, JobDefinition
+from asman.core.definition import BuildSpec, JobDefinition
 from asman.worker.run import (
     JobFailed,
     LogTail,
     RunSettings,
     absolute_config_path,
     build_tag,
-    decode_inline,
     job_duration,
     split_command,
 )
@@ -31,35 +29,6 @@ from asman.worker.runtimes.context import (
     unpack_archive,
 )
 from asman.worker.runtimes.docker import epoch_ms
-
-# -- DataRef decoding -------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("ref", "expected"),
-    [
-        (DataRef(type="utf8", value="héllo"), "héllo".encode()),
-        (DataRef(value="plain text, no type"), b"plain text, no type"),
-        (DataRef(type="base64", value=base64.b64encode(b"\x00\x01bin").decode()), b"\x00\x01bin"),
-        (DataRef(type="json", value={"b": [1, 2.5], "a": "é"}), '{"b":[1,2.5],"a":"é"}'.encode()),
-        (DataRef(type="json", value="a string"), b'"a string"'),
-        (DataRef(value={"untyped": True}), b'{"untyped":true}'),
-        (DataRef(type="utf8", value=None), b""),
-    ],
-)
-def test_decode_inline(ref: DataRef, expected: bytes) -> None:
-    assert decode_inline(ref) == expected
-
-
-@pytest.mark.parametrize("kind", ["url", "key"])
-def test_remote_refs_are_fetched(kind: str) -> None:
-    assert decode_inline(DataRef(type=kind, value="https://example.org/x")) is None
-
-
-def test_bad_base64_is_refused() -> None:
-    with pytest.raises(JobFailed, match="not valid base64"):
-        decode_inline(DataRef(type="base64", value="not base64!"))
-
 
 # -- GitHub URLs -> archive downloads ---------------------------------------------------------------------------
 
@@ -126,11 +95,11 @@ def test_dockerfile_name() -> None:
 
 
 def test_split_command() -> None:
-    assert split_command("sh -c 'echo a b'", "command") == ["sh", "-c", "echo a b"]
-    assert split_command("  ", "command") is None
-    assert split_command(None, "command") is None
+    assert split_command("sh -c 'echo a b' $X", "command", {"X": "x"}) == ["sh", "-c", "echo a b", "x"]
+    assert split_command("  ", "command", {}) is None
+    assert split_command(None, "command", {}) is None
     with pytest.raises(JobFailed, match="cannot be split"):
-        split_command("echo 'open", "command")
+        split_command("echo 'open", "command", {})
 
 
 def test_absolute_config_path() -> None:

@@ -72,8 +72,8 @@ async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> 
     """Run the worker, and in local mode (`server_settings` given) the server beside it in this process."""
     import uvicorn
 
-    from asman.worker.daemon import WorkerDaemon, install_signal_handlers
-    from asman.worker.runtimes import DockerRuntime, RuntimeUnavailable
+    from asman.worker.daemon import WorkerDaemon, WorkerFailed, install_signal_handlers
+    from asman.worker.runtimes import DockerRuntime, NetworkError, RuntimeUnavailable
 
     runtime = DockerRuntime()
     try:
@@ -98,7 +98,7 @@ async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> 
         server = uvicorn.Server(config)
         # The worker owns SIGTERM/SIGINT in local mode: it drains its jobs first, then stops the server.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-        server_task = asyncio.create_task(server.serve())
+        server_task = asyncio.create_task(server.serve(), name="asman-local-server")
         while not server.started:
             if server_task.done():
                 await server_task
@@ -120,6 +120,9 @@ async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> 
     )
     try:
         await daemon.run()
+    except (WorkerFailed, NetworkError) as exc:
+        typer.secho(f"asman worker: {exc.message}", err=True, fg="red")
+        raise typer.Exit(1) from None
     finally:
         await runtime.close()
         if server is not None and server_task is not None:

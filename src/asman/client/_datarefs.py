@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from asman.client.errors import DownloadFailed, InvalidJob
+from asman.core.definition import DataRef
 from asman.core.errors import InvalidInput
 from asman.core.names import safe_relative_path
 
@@ -164,19 +164,12 @@ def prepare_inputs(
 
 def decode_inline(name: str, ref: Any) -> bytes | None:
     """The bytes of an inline DataRef; None for `url`/`key` refs, which must be fetched."""
-    if not isinstance(ref, dict):
-        raise DownloadFailed(f"output {name!r} is not a DataRef: {str(ref)[:100]}")
-    kind, value = ref.get("type"), ref.get("value")
-    if kind in ("url", "key"):
-        return None
-    if kind == "base64":
-        try:
-            return base64.b64decode(str(value or ""), validate=True)
-        except ValueError:
-            raise DownloadFailed(f"output {name!r} is not valid base64") from None
-    if kind == "json" or (kind is None and not isinstance(value, str)):
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return str(value if value is not None else "").encode("utf-8")
+    try:
+        return DataRef.model_validate(ref).inline_bytes()
+    except InvalidInput as error:
+        raise DownloadFailed(f"output {name!r} is {error.message}") from None
+    except ValueError:
+        raise DownloadFailed(f"output {name!r} is not a DataRef: {str(ref)[:100]}") from None
 
 
 def fetch_url(api_url: str, ref: dict[str, Any]) -> str:

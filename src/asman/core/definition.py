@@ -6,6 +6,8 @@ upstream JavaScript implementation (safe-stable-stringify), so links and caches 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import json
 import math
@@ -16,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from asman.core.errors import InvalidInput
 from asman.core.whatwg_url import https_href_without_query
 
 DataRefType = Literal["utf8", "base64", "json", "url", "key"]
@@ -42,6 +45,23 @@ class DataRef(_Model):
     value: Any = None
     type: DataRefType | None = None
     hash: str | None = None
+
+    def inline_bytes(self) -> bytes | None:
+        """The content of an inline ref as bytes, or None for a remote one; `InvalidInput` for bad base64.
+
+        An untyped value that is not a string is JSON, as upstream's worker wrote it: JSON.stringify's compact
+        form, non-ASCII kept.
+        """
+        if self.type in ("url", "key"):
+            return None
+        if self.type == "base64":
+            try:
+                return base64.b64decode(str(self.value or ""), validate=True)
+            except (binascii.Error, ValueError):
+                raise InvalidInput("not valid base64") from None
+        if self.type == "json" or (self.type is None and not isinstance(self.value, str)):
+            return json.dumps(self.value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return str(self.value if self.value is not None else "").encode("utf-8")
 
 
 class BuildSpec(_Model):

@@ -4,6 +4,10 @@ It registers (re-announcing attempts still running after a reconnect), runs each
 through `run_job`, renews leases by heartbeat, streams logs in small batches, and reports each attempt's
 result with the attempt number the server handed out. Results that could not be sent survive a reconnect.
 On SIGTERM it stops taking jobs, lets running ones finish within a grace period, then hands the rest back.
+
+Every task it starts is held in a `TaskSet`, named and supervised: a side task (the log flusher, the heartbeat, a
+result delivery, the shutdown) that fails is logged and stops the worker, as a worker that no longer renews
+its leases or forwards its logs must not keep taking jobs; `run` then raises `WorkerFailed`.
 """
 
 from __future__ import annotations
@@ -28,18 +32,27 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from asman._version import __version__
 from asman.core import protocol
 from asman.core.definition import DataRef, JobDefinition
+from asman.core.errors import AsmanError
 from asman.core.names import blob_upload_headers
 from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
 from asman.core.urls import check_fetchable
+from asman.worker.network import JOB_NETWORK
 from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes.base import ContainerRuntime, RuntimeUnavailable
+from asman.worker.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
 LOG_FLUSH_SECONDS = 0.1
 LOG_BATCH_LINES = 500
 MAX_REDIRECTS = 5
+# How long a stopping worker waits for results still being delivered, and for its side tasks to end.
+DELIVERY_WAIT_SECONDS = 10.0
+
+
+class WorkerFailed(AsmanError):
+    """A side task of the worker failed, so it stopped; the log has the traceback."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +69,9 @@ class WorkerSettings:
     gpu_ids: tuple[str, ...] = ()
     max_job_duration_s: float | None = 300.0
     max_output_bytes: int = 1024**3
-    network: str = "none"
+    # The worker's own network by default (made once; internet, no container-to-container traffic); "none" for
+    # locked-down workers, or the name of a network the operator made.
+    network: str = JOB_NETWORK
     grace_seconds: float = 30.0
     token: str | None = None
     allow_private_urls: bool = False
@@ -153,6 +168,12 @@ class WorkerDaemon:
         self._gpu_freed = asyncio.Condition()
         self.connected = asyncio.Event()
         self._heartbeat_seconds = 5.0
+        self._jobs = TaskSet()
+        self._deliveries = TaskSet(on_failure=self._side_task_failed)
+        self._background = TaskSet(on_failure=self._side_task_failed)
+        self._log_burst: asyncio.Task[None] | None = None
+        self._stopping: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
 
     # -- public -----------------------------------------------------------------------------------------------
 
@@ -162,7 +183,8 @@ class WorkerDaemon:
         removed = await self.runtime.cleanup(self._container_prefix())
         if removed:
             log.info("removed %d containers left over by an earlier run of this worker", removed)
-        flusher = asyncio.create_task(self._flush_logs_loop())
+        await self.runtime.ensure_network(self.settings.network)
+        flusher = self._background.spawn(self._flush_logs_loop(), name="flush-logs")
         delay = 0.5
         try:
             while not self._stopped.is_set():
@@ -196,9 +218,16 @@ class WorkerDaemon:
                 delay = min(delay * 2, self.settings.reconnect_max_seconds)
         finally:
             flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
+            # Jobs left now were neither finished nor handed back (a failure stopped the worker): the server
+            # requeues them when their leases run out. Cancelling them removes their containers.
+            await self._jobs.cancel()
+            await self._deliveries.wait(DELIVERY_WAIT_SECONDS)
+            await self._background.wait(DELIVERY_WAIT_SECONDS)
+            await self._deliveries.cancel()
+            await self._background.cancel()
             await self.http.aclose()
+        if self._failure is not None:
+            raise WorkerFailed(f"the worker stopped: a background task failed ({self._failure!r})")
 
     async def _wait_for_engine(self) -> None:
         """Poll the container engine until it answers again, then rejoin the queue."""
@@ -217,6 +246,29 @@ class WorkerDaemon:
     def runtime_where(self) -> str:
         return str(getattr(self.runtime, "where", "the container engine"))
 
+    def request_stop(self, also: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Begin a graceful stop (`drain`, then `also`) in the background; later requests change nothing."""
+        if self._stopping is not None:
+            return
+        log.info("stopping: no new jobs; running jobs get %.0f s to finish", self.settings.grace_seconds)
+
+        async def stop() -> None:
+            await self.drain()
+            if also is not None:
+                await also()
+
+        self._stopping = self._background.spawn(stop(), name="shutdown")
+
+    def _side_task_failed(self, task: asyncio.Task[Any], error: BaseException) -> None:
+        self._failure = self._failure or error
+        if self._stopping is None:
+            self.request_stop()
+            return
+        # The graceful stop itself failed, or cannot finish: stop at once.
+        self._stopped.set()
+        if self._ws is not None:
+            self._background.spawn(self._ws.close(), name="close-connection")
+
     async def drain(self) -> None:
         """Graceful stop: take no new jobs, wait for running ones up to the grace period, hand back the rest."""
         self._draining = True
@@ -232,6 +284,8 @@ class WorkerDaemon:
         leftovers = [attempt.task for attempt in self._attempts.values() if attempt.task]
         if leftovers:
             await asyncio.wait(leftovers, timeout=15)
+        # Results of jobs that finished in the grace period are on their way: let them arrive before closing.
+        await self._deliveries.wait(DELIVERY_WAIT_SECONDS)
         await self._flush_logs()
         self._stopped.set()
         if self._ws is not None:
@@ -266,14 +320,13 @@ class WorkerDaemon:
         )
         for message in list(self._unsent.values()):
             await self._send(message)
-        heartbeat = asyncio.create_task(self._heartbeat_loop(ws))
+        heartbeat = self._background.spawn(self._heartbeat_loop(ws), name="heartbeat")
         try:
             async for raw in ws:
                 await self._on_message(orjson.loads(raw))
         finally:
             heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            await asyncio.wait({heartbeat})  # a failure of its own is the TaskSet's to report
 
     async def _heartbeat_loop(self, ws: ClientConnection) -> None:
         while True:
@@ -339,7 +392,7 @@ class WorkerDaemon:
         context = JobContext(job_id=job_id, attempt=attempt, definition=definition, work_dir=work_dir)
         current = _Attempt(job_id, attempt, context)
         self._attempts[job_id] = current
-        current.task = asyncio.create_task(self._run_attempt(current), name=f"job-{job_id[:12]}-{attempt}")
+        current.task = self._jobs.spawn(self._run_attempt(current), name=f"job-{job_id[:12]}-{attempt}")
 
     def _report_soon(self, job_id: str, attempt: int, result: JobResult) -> None:
         message = {
@@ -349,7 +402,9 @@ class WorkerDaemon:
             "result": result.model_dump(mode="json"),
         }
         self._unsent[(job_id, attempt)] = message
-        asyncio.get_running_loop().create_task(self._deliver(job_id, attempt, message))
+        self._deliveries.spawn(
+            self._deliver(job_id, attempt, message), name=f"deliver-{job_id[:12]}-{attempt}"
+        )
 
     async def _deliver(self, job_id: str, attempt: int, message: dict[str, Any]) -> None:
         await self._flush_logs()
@@ -378,6 +433,7 @@ class WorkerDaemon:
             max_job_duration_s=self.settings.max_job_duration_s,
             max_output_bytes=self.settings.max_output_bytes,
             network=self.settings.network,
+            api_url=self.settings.api_url,
             cache_dir=self.settings.data_dir / "cache",
             container_prefix=self._container_prefix(),
             allow_private_urls=self.settings.allow_private_urls,
@@ -411,8 +467,9 @@ class WorkerDaemon:
     def buffer_log(self, job_id: str, attempt: int, step: str, line: list[Any]) -> None:
         lines = self._logs.setdefault((job_id, attempt, step), [])
         lines.append(line)
-        if len(lines) >= LOG_BATCH_LINES:
-            asyncio.get_running_loop().create_task(self._flush_logs())
+        if len(lines) >= LOG_BATCH_LINES and (self._log_burst is None or self._log_burst.done()):
+            # A full batch goes at once rather than at the next tick; one such flush at a time is enough.
+            self._log_burst = self._background.spawn(self._flush_logs(), name="flush-logs-burst")
 
     async def _flush_logs(self) -> None:
         batches, self._logs = self._logs, {}
@@ -432,21 +489,9 @@ class WorkerDaemon:
 
 
 def install_signal_handlers(daemon: WorkerDaemon, also: Callable[[], Awaitable[None]] | None = None) -> None:
+    """SIGTERM and SIGINT stop the worker gracefully (`WorkerDaemon.request_stop`), then run `also`."""
     import signal
 
     loop = asyncio.get_running_loop()
-    stopping: list[asyncio.Task[None]] = []
-
-    async def _stop() -> None:
-        await daemon.drain()
-        if also is not None:
-            await also()
-
-    def _handler() -> None:
-        if stopping:
-            return
-        log.info("stopping: no new jobs; running jobs get %.0f s to finish", daemon.settings.grace_seconds)
-        stopping.append(loop.create_task(_stop()))
-
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _handler)
+        loop.add_signal_handler(sig, daemon.request_stop, also)

@@ -5,26 +5,23 @@
 `JobResult` it returns. The user's container failing is a `Success` with its non-zero `StatusCode`; anything
 that stops the container from running or its outputs from being kept (a bad input, an image that cannot be
 had, outputs over the cap) is an `Error` whose message tells the user what to change. Only an unreachable
-container engine escapes as `RuntimeUnavailable`: that is the worker's problem, not the job's, and the caller
-hands the job back to the queue.
+container engine escapes, as `RuntimeUnavailable`: that is the worker's problem more than the job's, so the
+daemon reports the attempt as an Error that says so and stops taking jobs until the engine answers again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import hashlib
-import json
 import os
-import shlex
 import shutil
 import stat
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -36,6 +33,7 @@ from asman.core.protocol import STEP_BUILD, STEP_RUN, JobResult
 from asman.core.states import FinishedReason
 from asman.core.units import parse_duration, parse_size
 from asman.core.urls import check_fetchable
+from asman.worker.network import NO_NETWORK
 from asman.worker.runtimes.base import (
     DEFAULT_PIDS_LIMIT,
     DEFAULT_USER,
@@ -46,6 +44,7 @@ from asman.worker.runtimes.base import (
     Mount,
     RunOutcome,
 )
+from asman.worker.shell import shell_words
 
 T = TypeVar("T")
 
@@ -95,7 +94,9 @@ class RunSettings:
     max_job_duration_s: float | None = None
     inline_output_limit: int = 200
     max_output_bytes: int = 1024**3
-    network: str = "none"
+    network: str = NO_NETWORK
+    # The queue server's base URL, for the JOB_*URL_PREFIX variables; empty leaves them out.
+    api_url: str = ""
     user: str = DEFAULT_USER
     pids_limit: int = DEFAULT_PIDS_LIMIT
     # The worker-wide cache mounted read-write at /job-cache; None gives each attempt a throwaway one.
@@ -120,22 +121,6 @@ class _Cancelled(Exception):
 # -- pure helpers ---------------------------------------------------------------------------------------------
 
 
-def decode_inline(ref: DataRef) -> bytes | None:
-    """The bytes of an inline DataRef, or None when it must be fetched (`url`, `key`)."""
-    kind = ref.type
-    if kind in ("url", "key"):
-        return None
-    if kind == "base64":
-        try:
-            return base64.b64decode(str(ref.value or ""), validate=True)
-        except (binascii.Error, ValueError):
-            raise JobFailed("not valid base64") from None
-    if kind == "json" or (kind is None and not isinstance(ref.value, str)):
-        # JSON.stringify's compact form, as upstream wrote it.
-        return json.dumps(ref.value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return str(ref.value if ref.value is not None else "").encode("utf-8")
-
-
 def build_tag(build: BuildSpec) -> str:
     """The image tag of a build: a hash of the spec's known fields, so each distinct build runs once per worker."""
     known = {
@@ -145,13 +130,35 @@ def build_tag(build: BuildSpec) -> str:
     return BUILD_TAG_PREFIX + hashlib.sha256(canonical_json(spec).encode("utf-8")).hexdigest()[:32]
 
 
-def split_command(text: str | None, what: str) -> list[str] | None:
+def split_command(text: str | None, what: str, env: Mapping[str, str]) -> list[str] | None:
+    """A command or entrypoint as the container's arguments, its `$VAR`s taken from the container's `env`."""
     if text is None or not text.strip():
         return None
     try:
-        return shlex.split(text)
+        return shell_words(text, env)
     except ValueError as error:
         raise JobFailed(f"{what} {text[:200]!r} cannot be split into arguments: {error}") from None
+
+
+def job_env(job: JobContext, settings: RunSettings, gpus: list[str] | None) -> dict[str, str]:
+    """The container's environment: the definition's, overridden by what the worker sets."""
+    env = {
+        **(job.definition.env or {}),
+        "JOB_ID": job.job_id,
+        "JOB_INPUTS": INPUTS_PATH,
+        "JOB_OUTPUTS": OUTPUTS_PATH,
+        "JOB_CACHE": CACHE_PATH,
+    }
+    if settings.api_url:
+        prefix = f"{settings.api_url.rstrip('/')}/j/{job.job_id}"
+        env["JOB_URL_PREFIX"] = prefix
+        env["JOB_INPUTS_URL_PREFIX"] = f"{prefix}/inputs/"
+        env["JOB_OUTPUTS_URL_PREFIX"] = f"{prefix}/outputs/"
+    if gpus:
+        # The engine gives the container only its assigned devices, which CUDA numbers from 0 inside it, whatever
+        # their ids on the host: host ids (say 1,3) here would hide them.
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(index) for index in range(len(gpus)))
+    return env
 
 
 def absolute_config_path(name: str) -> str:
@@ -248,8 +255,9 @@ async def run_job(
         # 1. Check what the definition asks for before doing any work.
         definition = job.definition
         limits = _limits(job, settings)
-        command = split_command(definition.command, "command")
-        entrypoint = split_command(definition.entrypoint, "entrypoint")
+        env = job_env(job, settings, limits.get("gpus"))
+        command = split_command(definition.command, "command", env)
+        entrypoint = split_command(definition.entrypoint, "entrypoint", env)
 
         # 2. Stage inputs and configFiles, and get the image (pull or build); a cancel stops both.
         mounts = await _stage(job, io, settings)
@@ -263,13 +271,7 @@ async def run_job(
             name=f"{settings.container_prefix}{job.job_id[:24]}-{job.attempt}",
             command=command,
             entrypoint=entrypoint,
-            env={
-                **(definition.env or {}),
-                "JOB_ID": job.job_id,
-                "JOB_INPUTS": INPUTS_PATH,
-                "JOB_OUTPUTS": OUTPUTS_PATH,
-                "JOB_CACHE": CACHE_PATH,
-            },
+            env=env,
             workdir=definition.workdir or None,
             mounts=mounts,
             network=settings.network,
@@ -377,8 +379,8 @@ async def _run_until_cancelled(
 
 async def _fetch_input(name: str, ref: DataRef, io: JobIO) -> bytes:
     try:
-        data = decode_inline(ref)
-    except JobFailed as error:
+        data = ref.inline_bytes()
+    except InvalidInput as error:
         raise JobFailed(f"input {name!r}: {error.message}") from None
     if data is not None:
         return data

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
+from asman.core.definition import DataRef
 from asman.core.errors import InvalidInput, NotFound
 from asman.core.names import check_job_id, check_queue, safe_relative_path
 from asman.core.states import JobState
@@ -159,17 +158,16 @@ def _file_response(ref: Any, name: str) -> Response:
     kind, value = ref.get("type"), ref.get("value")
     if kind == "url" and isinstance(value, str):
         return RedirectResponse(value, status_code=302)
-    if kind == "base64" and isinstance(value, str):
-        try:
-            return Response(base64.b64decode(value), media_type="application/octet-stream")
-        except ValueError as exc:
-            raise NotFound(f"file {name} is not valid base64") from exc
-    if kind == "json":
-        return Response(orjson.dumps(value), media_type="application/json")
     if kind == "key" and isinstance(value, str):
         return RedirectResponse(f"/f/{value}", status_code=302)
-    text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return Response(text.encode(), media_type="text/plain; charset=utf-8")
+    try:
+        data = DataRef.model_validate(ref).inline_bytes()
+    except (InvalidInput, ValueError) as exc:
+        raise NotFound(f"file {name} is not a valid DataRef") from exc
+    if data is None:
+        raise NotFound(f"file {name} has no location")
+    media_type = {"base64": "application/octet-stream", "json": "application/json"}.get(str(kind))
+    return Response(data, media_type=media_type or "text/plain; charset=utf-8")
 
 
 @router.get("/j/{job_id}/inputs/{file:path}", summary="A job's input file")

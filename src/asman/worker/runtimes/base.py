@@ -13,12 +13,10 @@ from typing import NamedTuple, Protocol
 
 from asman.core.definition import BuildSpec
 from asman.core.errors import AsmanError, BackendUnavailable
+from asman.worker.network import JOB_NETWORK, NO_NETWORK
 
 # on_log(text, epoch_ms, is_stderr): called as output is written, possibly from a worker thread.
 LogSink = Callable[[str, int, bool], None]
-
-# Every container a runtime creates carries this label, so cleanup never touches anyone else's containers.
-MANAGED_LABEL = "io.asman.managed"
 
 DEFAULT_USER = "1000:1000"
 DEFAULT_PIDS_LIMIT = 512
@@ -35,9 +33,27 @@ class ContainerRuntimeError(AsmanError):
 class ImageError(ContainerRuntimeError):
     """The image cannot be had: not present and the pull failed."""
 
+    @classmethod
+    def not_pulled(cls, image: str, reason: str | None) -> ImageError:
+        return cls(
+            f"image {image!r} is not on this worker and could not be pulled: {reason or 'unknown error'}. "
+            "Check the image name and tag, and that the worker can reach its registry."
+        )
+
 
 class BuildError(ContainerRuntimeError):
     """The build context could not be fetched, or the build itself failed."""
+
+
+class NetworkError(ContainerRuntimeError):
+    """The job network is missing and not the worker's own to create, or could not be created."""
+
+    @classmethod
+    def missing(cls, name: str, where: str) -> NetworkError:
+        return cls(
+            f"the job network {name!r} does not exist on the engine at {where}. Create it, or leave --network "
+            f"unset for the worker's own network ({JOB_NETWORK}), or use --network {NO_NETWORK}."
+        )
 
 
 class Mount(NamedTuple):
@@ -64,7 +80,7 @@ class ContainerSpec:
     gpus: list[str] | None = None
     shm_size: int | None = None
     timeout_s: float | None = None
-    network: str = "none"
+    network: str = NO_NETWORK
     labels: dict[str, str] = field(default_factory=dict)
     user: str = DEFAULT_USER
     pids_limit: int = DEFAULT_PIDS_LIMIT
@@ -100,6 +116,11 @@ class ContainerRuntime(Protocol):
 
         `BuildError` when the context cannot be fetched or the build fails.
         """
+        ...
+
+    async def ensure_network(self, name: str) -> None:
+        """Make the job network `name` usable: `none` needs nothing; `JOB_NETWORK` is created once (with
+        `network_create_arguments`) if the engine lacks it; any other must exist, else `NetworkError`."""
         ...
 
     async def run(self, spec: ContainerSpec, on_log: LogSink) -> RunOutcome:

@@ -28,12 +28,13 @@ from docker.types import DeviceRequest
 from docker.types import Mount as DockerMount
 
 from asman.core.definition import BuildSpec
+from asman.worker.network import JOB_NETWORK, MANAGED_LABEL, NO_NETWORK, network_create_arguments
 from asman.worker.runtimes.base import (
-    MANAGED_LABEL,
     BuildError,
     ContainerSpec,
     ImageError,
     LogSink,
+    NetworkError,
     RunOutcome,
     RuntimeUnavailable,
 )
@@ -113,6 +114,7 @@ class DockerRuntime:
         http: httpx.AsyncClient | None = None,
         init: bool | None = None,
         max_pool_size: int = 64,
+        client: docker.DockerClient | None = None,
     ) -> None:
         self._base_url = base_url
         self._build_network = build_network
@@ -120,10 +122,11 @@ class DockerRuntime:
         self._owns_http = http is None
         self._init = init
         self._max_pool_size = max_pool_size
-        self._client: docker.DockerClient | None = None
+        self._client = client
         self._ncpu: int | None = None
         self._image_locks: dict[str, asyncio.Lock] = {}
         self._cancel_requested: set[str] = set()
+        self._networks_ready: set[str] = {NO_NETWORK}
 
     @property
     def where(self) -> str:
@@ -211,10 +214,7 @@ class DockerRuntime:
                 failure = str(error)
             if failure is None and await self.has_image(image):
                 return
-            raise ImageError(
-                f"image {image!r} is not on this worker and could not be pulled: {failure or 'unknown error'}. "
-                "Check the image name and tag, and that the worker can reach its registry."
-            )
+            raise ImageError.not_pulled(image, failure)
 
     async def build_image(self, build: BuildSpec, tag: str, on_log: LogSink) -> str:
         client = await self._docker()
@@ -276,6 +276,41 @@ class DockerRuntime:
                     f"the build finished but image {tag!r} is missing: {_explain(error)}"
                 ) from None
         return image_id
+
+    # -- the job network ----------------------------------------------------------------------------------------
+
+    async def ensure_network(self, name: str) -> None:
+        if name in self._networks_ready:
+            return
+        client = await self._docker()
+        try:
+            network = await self._call(client.networks.get, name)
+        except docker.errors.NotFound:
+            if name != JOB_NETWORK:
+                raise NetworkError.missing(name, self.where) from None
+            await self._create_network(name)
+        except docker.errors.APIError as error:
+            raise NetworkError(f"cannot inspect the job network {name!r}: {_explain(error)}") from None
+        else:
+            icc = (network.attrs.get("Options") or {}).get("com.docker.network.bridge.enable_icc")
+            if name == JOB_NETWORK and icc != "false":
+                log.warning(
+                    "the job network %s exists but lets containers reach each other: remove it "
+                    "(docker network rm %s) and the worker makes it again without that",
+                    name,
+                    name,
+                )
+        self._networks_ready.add(name)
+
+    async def _create_network(self, name: str) -> None:
+        client = await self._docker()
+        log.info("creating the job network %s: internet access, no traffic between its containers", name)
+        try:
+            await self._call(client.networks.create, **network_create_arguments(name))
+        except docker.errors.APIError as error:
+            if error.status_code == 409:  # another worker on this engine made it first
+                return
+            raise NetworkError(f"could not create the job network {name!r}: {_explain(error)}") from None
 
     # -- containers -------------------------------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""The worker daemon in-process, on the FakeRuntime, against the real server in the test's event loop: its
+connection, result delivery, graceful stop and supervision of its side tasks. No Docker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from asman.worker.daemon import WorkerDaemon, WorkerFailed, WorkerSettings
+from asman.worker.network import JOB_NETWORK
+from asman.worker.runtimes import FakeRuntime, NetworkError, Script
+from tests.support.server import Served
+
+QUEUE = "daemon"
+Start = Callable[[WorkerDaemon], asyncio.Task[None]]
+
+
+@pytest.fixture
+def fake() -> FakeRuntime:
+    return FakeRuntime(["x"])
+
+
+def daemon_of(served: Served, fake: FakeRuntime, tmp_path: Path, **fields: Any) -> WorkerDaemon:
+    settings = WorkerSettings(
+        api_url=served.url, queue=QUEUE, data_dir=tmp_path / "worker", **{"network": "none", **fields}
+    )
+    return WorkerDaemon(settings, fake)
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Start]:
+    """Runs a daemon as a task; a daemon the test left running is stopped afterwards."""
+    started: list[tuple[WorkerDaemon, asyncio.Task[None]]] = []
+
+    def run(daemon: WorkerDaemon) -> asyncio.Task[None]:
+        started.append((daemon, asyncio.create_task(daemon.run(), name="daemon")))
+        return started[-1][1]
+
+    yield run
+    for daemon, task in started:
+        if not task.done():
+            daemon.request_stop()
+        await asyncio.wait({task}, timeout=15)
+
+
+async def with_a_running_job(
+    served: Served, fake: FakeRuntime, daemon: WorkerDaemon, start: Start, command: str
+) -> tuple[asyncio.Task[None], str]:
+    """Starts `daemon` and submits `command`; returns the daemon's task and the job id once its container runs."""
+    running = start(daemon)
+    job_id = await served.submit(QUEUE, command)
+    async with asyncio.timeout(10):
+        while not fake.runs:
+            await asyncio.sleep(0.02)
+    return running, job_id
+
+
+async def workers(served: Served) -> list[str]:
+    async with httpx.AsyncClient() as client:
+        status = (await client.get(f"{served.url}/q/{QUEUE}/status")).json()
+    return [worker["id"] for worker in status["workers"]]
+
+
+async def test_a_job_runs_and_its_result_reaches_the_server(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    fake.on("hello", Script(stdout=("hi",), writes={"/outputs/a.txt": b"a"}))
+    start(daemon_of(served, fake, tmp_path))
+    job_id = await served.submit(QUEUE, "hello")
+    job = await served.wait_finished(QUEUE, job_id)
+    assert job["finishedReason"] == "Success", job
+    assert job["results"]["outputs"] == {"a.txt": {"type": "base64", "value": "YQ=="}}
+    assert [line[0] for line in job["results"]["logs"]] == ["hi"]
+
+
+async def test_a_graceful_stop_delivers_the_results_of_jobs_that_finish_in_time(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    fake.on("work", Script(stdout=("working",), seconds=0.5))
+    daemon = daemon_of(served, fake, tmp_path, grace_seconds=10.0)
+    running, job_id = await with_a_running_job(served, fake, daemon, start, "work")
+    daemon.request_stop()
+    daemon.request_stop()  # a second signal changes nothing
+    await asyncio.wait_for(running, 15)
+    job = await served.job(QUEUE, job_id)
+    assert job["state"] == "Finished" and job["finishedReason"] == "Success", job
+
+
+async def test_a_job_past_the_grace_period_is_handed_back(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    fake.on("forever", Script(hang=True))
+    daemon = daemon_of(served, fake, tmp_path, grace_seconds=0.2)
+    running, job_id = await with_a_running_job(served, fake, daemon, start, "forever")
+    daemon.request_stop()
+    await asyncio.wait_for(running, 15)
+    assert (await served.job(QUEUE, job_id))["state"] == "Queued"
+
+
+async def test_a_failing_side_task_stops_the_worker(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    daemon = daemon_of(served, fake, tmp_path)
+
+    async def broken_flusher() -> None:
+        await daemon.connected.wait()
+        raise RuntimeError("flusher bug")
+
+    daemon._flush_logs_loop = broken_flusher  # type: ignore[method-assign]
+    running = start(daemon)
+    with pytest.raises(WorkerFailed, match="flusher bug"):
+        await asyncio.wait_for(running, 15)
+    async with asyncio.timeout(5):
+        while daemon.settings.worker_id in await workers(served):
+            await asyncio.sleep(0.05)
+
+
+async def test_jobs_run_on_the_workers_own_network_by_default(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    # The fake records the network it would create; no engine is asked for one.
+    start(daemon_of(served, fake, tmp_path, network=JOB_NETWORK))
+    job_id = await served.submit(QUEUE, "true")
+    assert (await served.wait_finished(QUEUE, job_id))["finishedReason"] == "Success"
+    assert fake.created_networks == [JOB_NETWORK]
+    [spec] = fake.specs
+    assert spec.network == JOB_NETWORK
+    assert spec.env["JOB_URL_PREFIX"] == f"{served.url}/j/{job_id}"
+
+
+async def test_a_worker_refuses_to_start_on_a_network_that_does_not_exist(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    with pytest.raises(NetworkError, match="'lab-net' does not exist"):
+        await asyncio.wait_for(start(daemon_of(served, fake, tmp_path, network="lab-net")), 10)
+    assert fake.created_networks == []
