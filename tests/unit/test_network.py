@@ -138,6 +138,7 @@ def test_the_network_setting(
         seen.append(settings)
 
     monkeypatch.setattr(work, "_serve", serve)
+    monkeypatch.setattr(work, "start_logging", lambda settings: None)  # the test process keeps its logging
     monkeypatch.delenv("ASMAN_WORKER_NETWORK", raising=False)
     result = CliRunner().invoke(app, ["worker", "q", "--data-directory", str(tmp_path), *args], env=env)
     assert result.exit_code == 0, result.output
