@@ -72,6 +72,22 @@ async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
     return payload(result)
 
 
+async def submit(client: Client, stack: Stack, command: str, **arguments: Any) -> dict[str, Any]:
+    return await call(
+        client, "submit_job", queue=stack.queue, image=stack.image, command=command, **arguments
+    )
+
+
+async def follow(client: Client, job_id: str, queue: str) -> tuple[dict[str, Any], Progress]:
+    """follow_job with a progress token: its answer, and the progress notifications that came before it."""
+    progress = Progress()
+    result = await client.call_tool(
+        "follow_job", {"jobId": job_id, "queue": queue}, progress_callback=progress
+    )
+    assert not result.is_error, result.content
+    return payload(result), progress
+
+
 # -- without containers ---------------------------------------------------------------------------------------
 
 
@@ -128,6 +144,16 @@ async def test_upstream_submit_job_definition_echo(live_server: ServerProcess) -
         carried = json.loads(unquote(base64.b64decode(encoded).decode()))
         assert carried["build"] == {"dockerfile": "FROM asman/busybox:latest\n"}
         assert carried["inputs"]["a.txt"] == {"type": "utf8", "value": "a"}
+
+        # No worker serves q26: waiting gives up, not an error, and the job can still be cancelled.
+        for tool in ("follow_job", "wait_for_job"):
+            waited = await call(client, tool, jobId=job["jobId"], queue="q26", timeoutSeconds=1)
+            assert (waited["finished"], waited["state"]) == (False, "Queued") and tool in waited["note"]
+        assert "not finished: call wait_for_job first" in refused(
+            await client.call_tool("get_output", {"jobId": job["jobId"], "queue": "q26", "path": "x"})
+        )
+        cancelled = await call(client, "cancel_job", jobId=job["jobId"], queue="q26")
+        assert (cancelled["success"], cancelled["state"]) == (True, "Finished")
 
         assert "not both" in refused(
             await client.call_tool("submit_job", {"image": "x", "gitRepo": "https://github.com/o/r"})
@@ -210,22 +236,16 @@ async def test_a_job_with_inputs_and_env_followed_live(stack: Stack) -> None:
         'echo "$GREETING from $JOB_ID"\ncat /inputs/a.txt\nfor i in 1 2 3; do echo line $i; sleep 0.4; done\n'
     )
     script += "wc -c < /inputs/big.txt > /outputs/size.txt\nprintf '\\000\\001\\377' > /outputs/bin.dat\n"
+    arguments = {
+        "queue": stack.queue,
+        "image": stack.image,
+        "command": "sh /inputs/run.sh",
+        "inputs": {"run.sh": script, "a.txt": "hello from a file\n", "big.txt": "x" * 500},
+        "env": {"GREETING": "hi"},
+    }
     async with mcp_client(stack.url) as client:
-        job = await call(
-            client,
-            "submit_job",
-            queue=stack.queue,
-            image=stack.image,
-            command="sh /inputs/run.sh",
-            inputs={"run.sh": script, "a.txt": "hello from a file\n", "big.txt": "x" * 500},
-            env={"GREETING": "hi"},
-        )
-        job_id = job["jobId"]
-        progress = Progress()
-        result = await client.call_tool(
-            "follow_job", {"jobId": job_id, "queue": stack.queue}, progress_callback=progress
-        )
-        done = payload(result)
+        job_id = (await call(client, "submit_job", **arguments))["jobId"]
+        done, progress = await follow(client, job_id, stack.queue)
         assert (done["state"], done["finishedReason"], done["exitCode"]) == ("Finished", "Success", 0)
         assert done["programSucceeded"] is True and done["streamedLive"] is True
         assert done["logs"][:2] == [f"hi from {job_id}", "hello from a file"]
@@ -256,15 +276,7 @@ async def test_a_job_with_inputs_and_env_followed_live(stack: Stack) -> None:
         waited = await call(client, "wait_for_job", jobId=job_id, queue=stack.queue, timeoutSeconds=5)
         assert waited["exitCode"] == 0
 
-        again = await call(
-            client,
-            "submit_job",
-            queue=stack.queue,
-            image=stack.image,
-            command="sh /inputs/run.sh",
-            inputs={"run.sh": script, "a.txt": "hello from a file\n", "big.txt": "x" * 500},
-            env={"GREETING": "hi"},
-        )
+        again = await call(client, "submit_job", **arguments)
         assert (again["jobId"], again["state"]) == (job_id, "Finished")  # the stored result, not a rerun
 
 
@@ -273,13 +285,7 @@ async def test_upstream_failures_cancel_and_concurrent_submits(stack: Stack) -> 
     """§11 items 24-25: a failing job reports statusCode 1 with finishedReason Success and a fixed one 0; three
     concurrent submits all succeed and list_jobs sees them; a long job is cancelled in its namespace."""
     async with mcp_client(stack.url) as client:
-        failing = await call(
-            client,
-            "submit_job",
-            queue=stack.queue,
-            image=stack.image,
-            command="sh -c 'echo Error message >&2; exit 1'",
-        )
+        failing = await submit(client, stack, "sh -c 'echo Error message >&2; exit 1'")
         followed = await call(client, "follow_job", jobId=failing["jobId"], queue=stack.queue)
         assert (followed["finishedReason"], followed["exitCode"], followed["programSucceeded"]) == (
             "Success",
@@ -289,18 +295,11 @@ async def test_upstream_failures_cancel_and_concurrent_submits(stack: Stack) -> 
         assert "Error message" in followed["logs"]
         status = await call(client, "get_job_status", jobId=failing["jobId"], queue=stack.queue)
         assert status["result"]["statusCode"] == 1 and status["status"]["finishedReason"] == "Success"
-        fixed = await call(
-            client, "submit_job", queue=stack.queue, image=stack.image, command="sh -c 'echo fixed'"
-        )
+        fixed = await submit(client, stack, "sh -c 'echo fixed'")
         assert (await call(client, "wait_for_job", jobId=fixed["jobId"], queue=stack.queue))["exitCode"] == 0
 
         words = ["alpha", "bravo", "charlie"]
-        submitted = await asyncio.gather(
-            *(
-                call(client, "submit_job", queue=stack.queue, image=stack.image, command=f"echo {word}")
-                for word in words
-            )
-        )
+        submitted = await asyncio.gather(*(submit(client, stack, f"echo {word}") for word in words))
         assert all(job["success"] for job in submitted) and len({job["jobId"] for job in submitted}) == 3
         listed = {job["jobId"] for job in (await call(client, "list_jobs", queue=stack.queue))["jobs"]}
         assert {job["jobId"] for job in submitted} <= listed
@@ -310,9 +309,7 @@ async def test_upstream_failures_cancel_and_concurrent_submits(stack: Stack) -> 
             )
             assert (done["exitCode"], done["logs"]) == (0, [word])
 
-        long = await call(
-            client, "submit_job", queue=stack.queue, image=stack.image, command="sleep 300", namespace="agent"
-        )
+        long = await submit(client, stack, "sleep 300", namespace="agent")
         for _ in range(200):
             state = (await call(client, "get_job_status", jobId=long["jobId"], queue=stack.queue))["status"]
             if state["state"] == "Running":
@@ -342,12 +339,10 @@ async def test_upload_file_then_a_job_reads_it(stack: Stack) -> None:
         )
         async with httpx.AsyncClient() as http:
             assert (await http.get(uploaded["downloadUrl"], follow_redirects=True)).text == text
-        job = await call(
+        job = await submit(
             client,
-            "submit_job",
-            queue=stack.queue,
-            image=stack.image,
-            command="sh -c 'cp /inputs/notes.txt /outputs/copy.txt; wc -c < /inputs/b.bin'",
+            stack,
+            "sh -c 'cp /inputs/notes.txt /outputs/copy.txt; wc -c < /inputs/b.bin'",
             files={"notes.txt": uploaded["key"], "b.bin": binary["downloadUrl"]},
         )
         assert job["definition"]["filesCount"] == 2
@@ -364,20 +359,9 @@ async def test_the_same_over_stdio(stack: Stack, tmp_path: Path) -> None:
         server = StdioServerParameters(command=ASMAN, args=["mcp", "--api", stack.url])
         async with Client(stdio_client(server, errlog=errors), read_timeout_seconds=120) as client:
             assert {tool.name for tool in (await client.list_tools()).tools} >= UPSTREAM_TOOLS
-            job = await call(
-                client,
-                "submit_job",
-                queue=stack.queue,
-                image=stack.image,
-                command="sh -c 'echo over stdio; echo done > /outputs/o.txt'",
-            )
+            job = await submit(client, stack, "sh -c 'echo over stdio; echo done > /outputs/o.txt'")
             assert job["viewUrl"].startswith(f"{stack.url}/j/")
-            progress = Progress()
-            done = payload(
-                await client.call_tool(
-                    "follow_job", {"jobId": job["jobId"], "queue": stack.queue}, progress_callback=progress
-                )
-            )
+            done, progress = await follow(client, job["jobId"], stack.queue)
             assert done["exitCode"] == 0 and "over stdio" in "\n".join(progress.messages)
             output = await call(client, "get_output", jobId=job["jobId"], queue=stack.queue, path="o.txt")
             assert output["content"] == "done\n"
@@ -443,15 +427,8 @@ def test_two_replicas_answer_one_agent(
         async def agent() -> None:
             async with mcp_client(second.url) as client:
                 command = "sh -c 'echo across; head -c 1000 /dev/zero | tr \"\\\\0\" y > /outputs/big.txt'"
-                job = await call(client, "submit_job", queue=stack.queue, image=test_image, command=command)
-                progress = Progress()
-                done = payload(
-                    await client.call_tool(
-                        "follow_job",
-                        {"jobId": job["jobId"], "queue": stack.queue},
-                        progress_callback=progress,
-                    )
-                )
+                job = await submit(client, stack, command)
+                done, progress = await follow(client, job["jobId"], stack.queue)
                 assert done["exitCode"] == 0 and "across" in "\n".join(progress.messages)
                 big = await call(client, "get_output", jobId=job["jobId"], queue=stack.queue, path="big.txt")
                 assert big["content"] == "y" * 1000  # a blob in S3, through replica B
