@@ -8,6 +8,7 @@ so the links and blob URLs in job definitions are the ones a person or a remote 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,8 @@ from asman.mcp import llms
 from asman.mcp.tools import DEFAULT_QUEUE, TOOLS, Backend, build_server
 from asman.server.http import JSONResponse
 from asman.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Both kinds, as upstream answers a missing Accept or `*/*`; the SDK alone would refuse those with 406.
 MCP_ACCEPT = b"application/json, text/event-stream"
@@ -94,6 +97,10 @@ def loopback_address(scope: Scope, settings: Settings) -> str:
     return f"http://{host}:{port}"
 
 
+def _stopped_early(task: asyncio.Task[None]) -> None:
+    log.error("the MCP session manager stopped while the app runs; /mcp fails until a restart: %r", task)
+
+
 class _McpEndpoint:
     """The SDK's Streamable HTTP handler, with a fresh session manager for each run of the app's lifespan."""
 
@@ -114,13 +121,31 @@ class _McpEndpoint:
         # JSON-RPC is answered as Server-Sent Events (upstream's clients read the last `data:` line), and
         # progress notifications can go out before the answer.
         manager = StreamableHTTPSessionManager(server._lowlevel_server, stateless=True, json_response=False)
+        ready, stop = asyncio.Event(), asyncio.Event()
+
+        async def serve() -> None:
+            async with manager.run():
+                ready.set()
+                await stop.wait()
+
+        # The manager's task group must be entered and left by one task: a task of its own, since whoever runs
+        # the app's lifespan may start and end it from different tasks (as the in-process test fixtures do).
+        task = asyncio.create_task(serve(), name="mcp-session-manager")
+        task.add_done_callback(lambda done: None if stop.is_set() else _stopped_early(done))
+        started = asyncio.create_task(ready.wait(), name="mcp-session-manager-ready")
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if task.done():
+            task.result()  # it failed to start: raise why
         self.clients, self.manager = _Clients(), manager
         try:
-            async with manager.run():
-                yield
+            yield
         finally:
+            self.manager = None
+            stop.set()
+            await task
             await self.clients.aclose()
-            self.clients = self.manager = None
+            self.clients = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.manager is None:
