@@ -461,13 +461,13 @@ async def _read_blob(client: AsyncClient, name: str, ref: dict[str, Any], limit:
         key = match.group(1)
     if key is None:
         raise NotFound(f"output {name!r} is stored outside this server: download it from {ref.get('value')}")
-    data = b""
+    data = bytearray()
     async with client._stream(f"/f/{key}", None, follow_redirects=True, kind="other") as response:
         async for chunk in response.aiter_bytes():
             data += chunk
             if len(data) > limit:
-                break
-    return data
+                break  # enough to refuse it: the rest is never read
+    return bytes(data)
 
 
 async def get_output(
