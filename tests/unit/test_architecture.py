@@ -1,7 +1,7 @@
 """The folders are the architecture: each floor imports only floors below it, and no module imports itself back.
 
 Floors, lowest first: the version and the pure domain; PostgreSQL connections; the backends (store, blobs,
-events) and the settings; the SDK; the server and the worker; the MCP tools; the CLI on top. Imports inside functions count too (a lazy
+events) and the settings; the SDK; the MCP tools; the server and the worker; the CLI on top. Imports inside functions count too (a lazy
 import is still a dependency); imports under `if TYPE_CHECKING` do not.
 """
 
@@ -23,9 +23,9 @@ FLOORS = {
     "asman.events": 2,
     "asman.settings": 2,
     "asman.client": 3,
-    "asman.server": 4,
-    "asman.worker": 4,
-    "asman.mcp": 5,
+    "asman.mcp": 4,  # the agents' tools, over the SDK; the server mounts them
+    "asman.server": 5,
+    "asman.worker": 5,
     "asman.cli": 6,
     "asman": 7,  # the package's public face re-exports from every floor
 }

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from asman.cli import serve
+from asman.cli import agent, serve
 
 app = typer.Typer(
     name="asman",
@@ -51,6 +51,7 @@ try:
     app.add_typer(queues.app, name="queue", help="Create and inspect queues.")
 except ImportError:  # pragma: no cover
     pass
+app.command("mcp", help="Serve the MCP tools over stdio, for desktop agents.")(agent.mcp)
 
 
 def main() -> None:

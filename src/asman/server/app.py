@@ -25,6 +25,7 @@ from asman.core.events import Event, StateChanged
 from asman.core.states import JobState
 from asman.events.base import Notifier
 from asman.events.local import LocalNotifier
+from asman.mcp.http import mount_agents
 from asman.server.http import JSONResponse, error_response, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(jobs.router)
     app.add_api_websocket_route("/q/{queue}/worker", worker_socket)
+    mount_agents(app)
     if STATIC_DIR.is_dir():
         app.mount("/static", WebAssets(directory=STATIC_DIR), name="static")
 

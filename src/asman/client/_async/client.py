@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ import httpx
 
 from asman.client._async.session import AsyncSession
 from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission
-from asman.client._datarefs import PathArg, decode_inline, fetch_url, output_path
+from asman.client._datarefs import PathArg, Upload, decode_inline, fetch_url, output_path
 from asman.client._follow import Follow
 from asman.client._jobs import (
     HashingFile,
@@ -308,6 +309,23 @@ class AsyncClient:
 
     def job(self, queue: str, job_id: str) -> AsyncJob:
         return self.queue(queue).job(job_id)
+
+    async def put_blob(self, data: bytes) -> str:
+        """Store `data` on the server as a blob (unless it is there already); returns its key, the sha256 of
+        the bytes, which a job input can point at (`{"type": "url", "value": f"{client.url}/f/{key}"}`)."""
+        key = hashlib.sha256(data).hexdigest()
+        await self._session.upload(Upload(key, key, len(data), data=data))
+        return key
+
+    async def read_blob(self, key: str, limit: int | None = None) -> bytes:
+        """The blob `key`, or its first `limit` bytes and a few more (enough to tell that it is larger)."""
+        data = bytearray()
+        async with self._session.stream(f"/f/{key}", None, follow_redirects=True, kind="other") as response:
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if limit is not None and len(data) > limit:
+                    break  # enough to know: the rest is never read
+        return bytes(data)
 
     async def aclose(self) -> None:
         await self._session.aclose()

@@ -11,6 +11,7 @@ The handles share their client's `Session`; each holds its client only to hand i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 
 from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission
-from asman.client._datarefs import PathArg, decode_inline, fetch_url, output_path
+from asman.client._datarefs import PathArg, Upload, decode_inline, fetch_url, output_path
 from asman.client._follow import Follow
 from asman.client._jobs import (
     HashingFile,
@@ -305,6 +306,23 @@ class Client:
 
     def job(self, queue: str, job_id: str) -> Job:
         return self.queue(queue).job(job_id)
+
+    def put_blob(self, data: bytes) -> str:
+        """Store `data` on the server as a blob (unless it is there already); returns its key, the sha256 of
+        the bytes, which a job input can point at (`{"type": "url", "value": f"{client.url}/f/{key}"}`)."""
+        key = hashlib.sha256(data).hexdigest()
+        self._session.upload(Upload(key, key, len(data), data=data))
+        return key
+
+    def read_blob(self, key: str, limit: int | None = None) -> bytes:
+        """The blob `key`, or its first `limit` bytes and a few more (enough to tell that it is larger)."""
+        data = bytearray()
+        with self._session.stream(f"/f/{key}", None, follow_redirects=True, kind="other") as response:
+            for chunk in response.iter_bytes():
+                data += chunk
+                if limit is not None and len(data) > limit:
+                    break  # enough to know: the rest is never read
+        return bytes(data)
 
     def close(self) -> None:
         self._session.close()
