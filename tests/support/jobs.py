@@ -46,10 +46,10 @@ class Lines:
             self.lines.append((text, epoch_ms, is_stderr))
 
     def stdout(self) -> list[str]:
-        return [text for text, _, is_stderr in self.lines if not is_stderr]
+        return [text.removesuffix("\n") for text, _, is_stderr in self.lines if not is_stderr]
 
     def stderr(self) -> list[str]:
-        return [text for text, _, is_stderr in self.lines if is_stderr]
+        return [text.removesuffix("\n") for text, _, is_stderr in self.lines if is_stderr]
 
 
 class MemoryIO:
@@ -84,7 +84,8 @@ class MemoryIO:
         return f"http://127.0.0.1:8000/f/{key}"
 
     def step(self, step: str) -> list[str]:
-        return [text for line_step, text, _, _ in self.lines if line_step == step]
+        """The lines of `step`, each without the newline it was written with."""
+        return [text.removesuffix("\n") for line_step, text, _, _ in self.lines if line_step == step]
 
 
 class Runner:
@@ -119,8 +120,9 @@ class Runner:
 
 
 def stdout(result: JobResult) -> list[str]:
-    return [text for text, _, is_stderr in result.logs if not is_stderr]
+    """The result's stdout lines, each without the newline it was written with."""
+    return [text.removesuffix("\n") for text, _, is_stderr in result.logs if not is_stderr]
 
 
 def stderr(result: JobResult) -> list[str]:
-    return [text for text, _, is_stderr in result.logs if is_stderr]
+    return [text.removesuffix("\n") for text, _, is_stderr in result.logs if is_stderr]

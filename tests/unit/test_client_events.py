@@ -26,6 +26,18 @@ def test_decoder_reads_events_comments_and_multiline_data() -> None:
     ]
 
 
+def finished_job(reason: str, result: dict[str, object], worker: str = "") -> dict[str, object]:
+    """A FinishedJob as the server sends it (result.json, and `results` in job views)."""
+    finished = {"type": "Finished", "reason": reason, "time": 2, "worker": worker, "result": result}
+    return {
+        "state": "Finished",
+        "finishedReason": reason,
+        "worker": worker,
+        "attempt": 1,
+        "finished": finished,
+    }
+
+
 def sse(event: str, data: object) -> ServerSentEvent:
     return ServerSentEvent(event, json.dumps(data))
 
@@ -33,16 +45,20 @@ def sse(event: str, data: object) -> ServerSentEvent:
 def test_watch_drops_lines_replayed_after_a_reconnection() -> None:
     watch = Watch("q")
     watch.connected()
-    first = watch.feed(sse("run-log", [["a", 1, False], ["b", 2, True]]))
+    first = watch.feed(sse("run-log", {"lines": [["a\n", 1, False], ["b\n", 2, True]], "cursor": 2}))
     assert first == [LogsWritten([LogLine("a", 1, False), LogLine("b", 2, True)])]
     watch.connected()  # the stream replays everything from the first line
-    assert watch.feed(sse("run-log", [["a", 1, False], ["b", 2, True], ["c", 3, False]])) == [
+    replayed = [["a\n", 1, False], ["b\n", 2, True], ["c\n", 3, False]]
+    assert watch.feed(sse("run-log", {"lines": replayed, "cursor": 3})) == [
         LogsWritten([LogLine("c", 3, False)])
     ]
-    assert watch.feed(sse("build-log", [["step 1", 4]])) == [
+    assert watch.feed(sse("build-log", {"lines": [["step 1", 4]], "cursor": 1})) == [
         LogsWritten([LogLine("step 1", 4, False, "build")])
     ]
-    assert watch.feed(sse("run-log", [["d", 5, False]])) == [LogsWritten([LogLine("d", 5, False)])]
+    # A last line the program did not end: kept as written.
+    [written] = watch.feed(sse("run-log", {"lines": [["d", 5, False]], "cursor": 4}))
+    assert written == LogsWritten([LogLine("d", 5, False, "run", ended=False)])
+    assert [line.written for line in written.lines] == ["d"]
 
 
 def test_watch_reports_states_and_the_final_result() -> None:
@@ -50,11 +66,13 @@ def test_watch_reports_states_and_the_final_result() -> None:
     [state] = watch.feed(sse("state", {"jobId": "j", "state": "Running", "worker": "w1", "attempt": 1}))
     assert isinstance(state, StateChanged)
     assert (state.status.state, state.status.worker, state.status.queue) == (JobState.RUNNING, "w1", "q")
+    run = {"StatusCode": 0, "logs": [["cached\n", 9, False]], "outputs": {}, "isTimedOut": False}
     view = {
         "jobId": "j",
         "state": "Finished",
+        "reason": "Success",
         "finishedReason": "Success",
-        "results": {"reason": "Success", "StatusCode": 0, "logs": [["cached", 9, False]], "outputs": {}},
+        "results": finished_job("Success", run),
     }
     events = watch.feed(sse("final", view))
     # No log event came before: the stored result's logs are the job's logs.
@@ -76,13 +94,16 @@ def test_results_from_the_server_view() -> None:
             "state": "Finished",
             "finishedReason": "Success",
             "worker": "w",
-            "results": {
-                "StatusCode": 3,
-                "duration": 1200,
-                "logs": [["out", 1, False], ["err", 2, True]],
-                "outputs": {"a.txt": {"type": "utf8", "value": "x"}},
-                "attempt": 1,
-            },
+            "results": finished_job(
+                "Success",
+                {
+                    "StatusCode": 3,
+                    "duration": 1200,
+                    "logs": [["out\n", 1, False], ["err\n", 2, True]],
+                    "outputs": {"a.txt": {"type": "utf8", "value": "x"}},
+                },
+                worker="w",
+            ),
         }
     )
     assert (result.reason, result.exit_code, result.ok) == (FinishedReason.SUCCESS, 3, False)
@@ -96,15 +117,18 @@ def test_results_from_the_server_view() -> None:
         False,
         "was cancelled",
     )
-    failed = JobResult.from_view({"finishedReason": "Error", "results": {"error": "no such image"}})
+    failed = JobResult.from_view(finished_job("Error", {"error": "no such image", "logs": []}))
     assert failed.describe() == "failed: no such image"
+    # result.json's answer is a bare finished job.
+    bare = JobResult.from_view(finished_job("Success", {"StatusCode": 0, "logs": [["hi\n", 1]]}))
+    assert (bare.ok, bare.stdout) == (True, "hi\n")
 
 
 def test_log_lines_tolerate_odd_shapes() -> None:
-    assert log_lines([["a"], "b", [], 3, ["c", "not a time", 1]]) == [
+    assert log_lines([["a\n"], "b", [], 3, ["c", "not a time", 1]]) == [
         LogLine("a", 0),
-        LogLine("b", 0),
-        LogLine("c", 0, True),
+        LogLine("b", 0, ended=False),
+        LogLine("c", 0, True, ended=False),
     ]
     assert log_lines(None) == []
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from asman.core.errors import InvalidInput
-from asman.core.names import check_blob_key, check_queue, new_queue_name, safe_relative_path
+from asman.core.names import check_blob_key, check_queue, is_content_key, new_queue_name, safe_relative_path
 from asman.core.units import parse_duration, parse_size
 from asman.settings import Settings
 
@@ -40,10 +40,21 @@ def test_bad_queue_names(name: str) -> None:
         check_queue(name)
 
 
-@pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a" * 63, "A" * 64, "a" * 63 + "\x00", "..", ""])
+@pytest.mark.parametrize(
+    "key",
+    ["../etc/passwd", "/abs", "a\\b", "a" * 63 + "\x00", "line\nbreak", "..", ".", "", "x" * 256, "é" * 128],
+)
 def test_hostile_blob_keys(key: str) -> None:
     with pytest.raises(InvalidInput):
         check_blob_key(key)
+
+
+@pytest.mark.parametrize(
+    "key", ["a" * 64, "1764590000000-k3x9q2-data.csv", "abc.tar.gz", "A" * 64, "with space"]
+)
+def test_any_single_safe_segment_is_a_blob_key(key: str) -> None:
+    assert check_blob_key(key) == key
+    assert is_content_key(key) == (key == "a" * 64)
 
 
 @pytest.mark.parametrize(("name", "clean"), [("a.txt", "a.txt"), ("d/./e.txt", "d/e.txt"), ("d//e", "d/e")])

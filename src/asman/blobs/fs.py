@@ -1,5 +1,5 @@
-"""Blobs as files in one folder, named by their sha256. Writes go to a temp file and are renamed into place
-only once the hash matches, so a reader never sees a partial or wrong blob."""
+"""Blobs as files in one folder, named by their keys. Writes go to a temp file and are renamed into place only
+once complete (and, for a sha256 key, once the hash matches), so a reader never sees a partial or wrong blob."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from asman.blobs.base import BlobLocation
 from asman.core.errors import BackendUnavailable, InvalidInput, TooLarge
-from asman.core.names import check_blob_key
+from asman.core.names import check_blob_key, is_content_key
 
 
 class FsBlobStore:
@@ -53,7 +53,7 @@ class FsBlobStore:
                     digest.update(chunk)
                     # Disk writes leave the event loop free for other requests.
                     await asyncio.to_thread(handle.write, chunk)
-            if digest.hexdigest() != key:
+            if is_content_key(key) and digest.hexdigest() != key:
                 raise InvalidInput(
                     f"the body hashes to {digest.hexdigest()}, not to the key {key}: PUT blobs at /f/<sha256 of body>"
                 )
@@ -83,8 +83,8 @@ class FsBlobStore:
         def _sweep() -> int:
             cutoff = older_than_ms / 1000
             removed = 0
-            for path in self._root.glob("??/*"):
-                if path.stat().st_mtime < cutoff:
+            for path in self._root.glob("*/*"):
+                if path.parent.name != "tmp" and path.stat().st_mtime < cutoff:
                     path.unlink(missing_ok=True)
                     removed += 1
             for path in (self._root / "tmp").iterdir():

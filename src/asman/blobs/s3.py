@@ -18,15 +18,16 @@ query options, all optional:
 
 Credentials come from the standard AWS chain: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and
 `AWS_SESSION_TOKEN`), `AWS_PROFILE`/shared files, or the platform's role. Objects are stored as
-`PREFIX/<sha256>`.
+`PREFIX/<key>`.
 
-Content addressing is enforced on every path into the bucket:
+A key that is a sha256 (64 hex digits) is a content address, enforced on every path into the bucket:
 
 - `put` (bytes through the API server) spools the body to a temp file while hashing it and uploads only once
   the sha256 matches the key, so a wrong body never reaches the bucket, not even under a temp name;
-- `upload_url` presigns a PUT whose signature covers `x-amz-checksum-sha256`: clients send that header
-  (base64 of the raw 32-byte digest) and S3 itself refuses a body with another hash. With `checksum=off`
-  the URL works without the header, for old clients, but then S3 no longer checks the content.
+- `upload_url` presigns a PUT whose signature covers `x-amz-checksum-sha256`, for clients that send that
+  header (base64 of the raw 32-byte digest): S3 itself refuses a body with another hash. Clients that cannot
+  (curl -L, a browser's fetch) put their bytes through the server. With `checksum=off` every upload does.
+Other keys (upstream's clients use `<time>-<random>-<name>`) name whatever bytes were put last.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ import datetime
 import hashlib
 import logging
 import os
-import re
 import tempfile
 from collections.abc import AsyncIterator
 from typing import IO, Any
@@ -50,13 +50,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from asman.blobs.base import BlobLocation
 from asman.core.errors import BackendUnavailable, InvalidInput, TooLarge
-from asman.core.names import check_blob_key
+from asman.core.names import check_blob_key, is_content_key
 from asman.core.units import parse_duration
 
 log = logging.getLogger(__name__)
 
 LIFECYCLE_RULE_ID = "asman-expiry"
-_KEY = re.compile(r"[0-9a-f]{64}")
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024  # bodies up to this size never touch the disk
 _SINGLE_PUT_LIMIT = 64 * 1024 * 1024  # larger bodies go up as a multipart upload
 _PART_SIZE = 16 * 1024 * 1024
@@ -154,11 +153,8 @@ class S3BlobStore:
         return f"s3://{self.bucket}/{self.prefix}" + (f" at {self.endpoint}" if self.endpoint else "")
 
     def _object(self, key: str) -> str:
-        # check_blob_key keeps '/', '..' and anything but a sha256 out of the bucket; fullmatch also refuses a
-        # trailing newline, which a `$`-anchored pattern lets through.
+        # check_blob_key keeps '/', '..' and control characters out of the bucket.
         check_blob_key(key)
-        if not _KEY.fullmatch(key):
-            raise InvalidInput(f"invalid blob key {key[:80]!r}: a key is the sha256 of the content")
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailable:
@@ -264,7 +260,7 @@ class S3BlobStore:
                     raise TooLarge(f"blob is over the {max_bytes} byte limit (ASMAN_MAX_BLOB_BYTES)")
                 digest.update(chunk)
                 spool.write(chunk)  # into memory, or the page cache once spilled: no real wait
-            if digest.hexdigest() != key:
+            if is_content_key(key) and digest.hexdigest() != key:
                 raise InvalidInput(
                     f"the body hashes to {digest.hexdigest()}, not to the key {key}: PUT blobs at /f/<sha256 of body>"
                 )
@@ -276,7 +272,7 @@ class S3BlobStore:
                         Bucket=self.bucket,
                         Key=name,
                         Body=body,
-                        ChecksumSHA256=_sha256_b64(key),
+                        ChecksumSHA256=_sha256_b64(digest.hexdigest()),
                         ContentType="application/octet-stream",
                     )
                 else:
@@ -319,9 +315,15 @@ class S3BlobStore:
         return url
 
     async def upload_url(self, key: str) -> str | None:
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": self._object(key)}
-        if self.checksum:
-            params["ChecksumSHA256"] = _sha256_b64(key)
+        """A presigned PUT for clients that can send the checksum header with their bytes; the others (curl -L,
+        a browser's fetch) cannot, and put their bytes through the server, which hashes them on the way."""
+        if not (self.checksum and is_content_key(key)):
+            return None
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self._object(key),
+            "ChecksumSHA256": _sha256_b64(key),
+        }
         return await self._presign("put_object", params)
 
     async def locate(self, key: str) -> BlobLocation | None:
@@ -355,9 +357,7 @@ class S3BlobStore:
                 Bucket=self.bucket, Prefix=f"{self.prefix}/" if self.prefix else ""
             ):
                 old = [
-                    {"Key": item["Key"]}
-                    for item in page.get("Contents", [])
-                    if item["LastModified"] < cutoff and _KEY.fullmatch(item["Key"].rsplit("/", 1)[-1])
+                    {"Key": item["Key"]} for item in page.get("Contents", []) if item["LastModified"] < cutoff
                 ]
                 for start in range(0, len(old), 1000):
                     batch = old[start : start + 1000]

@@ -180,13 +180,13 @@ class Progress:
             if self.live is not None:
                 self.err.out(line.text, highlight=False)
             else:
-                sys.stderr.write(line.text + "\n")
+                sys.stderr.write(line.written)
                 sys.stderr.flush()
         elif self.live is not None and sys.stdout.isatty():
             # The same terminal: go through the live display so the spinner line stays below the logs.
             self.err.out(line.text, highlight=False)
         else:
-            sys.stdout.write(line.text + "\n")
+            sys.stdout.write(line.written)
             sys.stdout.flush()
 
 

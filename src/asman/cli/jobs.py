@@ -257,7 +257,7 @@ def logs(
                 )
             else:
                 stream = sys.stderr if line.stderr else sys.stdout
-                stream.write(line.text + "\n")
+                stream.write(line.written)
                 stream.flush()
     if not count and not as_json:
         current = job.status()

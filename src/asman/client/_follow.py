@@ -58,7 +58,8 @@ class Watch:
             return [StateChanged(JobStatus.from_json(data, self.queue))]
         if event.event in ("run-log", "build-log"):
             step: Step = "run" if event.event == "run-log" else "build"
-            lines = log_lines(data, step)
+            # `{lines, cursor}`: the new lines, and how many the stream has sent so far.
+            lines = log_lines(data.get("lines") if isinstance(data, dict) else data, step)
             start = self.position[step]
             self.position[step] = start + len(lines)
             fresh = lines[max(0, self.seen[step] - start) :]

@@ -13,24 +13,40 @@ Step = Literal["run", "build"]
 
 
 class LogLine(NamedTuple):
-    """One line a job wrote: `stderr` tells the two streams apart; `step` is "build" while an image is built."""
+    """One line a job wrote: `stderr` tells the two streams apart; `step` is "build" while an image is built.
+
+    `text` is the line without its newline; `ended` says whether the program ended it with one (the last line
+    of an output may have none), so `text + "\n" * ended` is exactly what was written."""
 
     text: str
     time_ms: int
     stderr: bool = False
     step: Step = "run"
+    ended: bool = True
+
+    @property
+    def written(self) -> str:
+        return self.text + "\n" if self.ended else self.text
 
 
 def log_lines(raw: Any, step: Step = "run") -> list[LogLine]:
-    """Log lines from the wire shape `[[text, epochMs, isStdErr?], ...]`, skipping malformed entries."""
+    """Log lines from the wire shape `[[text, epochMs, isStdErr?], ...]`, skipping malformed entries. Run-log
+    text keeps the newline it was written with; build-log lines and the worker's own notes have none."""
     lines: list[LogLine] = []
     for item in raw if isinstance(raw, list) else []:
         if isinstance(item, list) and item:
             time_ms = item[1] if len(item) > 1 and isinstance(item[1], int) else 0
-            lines.append(LogLine(str(item[0]), time_ms, bool(item[2]) if len(item) > 2 else False, step))
+            text = str(item[0])
+            ended = text.endswith("\n") or step == "build"
+            stderr = bool(item[2]) if len(item) > 2 else False
+            lines.append(LogLine(text.removesuffix("\n"), time_ms, stderr, step, ended))
         elif isinstance(item, str):
-            lines.append(LogLine(item, 0, False, step))
+            lines.append(LogLine(item.removesuffix("\n"), 0, False, step, item.endswith("\n")))
     return lines
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _reason(value: Any) -> FinishedReason | None:
@@ -104,11 +120,12 @@ class JobResult:
 
     @property
     def stdout(self) -> str:
-        return "".join(line.text + "\n" for line in self.logs if not line.stderr and line.step == "run")
+        """What the container wrote to stdout, byte for byte (as far as the result keeps it)."""
+        return "".join(line.written for line in self.logs if not line.stderr and line.step == "run")
 
     @property
     def stderr(self) -> str:
-        return "".join(line.text + "\n" for line in self.logs if line.stderr and line.step == "run")
+        return "".join(line.written for line in self.logs if line.stderr and line.step == "run")
 
     def describe(self) -> str:
         """One sentence for people: how the job ended and, when it failed, why."""
@@ -126,22 +143,29 @@ class JobResult:
 
     @classmethod
     def from_view(cls, view: dict[str, Any]) -> JobResult:
-        """From a job's full JSON view (`{jobId, state, finishedReason, results, ...}`) or a bare result."""
-        results = view.get("results") if "results" in view else view
-        results = results if isinstance(results, dict) else {}
-        reason = _reason(view.get("finishedReason")) or _reason(results.get("reason")) or FinishedReason.ERROR
-        code = results.get("StatusCode")
+        """From a job's JSON view (`{jobId, state, finishedReason, results: FinishedJob, ...}`) or a bare
+        finished job (`{finishedReason, finished: {reason, result}, ...}`, as result.json has it)."""
+        finished_job = _object(view.get("results") if "results" in view else view)
+        finished = _object(finished_job.get("finished"))
+        run = _object(finished.get("result"))
+        reason = (
+            _reason(view.get("finishedReason"))
+            or _reason(finished_job.get("finishedReason"))
+            or _reason(finished.get("reason"))
+            or FinishedReason.ERROR
+        )
+        code = run.get("StatusCode")
         return cls(
             job_id=str(view.get("jobId", "")),
             reason=reason,
             exit_code=code if isinstance(code, int) else None,
-            error=results.get("error") or None,
-            timed_out=bool(results.get("isTimedOut")) or reason is FinishedReason.TIMED_OUT,
-            duration_ms=results.get("duration"),
-            logs=log_lines(results.get("logs")),
-            outputs=dict(results.get("outputs") or {}),
-            worker=str(results.get("worker") or view.get("worker") or ""),
-            attempt=int(results.get("attempt") or view.get("attempt") or 0),
+            error=run.get("error") or None,
+            timed_out=bool(run.get("isTimedOut")) or reason is FinishedReason.TIMED_OUT,
+            duration_ms=run.get("duration"),
+            logs=log_lines(run.get("logs")),
+            outputs=dict(run.get("outputs") or {}),
+            worker=str(finished.get("worker") or finished_job.get("worker") or view.get("worker") or ""),
+            attempt=int(finished_job.get("attempt") or view.get("attempt") or 0),
             raw=view,
         )
 

@@ -10,6 +10,9 @@ from asman.core.errors import InvalidInput
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 BLOB_KEY = re.compile(r"^[0-9a-f]{64}$")
+# Any single path segment names a blob (upstream's clients use `<ms>-<random>-<file name>`, `<sha>.tar.gz`,
+# random hex): no slash, backslash or control character, and not `.` or `..`.
+BLOB_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
 JOB_ID = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -22,11 +25,19 @@ def check_queue(name: str) -> str:
 
 
 def check_blob_key(key: str) -> str:
-    if not BLOB_KEY.fullmatch(key):
+    """A blob's name: any single safe path segment. A 64-hex name is the sha256 of the content (see
+    is_content_key), and is checked against it."""
+    if not BLOB_NAME.fullmatch(key) or key in {".", ".."} or len(key.encode()) > 255:
         raise InvalidInput(
-            f"invalid blob key {key[:80]!r}: a key is the sha256 of the content, 64 lowercase hex digits"
+            f"invalid blob key {key[:80]!r}: use one path segment of up to 255 bytes without '/', '\\' or"
+            " control characters; PUT /f/<sha256 of the content> to have it checked"
         )
     return key
+
+
+def is_content_key(key: str) -> bool:
+    """Whether a blob key is a content address (the sha256 of the bytes), so the bytes must hash to it."""
+    return BLOB_KEY.fullmatch(key) is not None
 
 
 def blob_upload_headers(key: str) -> dict[str, str]:

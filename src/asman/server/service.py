@@ -18,6 +18,7 @@ from asman.core.events import CancelRequested, LogsAppended, StateChanged, Worke
 from asman.core.names import check_job_id, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
 from asman.events.base import Notifier
+from asman.server.views import job_view
 from asman.settings import Settings
 from asman.store import Store
 from asman.store.base import Assignment, JobRow, WorkerRow
@@ -214,8 +215,7 @@ class JobService:
         return removed + await self.blobs.sweep(now - int(self.settings.ttl_seconds * 1000))
 
     async def job_view(self, row: JobRow) -> dict[str, Any]:
-        """The full JSON view of one job in one queue."""
-        view = row.summary()
-        view["definition"] = await self.store.get_definition(row.job_id)
-        view["results"] = await self.store.get_result(row.job_id)
-        return view
+        """The full JSON view of one job in one queue (views.job_view)."""
+        return job_view(
+            row, await self.store.get_definition(row.job_id), await self.store.get_result(row.job_id)
+        )

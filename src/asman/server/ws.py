@@ -18,6 +18,7 @@ from asman.core.errors import AsmanError
 from asman.core.names import check_queue
 from asman.core.protocol import JobResult, WorkerInfo
 from asman.server.hub import Hub, WorkerConn
+from asman.server.views import stored_result
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _within_log_budget(
         if used > limit:
             kept.append(
                 [
-                    f"[asman] log truncated: over {limit} bytes for this run (ASMAN_MAX_LOG_BYTES)",
+                    f"[asman] log truncated: over {limit} bytes for this run (ASMAN_MAX_LOG_BYTES)\n",
                     int(time.time() * 1000),
                     True,
                 ]
@@ -171,13 +172,13 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
         conn.log_bytes.pop((job, attempt), None)
         for step in (protocol.STEP_RUN, protocol.STEP_BUILD):
             conn.log_lines.pop((job, attempt, step), None)
-        stored = {
-            **result.model_dump(exclude={"reason"}),
-            "reason": result.reason.value,
-            "worker": conn.info.id,
-            "attempt": attempt,
-            "time": service.now(),
-        }
+        stored = stored_result(
+            {**result.model_dump(exclude={"reason"}), "reason": result.reason.value},
+            queue=conn.queue,
+            worker=conn.info.id,
+            attempt=attempt,
+            time_ms=service.now(),
+        )
         transition = await service.finish(conn.queue, job, attempt, result.reason, stored)
         if transition is None and was_mine:
             log.info("dropped the result of stale attempt %s of %s from %s", attempt, job[:12], conn.info.id)

@@ -237,7 +237,7 @@ async def run_job(
 
     def note(text: str) -> None:
         """A line from the worker itself, shown with the job's stderr."""
-        run_log(f"[asman] {text}", int(time.time() * 1000), True)
+        run_log(f"[asman] {text}\n", int(time.time() * 1000), True)
 
     def elapsed_ms() -> int:
         return int((time.monotonic() - started) * 1000)

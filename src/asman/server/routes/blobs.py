@@ -1,14 +1,16 @@
-"""Content-addressed blobs at /f/<sha256> (and the deprecated /upload, /download paths)."""
+"""Blobs at /f/<key> (and the deprecated /upload, /download paths). Any single safe path segment is a key; a
+sha256 key is a content address, and the bytes put there must hash to it."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 
 from asman.blobs import BlobStore
-from asman.core.errors import NotFound
-from asman.core.names import check_blob_key
-from asman.server.http import JSONResponse, read_body
+from asman.core.errors import TooLarge
+from asman.core.names import blob_upload_headers, check_blob_key, is_content_key
+from asman.server.files import blob_response
+from asman.server.http import JSONResponse
 from asman.settings import Settings
 
 router = APIRouter()
@@ -27,20 +29,17 @@ async def exists(key: str, request: Request) -> Response:
 
 
 @router.get("/f/{key}", summary="Download a blob")
-@router.get("/download/{key}", summary="Download a blob (deprecated path)", deprecated=True)
 async def download(key: str, request: Request) -> Response:
     check_blob_key(key)
+    return await blob_response(_blobs(request), key)
+
+
+@router.get("/download/{key}", summary="Where to download a blob (deprecated)", deprecated=True)
+async def download_url(key: str, request: Request) -> Response:
+    check_blob_key(key)
     location = await _blobs(request).locate(key)
-    if location is None:
-        raise NotFound(f"no blob {key}: upload it with PUT /f/{key}")
-    if location.url:
-        return RedirectResponse(location.url, status_code=302)
-    assert location.path is not None
-    return FileResponse(
-        location.path,
-        media_type="application/octet-stream",
-        headers={"Cache-Control": "public, max-age=31536000, immutable"},
-    )
+    url = location.url if location and location.url else str(request.url_for("download", key=key))
+    return JSONResponse({"url": url, "ref": key})
 
 
 @router.put("/f/{key}", summary="Upload a blob: the body must hash (sha256) to the key")
@@ -50,17 +49,32 @@ async def upload(key: str, request: Request) -> Response:
     check_blob_key(key)
     blobs = _blobs(request)
     settings: Settings = request.app.state.settings
-    direct = await blobs.upload_url(key)
     if request.method == "GET":
+        direct = await blobs.upload_url(key)
         return JSONResponse(
-            {"url": direct or str(request.url_for("upload", key=key)).replace("/upload/", "/f/")}
+            {"url": direct or str(request.url_for("upload", key=key)).replace("/upload/", "/f/"), "ref": key}
         )
+    # Straight to the object store only for a client that sends the checksum the presigned URL is signed
+    # with: it cannot be carried by a redirect, so the others put their bytes through this server.
+    checksum = request.headers.get("x-amz-checksum-sha256")
+    direct = None
+    if is_content_key(key) and checksum == blob_upload_headers(key)["x-amz-checksum-sha256"]:
+        direct = await blobs.upload_url(key)
     if direct is not None:
         # 307 keeps the method and body: the client PUTs straight to the object store.
         return RedirectResponse(direct, status_code=307)
-    if await blobs.exists(key):
-        await read_body(request, settings.max_blob_bytes)
+    if is_content_key(key) and await blobs.exists(key):
+        await _drain(request, settings.max_blob_bytes)  # the same bytes are there: keep none of these
         return JSONResponse({"success": True, "key": key, "existed": True})
 
     size = await blobs.put(key, request.stream(), settings.max_blob_bytes)
     return JSONResponse({"success": True, "key": key, "size": size}, status_code=201)
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read a body to its end without keeping it, so the client sees its upload accepted."""
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"blob is over the {limit} byte limit (ASMAN_MAX_BLOB_BYTES)")

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
-from asman.core.definition import DataRef
 from asman.core.errors import InvalidInput, NotFound
 from asman.core.names import check_job_id, check_queue, safe_relative_path
 from asman.core.states import JobState
+from asman.server.files import ref_response
 from asman.server.http import JSONResponse, read_json, wants_html
 from asman.server.service import JobService
+from asman.server.views import KEPT_REASONS, finished_job, job_view, queue_job
 from asman.server.web import index_page
 
 router = APIRouter()
@@ -109,7 +111,7 @@ async def list_jobs(
             ) from None
     page = await _service(request).store.list_jobs(queue, limit, cursor, job_state)
     return JSONResponse(
-        {"data": {job.job_id: job.summary() for job in page.jobs}, "nextCursor": page.next_cursor}
+        {"data": {job.job_id: queue_job(job) for job in page.jobs}, "nextCursor": page.next_cursor}
     )
 
 
@@ -122,18 +124,30 @@ async def get_job(queue: str, job_id: str, request: Request) -> Response:
     return JSONResponse({"data": await service.job_view(row)})
 
 
-@router.get("/j/{job_id}", summary="Global lookup of a job's definition and result", response_model=None)
-async def get_job_global(job_id: str, request: Request) -> Response:
-    if wants_html(request):
-        return index_page()
+async def _global_view(request: Request, job_id: str) -> Response:
     check_job_id(job_id)
     store = _service(request).store
     definition = await store.get_definition(job_id)
     if definition is None:
         raise NotFound(f"no job {job_id}: it was never submitted or has expired")
-    return JSONResponse(
-        {"data": {"jobId": job_id, "definition": definition, "results": await store.get_result(job_id)}}
-    )
+    view = job_view(None, definition, await store.get_result(job_id))
+    return JSONResponse({"data": {"jobId": job_id, **view}})
+
+
+@router.get("/j/{job_id}.json", summary="Global lookup of a job's definition and result (JSON)")
+async def get_job_json(job_id: str, request: Request) -> Response:
+    return await _global_view(request, job_id)
+
+
+@router.get(
+    "/j/{job_id}",
+    summary="A job's page for browsers; its definition and result for scripts",
+    response_model=None,
+)
+async def get_job_global(job_id: str, request: Request) -> Response:
+    if wants_html(request):
+        return index_page()
+    return await _global_view(request, job_id)
 
 
 @router.get("/j/{job_id}/definition.json", summary="A job's definition")
@@ -149,25 +163,13 @@ async def definition_json(job_id: str, request: Request, queue: str | None = Non
 @router.get("/q/{queue}/j/{job_id}/results.json", summary="A job's result (queue-scoped alias)")
 async def result_json(job_id: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
-    return JSONResponse({"data": await _service(request).store.get_result(job_id)})
-
-
-def _file_response(ref: Any, name: str) -> Response:
-    if not isinstance(ref, dict):
-        raise NotFound(f"no file {name}")
-    kind, value = ref.get("type"), ref.get("value")
-    if kind == "url" and isinstance(value, str):
-        return RedirectResponse(value, status_code=302)
-    if kind == "key" and isinstance(value, str):
-        return RedirectResponse(f"/f/{value}", status_code=302)
-    try:
-        data = DataRef.model_validate(ref).inline_bytes()
-    except (InvalidInput, ValueError) as exc:
-        raise NotFound(f"file {name} is not a valid DataRef") from exc
-    if data is None:
-        raise NotFound(f"file {name} has no location")
-    media_type = {"base64": "application/octet-stream", "json": "application/json"}.get(str(kind))
-    return Response(data, media_type=media_type or "text/plain; charset=utf-8")
+    store = _service(request).store
+    stored = await store.get_result(job_id)
+    if stored is None:
+        return JSONResponse({"data": None})
+    row = await store.get_job(check_queue(queue), job_id) if queue is not None else None
+    finished = row if row is not None and row.state is JobState.FINISHED else None
+    return JSONResponse({"data": finished_job(stored, finished)})
 
 
 @router.get("/j/{job_id}/inputs/{file:path}", summary="A job's input file")
@@ -175,9 +177,12 @@ def _file_response(ref: Any, name: str) -> Response:
 async def input_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
     name = safe_relative_path(file)
-    definition = await _service(request).store.get_definition(job_id) or {}
+    service = _service(request)
+    definition = await service.store.get_definition(job_id)
+    if definition is None:
+        raise NotFound("Job not found")
     refs = {**(definition.get("configFiles") or {}), **(definition.get("inputs") or {})}
-    return _file_response(refs.get(name, refs.get(file)), name)
+    return await ref_response(service.blobs, refs.get(name, refs.get(file)), name, "Input")
 
 
 @router.get("/j/{job_id}/outputs/{file:path}", summary="A job's output file")
@@ -185,31 +190,49 @@ async def input_file(job_id: str, file: str, request: Request, queue: str | None
 async def output_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
     name = safe_relative_path(file)
-    result = await _service(request).store.get_result(job_id) or {}
-    return _file_response((result.get("outputs") or {}).get(name), name)
+    service = _service(request)
+    result = await service.store.get_result(job_id)
+    if result is None:
+        raise NotFound("Finished job not found")
+    return await ref_response(service.blobs, (result.get("outputs") or {}).get(name), name, "Output")
 
 
 @router.get("/q/{queue}/j/{job_id}/namespaces.json", summary="Namespaces that want a job")
 async def namespaces_json(queue: str, job_id: str, request: Request) -> Response:
-    row = await _service(request).require_job(queue, job_id)
-    return JSONResponse({"data": list(row.namespaces)})
+    row = await _service(request).store.get_job(check_queue(queue), check_job_id(job_id))
+    return JSONResponse({"data": sorted(row.namespaces) if row else []})
 
 
-@router.get("/q/{queue}/j/{job_id}/{step}-logs.json", summary="Logs so far: run or build")
-async def logs_json(queue: str, job_id: str, step: str, request: Request, since: int = 0) -> Response:
+def _since(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return 0
+    try:
+        return max(0, math.floor(float(raw)))
+    except (ValueError, OverflowError):
+        raise InvalidInput("`since` must be a number") from None
+
+
+async def _logs(request: Request, job_id: str, step: str) -> Response:
     if step not in ("run", "build"):
         raise NotFound("logs are at run-logs.json and build-logs.json")
-    service = _service(request)
-    row = await service.require_job(queue, job_id)
-    lines, total = await service.store.read_logs(job_id, step, max(0, since))
-    return JSONResponse(
-        {
-            "data": lines,
-            "sliceStart": max(0, since),
-            "nextCursor": total,
-            "isFinal": row.state is JobState.FINISHED,
-        }
-    )
+    check_job_id(job_id)
+    since = _since(request.query_params.get("since"))
+    store = _service(request).store
+    lines, total = await store.read_logs(job_id, step, since)
+    stored = await store.get_result(job_id)
+    final = stored is not None and stored.get("reason") in {reason.value for reason in KEPT_REASONS}
+    return JSONResponse({"data": lines, "sliceStart": since, "nextCursor": total, "isFinal": final})
+
+
+@router.get("/q/{queue}/j/{job_id}/{step}-logs.json", summary="Logs so far: run or build (?since=N)")
+async def logs_json(queue: str, job_id: str, step: str, request: Request) -> Response:
+    check_queue(queue)
+    return await _logs(request, job_id, step)
+
+
+@router.get("/j/{job_id}/{step}-logs.json", summary="Logs of a job, in whatever queue it ran (?since=N)")
+async def global_logs_json(job_id: str, step: str, request: Request) -> Response:
+    return await _logs(request, job_id, step)
 
 
 @router.post("/q/{queue}/j/{job_id}/cancel", summary="Cancel a job (namespace from ?namespace=, default _)")
@@ -219,6 +242,7 @@ async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_"
         {
             "success": True,
             "jobId": job_id,
+            "namespace": namespace,
             "state": row.state.value,
             "finishedReason": row.reason.value if row.reason else None,
         }

@@ -12,7 +12,7 @@ from asman.core.names import check_queue, new_queue_name
 from asman.core.states import JobState
 from asman.server.http import JSONResponse
 from asman.server.metrics import render
-from asman.server.service import JobService, now_ms
+from asman.server.service import JobService
 from asman.store.base import WorkerRow
 
 router = APIRouter()
@@ -40,31 +40,74 @@ async def new_queue(request: Request) -> Response:
 async def connected_workers(service: JobService, queue: str) -> list[WorkerRow]:
     # A worker unseen for three heartbeats is gone even if its replica could not say so.
     return await service.store.list_workers(
-        queue, now_ms() - int(service.settings.heartbeat_seconds * 3000) - 5000
+        queue, service.now() - int(service.settings.heartbeat_seconds * 3000) - 5000
     )
 
 
-async def queue_status(service: JobService, queue: str, clients: int) -> dict[str, Any]:
+async def queue_status(service: JobService, queue: str, clients: int, address: str = "") -> dict[str, Any]:
     check_queue(queue)
     workers = await connected_workers(service, queue)
     # What each worker runs comes from the jobs themselves, which are always current; the worker rows are
     # only refreshed by heartbeats.
+    live = (await service.store.list_jobs(queue, 1000, None, JobState.RUNNING)).jobs
+    live += (await service.store.list_jobs(queue, 1000, None, JobState.QUEUED)).jobs
     running: dict[str, list[str]] = {}
-    for job in (await service.store.list_jobs(queue, 1000, None, JobState.RUNNING)).jobs:
-        running.setdefault(job.worker or "", []).append(job.job_id)
+    for job in live:
+        if job.state is JobState.RUNNING:
+            running.setdefault(job.worker or "", []).append(job.job_id)
+    replica = service.settings.replica_id
+    listed = [
+        {
+            **worker.info,
+            "running": running.get(worker.worker_id, []),
+            "replica": worker.replica,
+            "lastSeen": worker.seen_ms,
+        }
+        for worker in workers
+    ]
+    # Upstream's fields: every live job, this replica's workers, and the others' grouped by replica.
+    local = {w["id"]: _worker_status(w) for w in listed if w["replica"] == replica}
+    others: dict[str, dict[str, Any]] = {}
+    for w in listed:
+        if w["replica"] != replica:
+            server = others.setdefault(w["replica"], {"id": w["replica"], "workers": {}, "jobs": {}})
+            server["workers"][w["id"]] = _worker_status(w)
+            server["jobs"].update({job: {"state": JobState.RUNNING.value} for job in w["running"]})
     return {
         "queue": queue,
         "counts": await service.store.counts(queue),
-        "workers": [
-            {
-                **worker.info,
-                "running": running.get(worker.worker_id, []),
-                "replica": worker.replica,
-                "lastSeen": worker.seen_ms,
-            }
-            for worker in workers
-        ],
+        "workers": listed,
         "clients": clients,
+        "jobs": {job.job_id: {"state": job.state.value} for job in live},
+        "localWorkers": local,
+        "otherServers": others,
+        "clientCount": clients,
+        "queueInfo": {
+            "address": address,
+            "serverId": replica,
+            "broadcastChannel": "postgres"
+            if service.settings.store_url.startswith("postgres")
+            else "in-isolate",
+            "jobCount": len(live),
+            "localWorkerCount": len(local),
+            "otherWorkerCount": len(listed) - len(local),
+            "clientCount": clients,
+            "jobStates": [
+                {"id": job.job_id[:6], "state": job.state.value, "worker": (job.worker or "none")[:6]}
+                for job in live
+            ],
+        },
+    }
+
+
+def _worker_status(worker: dict[str, Any]) -> dict[str, Any]:
+    """Upstream's WorkerStatus of a connected worker."""
+    return {
+        "time": worker.get("lastSeen"),
+        "id": worker.get("id"),
+        "cpus": worker.get("slots", 1),
+        "gpus": worker.get("gpus", 0),
+        "queue": {job: {"jobId": job, "finished": False} for job in worker.get("running", [])},
     }
 
 
@@ -72,7 +115,8 @@ async def queue_status(service: JobService, queue: str, clients: int) -> dict[st
 @router.get("/{queue}/status", summary="Queue status (deprecated path)", deprecated=True)
 async def status(queue: str, request: Request) -> Response:
     clients = request.app.state.watchers.count(queue)
-    return JSONResponse(await queue_status(request.app.state.service, queue, clients))
+    address = str(request.base_url).rstrip("/")
+    return JSONResponse(await queue_status(request.app.state.service, queue, clients, address=address))
 
 
 @router.get("/q/{queue}/metrics", summary="Prometheus metrics for a queue", response_class=PlainTextResponse)

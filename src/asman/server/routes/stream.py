@@ -7,6 +7,7 @@ import asyncio
 import re
 from collections import Counter
 from collections.abc import AsyncGenerator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import State
@@ -85,14 +86,14 @@ async def _job_events(
             if row.attempt != attempt:
                 attempt = row.attempt
                 sent.clear()
-            chunks.append(encode("state", row.summary()))
+            chunks.append(encode("state", state_payload(row.summary())))
             for step in ("build", "run"):
                 lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
                 sent[step] = max(sent.get(step, 0), total)
                 if lines:
-                    chunks.append(encode(f"{step}-log", lines))
+                    chunks.append(encode(f"{step}-log", {"lines": lines, "cursor": total}))
             if row.state is JobState.FINISHED:
-                chunks.append(encode("final", await service.job_view(row)))
+                chunks.append(encode("final", final_payload(await service.job_view(row))))
                 subscription.end()
         return chunks
 
@@ -108,19 +109,20 @@ async def _job_events(
                     for chunk in await current():
                         yield chunk
                 case LogsAppended(step=step, lines=lines, offset=offset):
+                    end = offset + len(event.lines)
                     if event.attempt == attempt:
                         lines = lines[max(0, sent.get(step, 0) - offset) :]
-                        sent[step] = max(sent.get(step, 0), offset + len(event.lines))
+                        sent[step] = max(sent.get(step, 0), end)
                     if lines:
-                        yield encode(f"{step}-log", lines)
+                        yield encode(f"{step}-log", {"lines": lines, "cursor": end})
                 case StateChanged():
                     if event.predates(attempt):
                         continue  # a late Queued, say
-                    yield encode("state", event.summary())
+                    yield encode("state", state_payload(event.summary()))
                     if event.state is JobState.FINISHED:
                         final = await service.store.get_job(queue, job_id)
                         if final is not None:
-                            yield encode("final", await service.job_view(final))
+                            yield encode("final", final_payload(await service.job_view(final)))
                         return
     except (EOFError, AsmanError):
         return
@@ -159,6 +161,17 @@ async def _queue_events(watchers: Watchers, subscription: Subscription, queue: s
         return
     finally:
         watchers.leave(queue)
+
+
+def state_payload(summary: dict[str, Any]) -> dict[str, Any]:
+    """A `state` event: upstream's `{state}`, or `{state: "Finished", reason}`, then Asman's fields."""
+    reason = summary.get("finishedReason")
+    return {"state": summary["state"], **({"reason": reason} if reason else {}), **summary}
+
+
+def final_payload(view: dict[str, Any]) -> dict[str, Any]:
+    """The `final` event: upstream's `{state: "Finished", reason}`, then the job's full view."""
+    return {"state": JobState.FINISHED.value, "reason": view.get("finishedReason") or "Unknown", **view}
 
 
 _last_queue_chunk: tuple[Event | None, bytes] = (None, b"")

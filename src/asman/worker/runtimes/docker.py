@@ -379,7 +379,8 @@ class DockerRuntime:
         if not text:
             return
         try:
-            on_log(text.removesuffix("\n"), epoch_ms(stamp), is_stderr)
+            # The text as the program wrote it, newline included: joining the lines gives its output exactly.
+            on_log(text, epoch_ms(stamp), is_stderr)
         except Exception:
             log.exception("log sink failed")
 
@@ -392,7 +393,9 @@ class DockerRuntime:
             except Exception as error:
                 log.debug("final log read of %s failed: %s", container.name, error)
                 continue
-            entries = [entry for entry in whole.split(b"\n") if entry]
+            # Entries with their newlines back; the last one may be a line the program never ended.
+            pieces = whole.split(b"\n")
+            entries = [piece + b"\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
             decoder = codecs.getincrementaldecoder("utf-8")("replace")
             for entry in entries[seen:]:
                 self._emit(entry, decoder, is_stderr, on_log)

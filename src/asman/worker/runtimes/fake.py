@@ -174,7 +174,8 @@ class FakeRuntime:
             now = int(time.time() * 1000)
             for is_stderr, lines in ((False, script.stdout), (True, (*script.stderr, *refused))):
                 for line in lines:
-                    on_log(line, now, is_stderr)
+                    # As a program writes them, and as the Docker runtime hands them on: newline included.
+                    on_log(line if line.endswith("\n") else line + "\n", now, is_stderr)
             if script.engine_lost:
                 self.available = False
                 self._answer()
