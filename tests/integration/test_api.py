@@ -104,7 +104,7 @@ async def test_bad_queue_and_unknown_ids(app_client: httpx.AsyncClient) -> None:
 async def test_job_views(app_client: httpx.AsyncClient) -> None:
     await submit(app_client, "demo", VECTOR)
     job = (await app_client.get(f"/q/demo/j/{VECTOR_ID}")).json()["data"]
-    assert job["definition"] == VECTOR and job["results"] is None and job["state"] == "Queued"
+    assert job["definition"] == VECTOR and "results" not in job and job["state"] == "Queued"
     glob = (await app_client.get(f"/j/{VECTOR_ID}")).json()["data"]
     assert glob["definition"] == VECTOR
     for path in (f"/j/{VECTOR_ID}/definition.json", f"/q/demo/j/{VECTOR_ID}/definition.json"):
@@ -116,7 +116,9 @@ async def test_job_views(app_client: httpx.AsyncClient) -> None:
 
 
 async def test_inputs_are_served_inline_or_redirected(app_client: httpx.AsyncClient) -> None:
-    key = "b" * 64
+    blob = b"a blob of the server, " * 20
+    key = hashlib.sha256(blob).hexdigest()
+    assert (await app_client.put(f"/f/{key}", content=blob)).status_code in (200, 201, 307)
     definition = {
         **VECTOR,
         "inputs": {
@@ -124,14 +126,24 @@ async def test_inputs_are_served_inline_or_redirected(app_client: httpx.AsyncCli
             "dir/b.bin": {"type": "base64", "value": "AAEC"},
             "c.json": {"type": "json", "value": {"k": 1}},
             "big.dat": {"type": "url", "value": f"http://asman.test/f/{key}", "hash": key},
+            "far.csv": {"type": "url", "value": "https://data.example/far.csv"},
         },
     }
     jid = (await submit(app_client, "demo", definition))["jobId"]
-    assert (await app_client.get(f"/j/{jid}/inputs/a.txt")).text == "hello"
-    assert (await app_client.get(f"/q/demo/j/{jid}/inputs/dir/b.bin")).content == b"\x00\x01\x02"
+    text = await app_client.get(f"/j/{jid}/inputs/a.txt")
+    assert text.text == "hello" and text.headers["content-type"] == "text/plain; charset=utf-8"
+    assert text.headers["content-disposition"] == "attachment; filename=\"a.txt\"; filename*=UTF-8''a.txt"
+    binary = await app_client.get(f"/q/demo/j/{jid}/inputs/dir/b.bin")
+    assert binary.content == b"\x00\x01\x02" and 'filename="b.bin"' in binary.headers["content-disposition"]
     assert (await app_client.get(f"/j/{jid}/inputs/c.json")).json() == {"k": 1}
-    redirect = await app_client.get(f"/j/{jid}/inputs/big.dat")
-    assert redirect.status_code == 302 and redirect.headers["location"].endswith(f"/f/{key}")
+    # A blob of this server, whatever host its URL names: the bytes (filesystem) or a presigned URL (S3).
+    served = await app_client.get(f"/j/{jid}/inputs/big.dat")
+    if served.status_code == 302:
+        assert f"/{key}" in served.headers["location"]
+    else:
+        assert served.status_code == 200 and served.content == blob
+    redirect = await app_client.get(f"/j/{jid}/inputs/far.csv")
+    assert redirect.status_code == 302 and redirect.headers["location"] == "https://data.example/far.csv"
     assert_error(await app_client.get(f"/j/{jid}/inputs/missing"), 404)
     assert (await app_client.get(f"/j/{jid}/inputs/..%2F..%2Fetc%2Fpasswd")).status_code in (400, 404)
 
@@ -154,6 +166,7 @@ async def test_cancel_by_namespace_only_cancels_when_nobody_wants_it(app_client:
     assert response.json() | {} == {
         "success": True,
         "jobId": VECTOR_ID,
+        "namespace": "bob",
         "state": "Finished",
         "finishedReason": "Cancelled",
     }
@@ -230,7 +243,18 @@ async def test_listing_is_paginated_newest_first_and_filters_by_state(app_client
 async def test_status_and_metrics(app_client: httpx.AsyncClient) -> None:
     await submit(app_client, "demo", VECTOR)
     status = (await app_client.get("/q/demo/status")).json()
-    assert status == {"queue": "demo", "counts": {"Queued": 1}, "workers": [], "clients": 0}
+    assert {key: status[key] for key in ("queue", "counts", "workers", "clients")} == {
+        "queue": "demo",
+        "counts": {"Queued": 1},
+        "workers": [],
+        "clients": 0,
+    }
+    # Upstream's fields, beside Asman's.
+    assert status["jobs"] == {VECTOR_ID: {"state": "Queued"}}
+    assert (status["localWorkers"], status["otherServers"], status["clientCount"]) == ({}, {}, 0)
+    info = status["queueInfo"]
+    assert (info["jobCount"], info["localWorkerCount"], info["otherWorkerCount"]) == (1, 0, 0)
+    assert info["jobStates"] == [{"id": VECTOR_ID[:6], "state": "Queued", "worker": "none"}]
     assert (await app_client.get("/demo/status")).json() == status
     metrics = (await app_client.get("/q/demo/metrics")).text
     assert 'queue_length{queue="demo"} 1.0' in metrics
@@ -273,12 +297,19 @@ async def test_blob_round_trip_and_refusals(app_client: httpx.AsyncClient) -> No
     exists = await app_client.get(f"/f/{key}/exists")
     assert exists.status_code == 200 and exists.json() == {"exists": True}
     assert (await get_blob(app_client, f"/f/{key}")).content == data
-    assert (await get_blob(app_client, f"/download/{key}")).content == data
+    where = (await app_client.get(f"/download/{key}")).json()  # upstream's deprecated form: {url, ref}
+    assert where["ref"] == key
+    own = str(app_client.base_url).rstrip("/")
+    if where["url"].startswith(own):  # the filesystem store: the blob's own URL here
+        assert (await get_blob(app_client, where["url"].removeprefix(own))).content == data
+    else:  # S3: a presigned URL
+        async with httpx.AsyncClient() as direct:
+            assert (await direct.get(where["url"])).content == data
     assert (await put_blob(app_client, key, data)).status_code in (200, 201)
     wrong = await put_blob(app_client, "0" * 64, b"not it")
     assert wrong.status_code in (400, 403), wrong.text
     assert (await app_client.get(f"/f/{'0' * 64}/exists")).status_code == 404
-    for hostile in ("..%2F..%2Fetc%2Fpasswd", "ABC", "%00" * 3, "a" * 65, "a" * 64 + "%0A"):
+    for hostile in ("..%2F..%2Fetc%2Fpasswd", "%00" * 3, "a" * 64 + "%0A", "a%5Cb", "k" * 256):
         assert (await app_client.get(f"/f/{hostile}")).status_code in (400, 404)
         assert (await app_client.put(f"/f/{hostile}", content=b"x")).status_code in (400, 404, 405)
     assert_error(await app_client.get(f"/f/{'1' * 64}"), 404, "PUT")

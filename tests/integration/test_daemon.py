@@ -14,7 +14,7 @@ import pytest
 from asman.worker.daemon import WorkerDaemon, WorkerFailed, WorkerSettings
 from asman.worker.network import JOB_NETWORK
 from asman.worker.runtimes import FakeRuntime, NetworkError, Script
-from tests.support.server import Served
+from tests.support.server import Served, run_of
 
 QUEUE = "daemon"
 Start = Callable[[WorkerDaemon], asyncio.Task[None]]
@@ -74,8 +74,8 @@ async def test_a_job_runs_and_its_result_reaches_the_server(
     job_id = await served.submit(QUEUE, "hello")
     job = await served.wait_finished(QUEUE, job_id)
     assert job["finishedReason"] == "Success", job
-    assert job["results"]["outputs"] == {"a.txt": {"type": "base64", "value": "YQ=="}}
-    assert [line[0] for line in job["results"]["logs"]] == ["hi"]
+    assert run_of(job)["outputs"] == {"a.txt": {"type": "base64", "value": "YQ=="}}
+    assert [line[0] for line in run_of(job)["logs"]] == ["hi\n"]  # as the program wrote it
 
 
 async def test_a_graceful_stop_delivers_the_results_of_jobs_that_finish_in_time(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import start_server
+from tests.support.server import run_of, start_server
 from tests.support.stack import Stack, start_worker
 
 pytestmark = pytest.mark.docker
@@ -46,7 +46,7 @@ def test_engine_restart_mid_job_is_an_error_and_the_worker_recovers(tmp_path: Pa
         _engine("stop", own_engine)
         job = stack.wait_finished(job_id, timeout=60)
         assert job["finishedReason"] == "Error", job
-        assert job["results"]["error"], job  # type: ignore[index]
+        assert run_of(job)["error"], job
         _engine("start", own_engine)
         follow_up = stack.submit({"image": stack.image, "command": "echo recovered"})
         assert stack.wait_finished(follow_up, timeout=60)["finishedReason"] == "Success"

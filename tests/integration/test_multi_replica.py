@@ -28,7 +28,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from asman.core import protocol
-from tests.support.server import ServerProcess, sse_events, start_server
+from tests.support.server import ServerProcess, run_of, sse_events, start_server
 from tests.support.services import S3Server
 
 QUEUE = "multi"
@@ -283,7 +283,7 @@ async def test_three_replicas_share_queue_events_and_blobs(replicas: list[Server
             assert len(logs) == 1 and logs[0][0][0].startswith("echo job-"), seen.events
             final = seen.final
             assert final is not None and final["state"] == "Finished" and final["finishedReason"] == "Success"
-            assert final["results"]["StatusCode"] == 0 and final["results"]["attempt"] == 1
+            assert run_of(final)["StatusCode"] == 0 and final["results"]["attempt"] == 1
         status = (await client.get(f"{second.url}/q/{QUEUE}/status")).json()
         assert status["counts"] == {"Finished": len(names)}
         metrics = (await client.get(f"{third.url}/q/{QUEUE}/metrics")).text

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.fake_worker import FakeWorker
-from tests.support.server import ServerProcess, sse_events
+from tests.support.server import ServerProcess, run_of, sse_events
 
 pytestmark = pytest.mark.all_backends
 
@@ -102,7 +102,7 @@ async def test_expired_lease_requeues_with_next_attempt_and_stale_messages_are_r
     await rescuer.finish(job_id, 2, status=0)
     await wait_for(lambda: job(live_server, "lease", job_id)["state"] == "Finished")
     final = job(live_server, "lease", job_id)
-    assert final["results"]["attempt"] == 2 and final["results"]["StatusCode"] == 0
+    assert final["results"]["attempt"] == 2 and run_of(final)["StatusCode"] == 0
     logs = httpx.get(f"{live_server.url}/q/lease/j/{job_id}/run-logs.json").json()["data"]
     assert all(line[0] != "late line" for line in logs)
     await lost.close()
@@ -213,9 +213,9 @@ async def test_sse_stream_delivers_state_logs_and_final(live_server: ServerProce
     await asyncio.wait_for(watcher, 10)
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "state" and kinds[-1] == "final"
-    assert ("run-log", [["streamed line", 0, False]]) in events
+    assert ("run-log", {"lines": [["streamed line", 0, False]], "cursor": 1}) in events
     assert any(kind == "state" and data.get("state") == "Running" for kind, data in events)
-    assert events[-1][1]["results"]["reason"] == "Success"
+    assert events[-1][1]["results"]["finishedReason"] == "Success"
     # The exit code rides on the Finished state and in listings: no result fetch needed for it.
     assert any(kind == "state" and data.get("exitCode") == 0 for kind, data in events)
     listed = httpx.get(f"{live_server.url}/q/sse").json()["data"]

@@ -68,10 +68,13 @@ async def test_resync_after_lost_events_brings_streams_to_the_current_state(serv
     await job_stream.wait_for("final")
     await queue_stream.wait_for("resync")
     await asyncio.wait_for(job_stream.task, 5)  # a finished job's stream ends
-    assert ("run-log", [["a line nobody was told about", 0, False]]) in job_stream.events
+    assert (
+        "run-log",
+        {"lines": [["a line nobody was told about", 0, False]], "cursor": 1},
+    ) in job_stream.events
     states = [data["state"] for kind, data in job_stream.events if kind == "state"]
     assert states == ["Queued", "Finished"]
-    assert job_stream.events[-1][1]["results"]["reason"] == "Success"
+    assert job_stream.events[-1][1]["results"]["finishedReason"] == "Success"
     queue_stream.close()
     await worker.close()
 
@@ -88,7 +91,7 @@ async def test_a_stream_sends_each_log_line_once_across_a_resync(served: Served)
     await worker.log(job_id, 1, "second")
     await worker.finish(job_id, 1)
     await stream.wait_for("final")
-    lines = [line[0] for kind, data in stream.events if kind == "run-log" for line in data]
+    lines = [line[0] for kind, data in stream.events if kind == "run-log" for line in data["lines"]]
     assert lines == ["first", "second"]
     await worker.close()
 

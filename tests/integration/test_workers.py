@@ -8,14 +8,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import docker
 import httpx
 import pytest
 
 from asman.core.names import blob_upload_headers
-from tests.support.server import free_port
+from tests.support.server import free_port, run_of
 from tests.support.stack import Stack
 
 pytestmark = [pytest.mark.docker, pytest.mark.all_backends]
@@ -33,7 +32,7 @@ def test_outputs_inline_and_uploaded_then_served_from_cache(stack: Stack) -> Non
     )
     job_id = stack.submit({"image": stack.image, "command": command})
     job = stack.wait_finished(job_id)
-    result: dict[str, Any] = job["results"]  # type: ignore[assignment]
+    result = run_of(job)
     assert job["finishedReason"] == "Success" and result["StatusCode"] == 0
     assert result["outputs"]["a.txt"] == {"type": "base64", "value": "aGkK"}
     big = result["outputs"]["d/big.txt"]
@@ -64,7 +63,7 @@ def test_outputs_inline_and_uploaded_then_served_from_cache(stack: Stack) -> Non
 def test_non_zero_exit_is_success_with_its_status_code(stack: Stack) -> None:
     job_id = stack.submit({"image": stack.image, "command": "sh -c 'echo bad >&2; exit 3'"})
     job = stack.wait_finished(job_id)
-    result: dict[str, Any] = job["results"]  # type: ignore[assignment]
+    result = run_of(job)
     assert job["finishedReason"] == "Success" and result["StatusCode"] == 3
     assert [line[0] for line in result["logs"] if line[2]] == ["bad"]
 
@@ -73,13 +72,13 @@ def test_a_missing_image_is_an_error_that_says_so(stack: Stack) -> None:
     job_id = stack.submit({"image": "asman/does-not-exist:1", "command": "true"})
     job = stack.wait_finished(job_id)
     assert job["finishedReason"] == "Error"
-    assert "asman/does-not-exist:1" in job["results"]["error"]  # type: ignore[index]
+    assert "asman/does-not-exist:1" in run_of(job)["error"]
 
 
 def test_timeout_finishes_timed_out(stack: Stack) -> None:
     job_id = stack.submit({"image": stack.image, "command": "sleep 30", "maxDuration": "2s"})
     job = stack.wait_finished(job_id, timeout=30)
-    assert job["finishedReason"] == "TimedOut" and job["results"]["isTimedOut"] is True  # type: ignore[index]
+    assert job["finishedReason"] == "TimedOut" and run_of(job)["isTimedOut"] is True
 
 
 def test_cancel_while_running_stops_the_container(stack: Stack) -> None:
@@ -170,7 +169,7 @@ def test_dockerfile_build_with_build_args(stack: Stack) -> None:
     )
     job = stack.wait_finished(job_id, timeout=120)
     assert job["finishedReason"] == "Success", job
-    assert [line[0] for line in job["results"]["logs"]][-1] == "hello-build"  # type: ignore[index]
+    assert [line[0] for line in run_of(job)["logs"]][-1] == "hello-build"
 
 
 def test_the_container_is_hardened(stack: Stack) -> None:
@@ -181,7 +180,7 @@ def test_the_container_is_hardened(stack: Stack) -> None:
         {"image": stack.image, "command": command, "inputs": {"in.txt": {"type": "utf8", "value": "input!"}}}
     )
     job = stack.wait_finished(job_id)
-    lines = [line[0] for line in job["results"]["logs"] if not line[2]]  # type: ignore[index]
+    lines = [line[0] for line in run_of(job)["logs"] if not line[2]]
     assert lines[:3] == [lines[0], "readonly", "input!"] and lines[0] != "0", job
 
 
@@ -243,7 +242,7 @@ def test_inputs_from_internal_addresses_are_refused(stack: Stack) -> None:
     )
     job = stack.wait_finished(job_id)
     assert job["finishedReason"] == "Error"
-    assert "internal address" in job["results"]["error"]  # type: ignore[index]
+    assert "internal address" in run_of(job)["error"]
 
 
 def test_inputs_from_the_queue_server_itself_are_fetched(stack: Stack) -> None:
@@ -262,4 +261,4 @@ def test_inputs_from_the_queue_server_itself_are_fetched(stack: Stack) -> None:
     )
     job = stack.wait_finished(job_id)
     assert job["finishedReason"] == "Success"
-    assert "".join(line[0] for line in job["results"]["logs"]).startswith("large input")  # type: ignore[index]
+    assert "".join(line[0] for line in run_of(job)["logs"]).startswith("large input")

@@ -201,3 +201,9 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]
             event = line[7:]
         elif line.startswith("data: "):
             yield event, orjson.loads(line[6:])
+
+
+def run_of(view: Any) -> dict[str, Any]:
+    """What the container did, from a job view: `results.finished.result` (upstream's FinishedJob)."""
+    result: dict[str, Any] = view["results"]["finished"]["result"]
+    return result

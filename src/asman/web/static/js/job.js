@@ -117,8 +117,11 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
       h("span", { "aria-current": "page" }, `Job ${shortId(view ? view.jobId : jobId)}`)]);
   }
 
+  // What the container did: the `result` of the finished job (`view.results`, upstream's FinishedJob).
+  const runOf = (v) => (v && v.results && v.results.finished && v.results.finished.result) || null;
+
   function renderState() {
-    const results = view.results || null;
+    const results = runOf(view);
     const code = results && view.state === "Finished" ? results.StatusCode : 0;
     clear(stateSlot).append(stateBadge(view.state, view.finishedReason, code));
     document.title = `${view.state === "Finished" ? view.finishedReason || "Finished" : view.state} · Job ${shortId(view.jobId)} · Asman`;
@@ -126,7 +129,7 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
 
   const summaryTimes = {};
   function renderSummary() {
-    const r = view.results || {};
+    const r = runOf(view) || {};
     const items = [];
     const item = (label, value, key) => {
       const dd = h("dd", value ?? "—");
@@ -154,7 +157,7 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
 
   function updateTimes() {
     if (!view || !summaryTimes.duration) return;
-    const r = view.results || {};
+    const r = runOf(view) || {};
     let text = "—";
     if (view.state === "Running" && view.time) text = fmtDuration(Date.now() - view.time);
     else if (view.state === "Finished" && typeof r.duration === "number") text = fmtDuration(r.duration);
@@ -260,7 +263,7 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
   }
 
   function renderOutputsSection() {
-    const r = view.results;
+    const r = runOf(view);
     clear(outputsBody);
     if (view.state !== "Finished" || !r) {
       const text = view.state !== "Finished" ? "Outputs appear here when the job finishes."
@@ -323,17 +326,19 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
         state: data.state, finishedReason: data.finishedReason, worker: data.worker, attempt: data.attempt,
         time: data.time, queuedTime: data.queuedTime,
       }),
-      "run-log": (lines) => logs.append(lines),
-      "build-log": (lines) => {
+      // `{lines, cursor}`: the new lines, and how many the stream has sent so far.
+      "run-log": (data) => logs.append(data.lines || []),
+      "build-log": (data) => {
         buildLogs.element.hidden = false;
-        buildLogs.append(lines);
+        buildLogs.append(data.lines || []);
       },
       final: (data) => {
         close();
         closeStream = null;
         if (trouble) trouble.remove();
         view = { ...view, ...data };
-        if (!logs.count && data.results && Array.isArray(data.results.logs)) logs.append(data.results.logs);
+        const run = runOf(data);
+        if (!logs.count && run && Array.isArray(run.logs)) logs.append(run.logs);
         if (!logs.count) logs.setEmptyText("The job printed nothing.");
         renderAll();
         watchWorkers();
@@ -422,14 +427,13 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
       }
     } else {
       const global = (await api(`/j/${jobId}`)).data;
-      view = { jobId, queue: null, state: global.results ? "Finished" : "Unknown", finishedReason: global.results ? global.results.reason : undefined, ...global };
-      if (view.results && !view.finishedReason) view.finishedReason = view.results.StatusCode === undefined ? undefined : "Success";
+      view = { jobId, queue: null, state: global.results ? "Finished" : "Unknown", finishedReason: global.results ? global.results.finishedReason : undefined, ...global };
       showNotice("info", "This job is shown without its queue, so it is not updated live. Copy it to a queue to run it there.");
     }
     if (disposed) return;
     if (view.queue) rememberQueue(view.queue);
     renderAll();
-    if (!view.queue && view.results && Array.isArray(view.results.logs)) logs.append(view.results.logs);
+    if (!view.queue && runOf(view) && Array.isArray(runOf(view).logs)) logs.append(runOf(view).logs);
     watchWorkers();
     stream();
   }
