@@ -299,7 +299,7 @@ async def test_add_wait_streams_logs_and_exits_with_the_job_code(
             live_server,
             "q6",
             {"StatusCode": 7, "outputs": {"a/b.txt": {"type": "utf8", "value": "output!"}}},
-            (("to stdout", False), ("to stderr", True)),
+            (("to stdout\n", False), ("to stderr\n", True)),
         )
     result = outcome["result"]
     assert result.exit_code == 7, result.output
@@ -311,7 +311,7 @@ async def test_add_wait_streams_logs_and_exits_with_the_job_code(
 
 async def test_add_wait_json_keeps_stdout_for_the_result(live_server: ServerProcess) -> None:
     with in_thread(live_server, "job", "add", "q7", "-m", IMAGE, "-c", "talk", "--wait", "--json") as outcome:
-        await play_worker(live_server, "q7", {}, (("a log line", False),))
+        await play_worker(live_server, "q7", {}, (("a log line\n", False),))
     result = outcome["result"]
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -322,7 +322,7 @@ async def test_add_wait_json_keeps_stdout_for_the_result(live_server: ServerProc
 async def test_logs_keep_stdout_and_stderr_apart(live_server: ServerProcess) -> None:
     job_id = run(live_server, "job", "add", "q8", "-m", IMAGE, "-c", "talk").stdout.strip()
     with in_thread(live_server, "job", "logs", "q8", job_id, "-f") as outcome:
-        await play_worker(live_server, "q8", {}, (("out 1", False), ("err 1", True), ("out 2", False)))
+        await play_worker(live_server, "q8", {}, (("out 1\n", False), ("err 1\n", True), ("out 2\n", False)))
     followed = outcome["result"]
     assert (followed.exit_code, followed.stdout, followed.stderr) == (0, "out 1\nout 2\n", "err 1\n")
     lines = [

@@ -388,7 +388,7 @@ async def test_wait_reconnects_when_the_server_restarts(tmp_path: Path) -> None:
             server.stop(signal.SIGTERM)
             await asyncio.sleep(0.5)
             server = start_server(tmp_path / "data", port=port)
-            await run_fake_job(server.url, "restart", [["after restart", 1, False]], {})
+            await run_fake_job(server.url, "restart", [["after restart\n", 1, False]], {})
         assert outcome["value"].stdout == "after restart\n"
     finally:
         server.stop()

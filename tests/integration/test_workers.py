@@ -40,7 +40,7 @@ def test_outputs_inline_and_uploaded_then_served_from_cache(stack: Stack) -> Non
     assert big["type"] == "url" and big["hash"] == hashlib.sha256(expected).hexdigest()
     assert outputs(stack, job_id, "a.txt") == b"hi\n"
     assert outputs(stack, job_id, "d/big.txt") == expected
-    assert ["done", pytest.approx(0, abs=10**13), False] in [
+    assert ["done\n", pytest.approx(0, abs=10**13), False] in [
         [line[0], line[1], line[2]] for line in result["logs"]
     ]
 
@@ -65,7 +65,7 @@ def test_non_zero_exit_is_success_with_its_status_code(stack: Stack) -> None:
     job = stack.wait_finished(job_id)
     result = run_of(job)
     assert job["finishedReason"] == "Success" and result["StatusCode"] == 3
-    assert [line[0] for line in result["logs"] if line[2]] == ["bad"]
+    assert [line[0] for line in result["logs"] if line[2]] == ["bad\n"]
 
 
 def test_a_missing_image_is_an_error_that_says_so(stack: Stack) -> None:
@@ -169,7 +169,7 @@ def test_dockerfile_build_with_build_args(stack: Stack) -> None:
     )
     job = stack.wait_finished(job_id, timeout=120)
     assert job["finishedReason"] == "Success", job
-    assert [line[0] for line in run_of(job)["logs"]][-1] == "hello-build"
+    assert [line[0] for line in run_of(job)["logs"]][-1] == "hello-build\n"
 
 
 def test_the_container_is_hardened(stack: Stack) -> None:
@@ -181,7 +181,8 @@ def test_the_container_is_hardened(stack: Stack) -> None:
     )
     job = stack.wait_finished(job_id)
     lines = [line[0] for line in run_of(job)["logs"] if not line[2]]
-    assert lines[:3] == [lines[0], "readonly", "input!"] and lines[0] != "0", job
+    # Each line as written: `cat` of a file without a final newline ends the output without one.
+    assert lines[:3] == [lines[0], "readonly\n", "input!"] and lines[0] != "0\n", job
 
 
 def test_local_mode_runs_server_and_worker_in_one_process(
