@@ -46,6 +46,9 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
             case.validate_response(response, checks=[not_a_server_error])
             if response.status_code >= 400:
                 body = response.json()
+                if case.path.endswith("/exists") and response.status_code == 404:
+                    assert body == {"exists": False}  # upstream's answer for a missing blob
+                    return
                 assert set(body) == {"error", "message"}, (case.path, body)
 
         fuzz()

@@ -248,14 +248,22 @@ async def test_three_replicas_share_queue_events_and_blobs(replicas: list[Server
         # Blobs: uploaded through one replica, found and served (redirect to S3) by another.
         data = os.urandom(4096)
         key = hashlib.sha256(data).hexdigest()
-        put = await client.put(f"{first.url}/f/{key}", content=data, follow_redirects=False)
-        assert put.status_code == 307, put.text
-        assert (await client.get(f"{second.url}/f/{key}/exists")).status_code == 404
         checksum = {"x-amz-checksum-sha256": base64.b64encode(bytes.fromhex(key)).decode()}
+        put = await client.put(f"{first.url}/f/{key}", content=data, headers=checksum, follow_redirects=False)
+        assert put.status_code == 307, put.text  # a client that sends the checksum goes straight to S3
+        assert (await client.get(f"{second.url}/f/{key}/exists")).status_code == 404
         stored = await client.put(
             f"{first.url}/f/{key}", content=data, headers=checksum, follow_redirects=True
         )
         assert stored.status_code == 200, stored.text
+        # One that cannot (curl -L, a browser's fetch) puts its bytes through the server, which hashes them.
+        plain = os.urandom(1000)
+        through = await client.put(
+            f"{first.url}/f/{hashlib.sha256(plain).hexdigest()}", content=plain, follow_redirects=True
+        )
+        assert through.status_code == 201, through.text
+        wrong = await client.put(f"{first.url}/f/{'0' * 64}", content=plain, follow_redirects=True)
+        assert wrong.status_code == 400 and "hashes to" in wrong.json()["message"]
         assert (await client.get(f"{second.url}/f/{key}/exists")).json() == {"exists": True}
         fetched = await client.get(f"{third.url}/f/{key}", follow_redirects=True)
         assert fetched.status_code == 200 and fetched.content == data
@@ -280,7 +288,7 @@ async def test_three_replicas_share_queue_events_and_blobs(replicas: list[Server
         for job, seen in watches.items():
             assert seen.states == ["Queued", "Running", "Finished"], (job, seen.events)
             logs = [data for name, data in seen.events if name == "run-log"]
-            assert len(logs) == 1 and logs[0][0][0].startswith("echo job-"), seen.events
+            assert len(logs) == 1 and logs[0]["lines"][0][0].startswith("echo job-"), seen.events
             final = seen.final
             assert final is not None and final["state"] == "Finished" and final["finishedReason"] == "Success"
             assert run_of(final)["StatusCode"] == 0 and final["results"]["attempt"] == 1
