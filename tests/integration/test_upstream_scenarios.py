@@ -16,6 +16,7 @@ import signal
 import tarfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,15 +29,25 @@ from tests.support.stack import Stack, start_worker
 pytestmark = [pytest.mark.docker, pytest.mark.all_backends, pytest.mark.timeout(300)]
 
 
+@dataclass
+class Upstream(Stack):
+    # The address a job's own URLs name (build contexts): behind a load balancer every replica has the same
+    # public URL; here the worker's replica stands for it.
+    public: str = ""
+
+
 @pytest.fixture
-def upstream(tmp_path: Path, docker_host: str, test_image: str, backend: dict[str, str]) -> Iterator[Stack]:
+def upstream(
+    tmp_path: Path, docker_host: str, test_image: str, backend: dict[str, str]
+) -> Iterator[Upstream]:
     front = start_server(tmp_path / "front", backend)
     servers: list[ServerProcess] = [front]
     worker_api = front.url
     if backend:  # scale-out: the worker connects to another replica
         servers.append(start_server(tmp_path / "back", backend))
         worker_api = servers[1].url
-    stack = Stack(front.url, f"up-{secrets.token_hex(4)}", test_image, front, docker_host, tmp_path)
+    stack = Upstream(front.url, f"up-{secrets.token_hex(4)}", test_image, front, docker_host, tmp_path)
+    stack.public = worker_api
     stack.workers.append(
         start_worker(worker_api, stack.queue, tmp_path / "worker", docker_host, "--cpus", "2")
     )
@@ -339,14 +350,14 @@ def test_a_non_zero_exit_is_a_success_with_its_status_code(upstream: Stack) -> N
     assert bad.status_code == 400 and "`since` must be a number" in bad.json()["message"]
 
 
-def test_a_build_context_tarball_under_a_random_key_builds(upstream: Stack) -> None:
+def test_a_build_context_tarball_under_a_random_key_builds(upstream: Upstream) -> None:
     nonce = secrets.token_hex(4)
     context = tarball(
         {"Dockerfile": f"FROM {upstream.image}\nCOPY hello.txt /hello.txt\n", "hello.txt": f"ctx-{nonce}"}
     )
     key = secrets.token_hex(16)  # 32 hex digits: not a content address
     upload(upstream, context, key)
-    job = submit(upstream, {"build": {"context": f"{upstream.url}/f/{key}"}, "command": "cat /hello.txt"})
+    job = submit(upstream, {"build": {"context": f"{upstream.public}/f/{key}"}, "command": "cat /hello.txt"})
     results = poll_finished(upstream, job)["results"]
     assert results["finishedReason"] == "Success", results
     assert joined(results["finished"]["result"]["logs"]) == f"ctx-{nonce}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
+from urllib.parse import urlsplit
 
 from asman.core.errors import InvalidInput
 
@@ -33,6 +34,18 @@ def check_blob_key(key: str) -> str:
             " control characters; PUT /f/<sha256 of the content> to have it checked"
         )
     return key
+
+
+_BLOB_PATH = re.compile(r"^/f/([^/]+)$")
+
+
+def blob_key_in_url(url: str) -> str | None:
+    """The blob key a `.../f/<key>` URL names, whatever its host (an Asman's, or upstream's, blob URL)."""
+    try:
+        match = _BLOB_PATH.match(urlsplit(url).path)
+    except ValueError:
+        return None
+    return match.group(1) if match else None
 
 
 def is_content_key(key: str) -> bool:

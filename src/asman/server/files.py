@@ -5,19 +5,16 @@ names is a redirect to it. Every file answer has a Content-Type from its name an
 from __future__ import annotations
 
 import mimetypes
-import re
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from asman.blobs import BlobStore
 from asman.core.definition import DataRef
 from asman.core.errors import InvalidInput, NotFound
-
-# A URL of this API's blob store (or any Asman's, or upstream's): `.../f/<key>`.
-_BLOB_PATH = re.compile(r"^/f/([^/]+)$")
+from asman.core.names import blob_key_in_url
 
 
 def content_type(name: str) -> str:
@@ -32,15 +29,6 @@ def disposition(name: str) -> str:
     base = PurePosixPath(name).name or "file"
     ascii_name = base.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(base)}"
-
-
-def blob_key_in(url: str) -> str | None:
-    """The blob key a `.../f/<key>` URL names, whatever its host."""
-    try:
-        match = _BLOB_PATH.match(urlsplit(url).path)
-    except ValueError:
-        return None
-    return match.group(1) if match else None
 
 
 async def blob_response(blobs: BlobStore, key: str, name: str | None = None) -> Response:
@@ -71,7 +59,7 @@ async def ref_response(blobs: BlobStore, raw: Any, name: str, what: str) -> Resp
         raise NotFound(f"{what} file '{name}' has an unreadable reference: {exc}") from exc
     if ref.type in ("url", "key"):
         value = str(ref.value or "")
-        key = value if ref.type == "key" else blob_key_in(value)
+        key = value if ref.type == "key" else blob_key_in_url(value)
         if key is not None:
             return await blob_response(blobs, key, name)
         return RedirectResponse(value, status_code=302)

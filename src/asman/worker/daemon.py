@@ -33,7 +33,7 @@ from asman._version import __version__
 from asman.core import protocol
 from asman.core.definition import DataRef, JobDefinition
 from asman.core.errors import AsmanError
-from asman.core.names import blob_upload_headers
+from asman.core.names import blob_key_in_url, blob_upload_headers, is_content_key
 from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
 from asman.core.urls import check_fetchable
@@ -95,7 +95,19 @@ class HttpJobIO:
     async def fetch(self, ref: DataRef) -> bytes:
         url = str(ref.value)
         if ref.type == "key":
-            url = self.blob_url(url)
+            return await self._fetch(self.blob_url(url), ref)
+        key = blob_key_in_url(url)
+        if key is not None and is_content_key(key) and ref.hash in (None, key):
+            # A content-addressed blob on any Asman (or upstream): the queue server likely has the same bytes
+            # under the same key, since clients upload there; the hash proves they are the ones named.
+            try:
+                return await self._fetch(self.blob_url(key), ref.model_copy(update={"hash": key}))
+            except httpx.HTTPStatusError as error:
+                if error.response.status_code != 404:
+                    raise
+        return await self._fetch(url, ref)
+
+    async def _fetch(self, url: str, ref: DataRef) -> bytes:
         settings = self._daemon.settings
         trusted_hop = False
         for _ in range(MAX_REDIRECTS):
