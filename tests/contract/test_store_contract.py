@@ -819,6 +819,10 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
                 "INSERT INTO workers (queue, worker_id, replica, info, running, seen_ms) VALUES (?, ?, ?, ?, ?, ?)",
                 (Q, "old-worker", "r", "{}", "[]", T0),
             ),
+            (
+                "INSERT INTO logs (job_id, attempt, step, lines, expires_ms) VALUES (?, ?, ?, ?, ?)",
+                (kept, 1, "run", '[["an old line", 1, false]]', EXPIRES),
+            ),
         ],
     )
 
@@ -832,6 +836,12 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
         outcome = await submit(upgraded, "cached", queue="another")
         assert (
             outcome.job.state is FINISHED and outcome.job.reason is SUCCESS and outcome.job.exit_code is None
+        )
+        # Run-log lines stored before lines kept their newline get it back; new lines are kept as written.
+        await upgraded.append_logs(kept, 1, "run", [["partial", 2, False]], EXPIRES)
+        assert await upgraded.read_logs(kept, "run", 0) == (
+            [["an old line\n", 1, False], ["partial", 2, False]],
+            2,
         )
         await upgraded.upsert_worker(WorkerRow(Q, "w", "r", {"slots": 1}, T0))
         assert [w.worker_id for w in await upgraded.list_workers(Q, T0)] == ["old-worker", "w"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asman.core.logs import with_newlines
 from asman.core.states import FinishedReason, JobState
 from asman.store.base import JobRow
 
@@ -39,16 +40,6 @@ def queue_job(row: JobRow) -> dict[str, Any]:
     data = row.summary()
     data["namespaces"] = sorted(row.namespaces)
     return data
-
-
-def with_newlines(logs: Any) -> list[Any]:
-    """Run-log lines stored before lines kept their newline: each was one whole line, so it ends with one."""
-    fixed: list[Any] = []
-    for line in logs if isinstance(logs, list) else []:
-        if isinstance(line, list) and line and isinstance(line[0], str) and not line[0].endswith("\n"):
-            line = [line[0] + "\n", *line[1:]]
-        fixed.append(line)
-    return fixed
 
 
 def run_result(stored: dict[str, Any]) -> dict[str, Any]:

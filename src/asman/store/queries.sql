@@ -142,10 +142,10 @@ RETURNING q.job_id, q.attempt
 SELECT 1 FROM queue_jobs WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
 
 -- name: append_logs
-INSERT INTO logs (job_id, attempt, step, lines, expires_ms) VALUES (?, ?, ?, ?, ?)
+INSERT INTO logs (job_id, attempt, step, lines, expires_ms, newlines) VALUES (?, ?, ?, ?, ?, 1)
 
 -- name: read_logs
-SELECT lines FROM logs WHERE job_id = ? AND step = ?
+SELECT lines, newlines FROM logs WHERE job_id = ? AND step = ?
     AND attempt = (SELECT MAX(attempt) FROM logs WHERE job_id = ? AND step = ?)
 ORDER BY id
 

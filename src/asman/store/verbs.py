@@ -15,6 +15,7 @@ import orjson
 
 from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.events import StateChanged
+from asman.core.logs import with_newlines
 from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobState, Verb, transition
 from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, WorkerRow, exit_code_of, requested_gpus
 from asman.store.sql import (
@@ -289,7 +290,10 @@ class SqlStore(abc.ABC):
     async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]:
         def program() -> Program[tuple[list[list[Any]], int]]:
             found = yield rows(self.q.read_logs, job_id, step, job_id, step)
-            lines: list[list[Any]] = [line for row in found for line in orjson.loads(row[0])]
+            lines: list[list[Any]] = []
+            for text, kept_newlines in found:
+                batch = orjson.loads(text)
+                lines += batch if kept_newlines or step != "run" else with_newlines(batch)
             return lines[since:], len(lines)
 
         return await self._execute(program)
