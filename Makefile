@@ -9,7 +9,7 @@ DOCKER_DIR ?= /tmp/asman-docker
 
 $(BIN)/asman: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	uv sync --frozen
+	uv sync --frozen --all-extras
 	@touch $(BIN)/asman
 
 install: $(BIN)/asman

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
+from asman.cli._extras import require_extras
 from asman.settings import Settings
 
 
@@ -25,6 +25,8 @@ def build_settings(
 
 
 def run_server(settings: Settings) -> None:
+    import uvicorn
+
     from asman.server.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -38,7 +40,7 @@ def run_server(settings: Settings) -> None:
         port=settings.port,
         log_level="warning",
         access_log=False,
-        # "auto" picks uvloop and httptools, both dependencies (uvloop everywhere but Windows).
+        # "auto" picks uvloop and httptools, both in the server extra (uvloop everywhere but Windows).
         loop="auto",
         http="auto",
         ws_max_size=32 * 1024 * 1024,
@@ -58,6 +60,7 @@ def server(
         typer.Option("--ttl", envvar="ASMAN_TTL", help="How long jobs, results and blobs live (30d)."),
     ] = None,
 ) -> None:
+    require_extras("asman server", "server")
     settings = build_settings(data_directory, host, port, ttl)
     typer.echo(f"Asman server on http://{settings.host}:{settings.port}  (data: {settings.data_dir})")
     run_server(settings)

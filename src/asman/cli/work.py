@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from asman.cli._extras import require_extras
 from asman.core.units import parse_duration, parse_size
 from asman.settings import DEFAULT_DATA_DIR
 
@@ -91,12 +92,16 @@ def worker(
         typer.Option("--grace-period", envvar="ASMAN_WORKER_GRACE_PERIOD", help="SIGTERM: time to finish."),
     ] = "30s",
 ) -> None:
-    from asman.worker.daemon import WorkerSettings
-
     if mode not in ("remote", "local"):
         raise typer.BadParameter("--mode must be 'remote' or 'local'")
     if mode == "remote" and not queue:
         raise typer.BadParameter("name the queue to work for: asman worker QUEUE (or --mode local)")
+    if mode == "local":
+        require_extras("asman worker --mode local", "server", "worker")
+    else:
+        require_extras("asman worker", "worker")
+    from asman.worker.daemon import WorkerSettings
+
     data_dir = data_directory or DEFAULT_DATA_DIR / "worker"
     api = f"http://127.0.0.1:{port}" if mode == "local" else api_address.rstrip("/")
     options: dict[str, object] = {
@@ -121,8 +126,6 @@ def worker(
 
 
 async def _serve(settings: object, *, local: bool, host: str, port: int, data_dir: Path) -> None:
-    import uvicorn
-
     from asman.worker.daemon import WorkerDaemon, WorkerSettings, install_signal_handlers
     from asman.worker.runtimes import DockerRuntime, RuntimeUnavailable
 
@@ -136,6 +139,8 @@ async def _serve(settings: object, *, local: bool, host: str, port: int, data_di
     server: uvicorn.Server | None = None
     server_task: asyncio.Task[None] | None = None
     if local:
+        import uvicorn
+
         from asman.server.app import create_app
         from asman.settings import Settings
 
