@@ -24,8 +24,8 @@ test-unit: install
 	$(BIN)/pytest tests/unit -q
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests docs/examples
+	$(BIN)/ruff format --check src tests docs/examples
 	$(BIN)/mypy
 
 bench: install

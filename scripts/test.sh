@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 echo "== lint"
-$BIN/ruff check src tests
-$BIN/ruff format --check src tests
+$BIN/ruff check src tests docs/examples
+$BIN/ruff format --check src tests docs/examples
 $BIN/mypy
 # Playwright's sync API keeps an event loop running in the main thread while the browser is open, which
 # asyncio tests cannot share: the browser tests run in their own pytest process.
