@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -195,22 +195,22 @@ def docker_host() -> Iterator[str]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def test_image(docker_host: str) -> str:
+def _image_on(docker_host: str, ensure: Callable[[docker.DockerClient], str]) -> str:
     client = docker.DockerClient(base_url=docker_host, version="auto")
     try:
-        return ensure_test_image(client)
+        return ensure(client)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_host: str) -> str:
+    return _image_on(docker_host, ensure_test_image)
 
 
 @pytest.fixture(scope="session")
 def python_image(docker_host: str) -> str:
-    client = docker.DockerClient(base_url=docker_host, version="auto")
-    try:
-        return ensure_python_image(client)
-    finally:
-        client.close()
+    return _image_on(docker_host, ensure_python_image)
 
 
 @pytest.fixture
