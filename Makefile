@@ -9,7 +9,7 @@ DOCKER_DIR ?= /tmp/asman-docker
 
 $(BIN)/asman: pyproject.toml uv.lock
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	uv sync --frozen
+	uv sync --frozen --all-extras
 	@touch $(BIN)/asman
 
 install: $(BIN)/asman
@@ -24,8 +24,8 @@ test-unit: install
 	$(BIN)/pytest tests/unit -q
 
 lint: install
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts docs/examples
+	$(BIN)/ruff format --check src tests bench scripts docs/examples
 	$(BIN)/mypy
 	$(BIN)/python scripts/unasync.py --check
 

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 echo "== lint"
-$BIN/ruff check src tests bench scripts
-$BIN/ruff format --check src tests bench scripts
+$BIN/ruff check src tests bench scripts docs/examples
+$BIN/ruff format --check src tests bench scripts docs/examples
 $BIN/mypy
 # The blocking SDK is generated from its asyncio source: a hand edit or a forgotten regeneration fails here.
 $BIN/python scripts/unasync.py --check

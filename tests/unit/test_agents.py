@@ -59,7 +59,7 @@ def test_llms_txt_sections_come_from_the_docs(app: object) -> None:
     text = llms.render(app, "https://asman.example")  # type: ignore[arg-type]
     for heading in ("## Examples", "## REST endpoints", "## What a job sees", "## URL forms", "## MCP tools"):
         assert heading in text
-    assert "JOB_OUTPUTS=/outputs" in text and "uid 1000" in text and "--network" in text
+    assert "JOB_OUTPUTS=/outputs" in text and "1000:1000" in text and "--network" in text
     assert "https://asman.example/mcp" in text and "127.0.0.1:8000" not in text
     assert '"mcpServers"' in text  # the first configuration snippet of docs/mcp.md
     full = llms.render(app, "https://asman.example", full=True)  # type: ignore[arg-type]

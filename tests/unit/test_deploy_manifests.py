@@ -1,25 +1,37 @@
-"""The deployment files in deploy/ cannot be built or run here (no registry), so their structure is checked:
-every YAML parses; Kubernetes objects have the right kinds and API versions; selectors match pod labels;
-Services, probes, the HPA and the KEDA ScaledObject point at things that exist; every ASMAN_* name is one the
-code really reads; compose wires the services together; `kubectl kustomize` builds the base when kubectl is
-installed."""
+"""The deployment files in deploy/ cannot be built or run here (no registry), so they are checked instead:
+every YAML parses; Kubernetes objects match the API schemas (kubernetes-validate, strict) and the KEDA
+ScaledObject its CRD schema (vendored in tests/schemas/); selectors match pod labels; Services, probes, the HPA
+and the KEDA ScaledObject point at things that exist; the worker can open its engine's socket and write its job
+folder; grace periods let the longest job finish; every ASMAN_* name is one the code really reads; compose
+wires the services together; hadolint passes both Dockerfiles; `kubectl kustomize` builds the base when
+kubectl is installed."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
+from asman.core.units import parse_duration
 from asman.settings import Scope, fields_for
 from asman.settings import env_names as settings_env_names
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
+KEDA_SCHEMA = ROOT / "tests" / "schemas" / "keda-scaledobject.json"
+# The oldest Kubernetes the manifests are for (native sidecars: restartPolicy on an init container) and the
+# newest the installed kubernetes-validate knows.
+KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 
 API_VERSIONS = {
     "Namespace": "v1",
@@ -224,9 +236,7 @@ def test_worker_pod_shares_socket_and_job_folder_with_its_engine() -> None:
     assert mounts["dind"]["dind-socket"] == mounts["worker"]["dind-socket"]
     volumes = {volume["name"] for volume in spec["volumes"]}
     assert set(mounts["dind"]) | set(mounts["worker"]) <= volumes
-    grace = float(
-        by_kind("ConfigMap")["asman-worker-config"]["data"]["ASMAN_WORKER_GRACE_PERIOD"].rstrip("s")
-    )
+    grace = parse_duration(by_kind("ConfigMap")["asman-worker-config"]["data"]["ASMAN_WORKER_GRACE_PERIOD"])
     assert spec["terminationGracePeriodSeconds"] > grace
 
 
@@ -266,19 +276,151 @@ def test_compose_stack() -> None:
 
 
 @pytest.mark.parametrize(
-    "name,command", [("Dockerfile.server", '["server"]'), ("Dockerfile.worker", '"worker"]')]
+    "name,command,extra",
+    [("Dockerfile.server", '["server"]', "server"), ("Dockerfile.worker", '"worker"]', "worker")],
 )
-def test_dockerfiles(name: str, command: str) -> None:
+def test_dockerfiles(name: str, command: str, extra: str) -> None:
     text = (DEPLOY / name).read_text()
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     assert lines[0].startswith("FROM ")
     assert any(line.startswith("USER ") and not line.endswith(("root", " 0")) for line in lines)
     assert any(command in line for line in lines if line.startswith(("CMD", "ENTRYPOINT")))
     assert "uv sync --frozen --no-dev" in text
+    # Each image installs its own extra and no other: the worker has no web framework, the server no Docker SDK.
+    syncs = [line for line in lines if "uv sync" in line]
+    assert syncs and all(f"--extra {extra}" in line and "--all-extras" not in line for line in syncs)
     for copied in ("pyproject.toml", "uv.lock", "src"):
         assert copied in text
     if name == "Dockerfile.server":
         assert "EXPOSE 8000" in text and "ASMAN_HOST=0.0.0.0" in text
+
+
+def image_ids(name: str) -> tuple[int, int]:
+    """The uid and gid an image runs as: its USER line, which must match the account it creates."""
+    text = (DEPLOY / name).read_text()
+    [user] = re.findall(r"^USER (\d+):(\d+)$", text, flags=re.M)
+    uid, gid = int(user[0]), int(user[1])
+    assert f"--gid {gid} " in text and f"--uid {uid} --gid {gid} " in text, "groupadd/useradd with fixed ids"
+    return uid, gid
+
+
+def hadolint() -> str:
+    found = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    assert found, "hadolint is missing: it comes with the dev dependencies (make install)"
+    return found
+
+
+@pytest.mark.parametrize("name", ["Dockerfile.server", "Dockerfile.worker"])
+def test_hadolint_passes_the_dockerfiles(name: str) -> None:
+    done = subprocess.run(
+        [hadolint(), "--no-color", str(DEPLOY / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def without_marker(doc: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in doc.items() if key != "__file__"}
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_manifests_match_the_kubernetes_api_schemas(version: str) -> None:
+    checked = 0
+    for doc in k8s_documents():
+        if doc["kind"] == "ScaledObject":
+            continue
+        try:
+            kubernetes_validate.validate(without_marker(doc), version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{doc['__file__']} ({doc['kind']}) against Kubernetes {version}: {error.message}")
+        checked += 1
+    assert checked >= 8
+
+
+def keda_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(KEDA_SCHEMA.read_text())
+    assert "KEDA 2." in schema["$comment"] and "Apache-2.0" in schema["$comment"]
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def test_scaled_object_matches_the_keda_crd_schema() -> None:
+    validator = keda_validator()
+    scaled = without_marker(by_kind("ScaledObject")["asman-worker"])
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(scaled)]
+    assert not errors, errors
+    # The schema is strict: a misspelt field fails rather than being dropped by the API server.
+    misspelt = {**scaled, "spec": {**scaled["spec"], "fallBack": scaled["spec"]["fallback"]}}
+    assert not validator.is_valid(misspelt)
+
+
+def test_keda_keeps_workers_when_prometheus_is_silent() -> None:
+    spec = by_kind("ScaledObject")["asman-worker"]["spec"]
+    fallback = spec["fallback"]
+    assert fallback["failureThreshold"] >= 1
+    assert spec["minReplicaCount"] < fallback["replicas"] <= spec["maxReplicaCount"]
+    [trigger] = spec["triggers"]
+    # An empty answer must be an error (so the fallback), not a queue of zero; metricName is deprecated.
+    assert trigger["metadata"]["ignoreNullValues"] == "false"
+    assert "metricName" not in trigger["metadata"]
+    assert trigger.get("metricType", "AverageValue") == "AverageValue", "KEDA's fallback needs AverageValue"
+
+
+def test_worker_pod_can_open_the_engine_socket() -> None:
+    spec = by_kind("Deployment")["asman-worker"]["spec"]["template"]["spec"]
+    [engine] = spec["initContainers"]
+    [main] = spec["containers"]
+    [socket_group] = [int(arg.split("=", 1)[1]) for arg in engine["args"] if arg.startswith("--group=")]
+    context = main["securityContext"]
+    groups = {context.get("runAsGroup"), *spec.get("securityContext", {}).get("supplementalGroups", [])}
+    assert socket_group in groups, "the worker must be in the group of the dind socket"
+    uid, gid = image_ids("Dockerfile.worker")
+    assert (context["runAsUser"], context["runAsGroup"]) == (uid, gid) and gid == socket_group
+
+
+def test_api_pods_run_as_the_image_user_and_drain_before_stopping() -> None:
+    spec = by_kind("Deployment")["asman-api"]["spec"]["template"]["spec"]
+    context = spec["securityContext"]
+    assert (context["runAsUser"], context["runAsGroup"]) == image_ids("Dockerfile.server")
+    [container] = spec["containers"]
+    pause = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert pause[0] == "sleep"
+    # The pause plus uvicorn's own 5 s graceful shutdown must fit in the grace period.
+    assert spec["terminationGracePeriodSeconds"] > float(pause[1]) + 5
+
+
+def test_a_stopping_worker_lets_its_longest_job_finish() -> None:
+    """Scale-downs and restarts must not cut a job short: grace period >= max job duration, and the platform
+    waits longer than the grace period (Kubernetes, and compose)."""
+    config = by_kind("ConfigMap")["asman-worker-config"]["data"]
+    longest = parse_duration(config["ASMAN_WORKER_MAX_JOB_DURATION"])
+    grace = parse_duration(config["ASMAN_WORKER_GRACE_PERIOD"])
+    pod = by_kind("Deployment")["asman-worker"]["spec"]["template"]["spec"]
+    assert longest <= grace < pod["terminationGracePeriodSeconds"]
+    worker = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["worker"]
+    env = worker["environment"]
+    longest = parse_duration(env["ASMAN_WORKER_MAX_JOB_DURATION"])
+    assert (
+        longest
+        <= parse_duration(env["ASMAN_WORKER_GRACE_PERIOD"])
+        < parse_duration(worker["stop_grace_period"])
+    )
+
+
+def test_compose_hands_the_job_folder_to_the_worker_user() -> None:
+    services = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]
+    worker, init = services["worker"], services["worker-init"]
+    data_dir = worker["environment"]["ASMAN_WORKER_DATA_DIRECTORY"]
+    assert f"{data_dir}:{data_dir}" in worker["volumes"] and f"{data_dir}:{data_dir}" in init["volumes"]
+    uid, gid = image_ids("Dockerfile.worker")
+    assert init["user"] == "0:0"
+    assert init["entrypoint"] == ["chown", f"{uid}:{gid}", data_dir]
+    assert worker["depends_on"]["worker-init"]["condition"] == "service_completed_successfully"
+    assert init["image"] == worker["image"]
 
 
 def test_kubectl_kustomize_builds_the_base() -> None:

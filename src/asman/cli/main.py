@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from asman.cli import agent, serve
+from asman.cli import agent, jobs, queues, serve, work
 
 app = typer.Typer(
     name="asman",
@@ -34,23 +34,12 @@ def _root(
     """Asman: public compute queues."""
 
 
+# Every command module imports only the base install at module level: `asman server` and `asman worker`
+# import the server and the worker when they run, after checking that their extra is installed.
 app.command("server", help="Run the queue server (API + web client).")(serve.server)
-
-try:  # the worker and client commands register themselves when their modules are present
-    from asman.cli import work
-
-    app.command("worker", help="Run a worker: take jobs from a queue and run them in containers.")(
-        work.worker
-    )
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from asman.cli import jobs, queues
-
-    app.add_typer(jobs.app, name="job", help="Submit and watch jobs.")
-    app.add_typer(queues.app, name="queue", help="Create and inspect queues.")
-except ImportError:  # pragma: no cover
-    pass
+app.command("worker", help="Run a worker: take jobs from a queue and run them in containers.")(work.worker)
+app.add_typer(jobs.app, name="job", help="Submit and watch jobs.")
+app.add_typer(queues.app, name="queue", help="Create and inspect queues.")
 app.command("mcp", help="Serve the MCP tools over stdio, for desktop agents.")(agent.mcp)
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import gc
 
 import typer
-import uvicorn
 
+from asman.cli._extras import require_extras
 from asman.cli._logging import uvicorn_logging
 from asman.cli._settings import settings_command, start_logging
 from asman.settings import Scope, Settings
 
 
 def run_server(settings: Settings) -> None:
+    import uvicorn
+
     from asman.server.app import create_app
 
     app = create_app(settings)
@@ -23,7 +25,7 @@ def run_server(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        # "auto" picks uvloop and httptools, both dependencies (uvloop everywhere but Windows).
+        # "auto" picks uvloop and httptools, both in the server extra (uvloop everywhere but Windows).
         loop="auto",
         http="auto",
         ws_max_size=32 * 1024 * 1024,
@@ -34,6 +36,7 @@ def run_server(settings: Settings) -> None:
 
 @settings_command(Scope.SERVER)
 def server(settings: Settings) -> None:
+    require_extras("asman server", "server")
     start_logging(settings)
     typer.echo(f"Asman server on http://{settings.host}:{settings.port}  (data: {settings.data_dir})")
     run_server(settings)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from asman.cli._extras import require_extras
 from asman.cli._logging import uvicorn_logging
 from asman.cli._settings import settings_command, start_logging
 from asman.settings import Scope, Settings
@@ -43,11 +44,15 @@ def worker(
         str | None, typer.Argument(metavar="QUEUE", help="The queue to take jobs from (local mode: 'local').")
     ] = None,
 ) -> None:
-    from asman.worker.daemon import WorkerSettings
-
     local = settings.worker_mode == "local"
     if not local and not queue:
         raise typer.BadParameter("name the queue to work for: asman worker QUEUE (or --mode local)")
+    if local:
+        require_extras("asman worker --mode local", "server", "worker")
+    else:
+        require_extras("asman worker", "worker")
+    from asman.worker.daemon import WorkerSettings
+
     worker_settings = WorkerSettings(
         api_url=f"http://127.0.0.1:{settings.port}" if local else settings.api_url.rstrip("/"),
         queue=queue or "local",

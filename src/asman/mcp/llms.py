@@ -53,9 +53,9 @@ def first_block(text: str, language: str) -> str:
 
 
 def field_meanings() -> dict[str, str]:
-    """`field -> meaning` from the table of docs/jobs.md."""
-    rows = re.findall(r"^\| `([^`]+)` \| (.*) \|$", section(doc("jobs.md"), "The job definition"), flags=re.M)
-    return dict(rows)
+    """`field -> meaning` from the field tables of docs/jobs.md (a row's last column)."""
+    rows = re.findall(r"^\| `([^`]+)` \|(.*)\|$", section(doc("jobs.md"), "Every field"), flags=re.M)
+    return {name: cells.rsplit("|", 1)[-1].strip() for name, cells in rows}
 
 
 def _nested_model(annotation: Any) -> tuple[type[BaseModel], bool] | None:
