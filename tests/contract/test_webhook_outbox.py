@@ -59,9 +59,19 @@ async def test_a_new_job_writes_its_queued_delivery(store: Store) -> None:
     await submit(store, "a", hooks("1"), namespace="tab")
     [delivery] = await claim_all(store, T0)
     assert delivery == Delivery(
-        "q-1", "queued", Q, jid("a"), "tab", "https://hooks.example/x", '{"n":1}', ORIGIN, None, None, 1,
-        T0 + LIFETIME,
-    )  # fmt: skip
+        id="q-1",
+        event="queued",
+        queue=Q,
+        job_id=jid("a"),
+        namespace="tab",
+        url="https://hooks.example/x",
+        config='{"n":1}',
+        origin=ORIGIN,
+        reason=None,
+        exit_code=None,
+        attempt=1,
+        expires_ms=T0 + LIFETIME,
+    )
     assert delivery.body() == {"jobId": jid("a"), "queue": Q, "namespace": "tab", "config": {"n": 1}}
 
 
