@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from asman.blobs import BlobStore
+from asman.cli.work import local_server_settings
 from asman.core.definition import Control
 from asman.core.errors import ValidationFailed
 from asman.core.urls import first_internal, is_internal
@@ -131,6 +132,12 @@ async def test_a_failure_is_retried_or_given_up(failed: Delivery, expected: tupl
     given_up = await service.delivery_failed(failed, "500")
     assert outbox.calls == [expected]
     assert given_up is (expected[0] == "drop")
+
+
+def test_local_mode_allows_private_targets_unless_told_otherwise() -> None:
+    assert local_server_settings(Settings()).webhook_allow_private_urls
+    told = Settings.from_env({"ASMAN_WEBHOOK_ALLOW_PRIVATE_URLS": "false"})
+    assert not local_server_settings(told).webhook_allow_private_urls
 
 
 # -- the address guard ----------------------------------------------------------------------------------------

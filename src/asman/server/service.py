@@ -25,6 +25,9 @@ from asman.store.base import Assignment, JobRow, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
 
+# Where a request came in (its base URL), asked for only when needed: building it costs on the hot path.
+Origin = Callable[[], str]
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -101,14 +104,15 @@ class JobService:
             raise InvalidInput("'id' must be a string (or leave it out: the server computes it)")
         return definition, control, claimed
 
-    def public_origin(self, origin: str = "") -> str:
-        """The API's public address: the configured one, else where the request came in (`origin`)."""
+    def public_origin(self, origin: Origin | None = None) -> str:
+        """The API's public address: the configured one, else where the request came in."""
         settings = self.settings
-        return (settings.public_url or origin or f"http://{settings.host}:{settings.port}").rstrip("/")
+        found = settings.public_url or (origin() if origin else "")
+        return (found or f"http://{settings.host}:{settings.port}").rstrip("/")
 
-    async def submit(self, queue: str, body: Any, origin: str = "") -> JobRow:
-        """Queue a job (or join it, or answer its kept success). `origin` is the address the request came in on,
-        for the links webhooks carry."""
+    async def submit(self, queue: str, body: Any, origin: Origin | None = None) -> JobRow:
+        """Queue a job (or join it, or answer its kept success). `origin` gives the address the request came in
+        on, for the links webhooks carry; it is asked only when there are webhooks."""
         check_queue(queue)
         definition, control, claimed = self.parse_submission(body)
         computed = job_id(definition)
@@ -119,7 +123,9 @@ class JobService:
             )
         namespace = control.namespace or DEFAULT_NAMESPACE
         now = self.now()
-        hooks = hooks_of(control, self.public_origin(origin), int(self.settings.webhook_expiry * 1000))
+        hooks = None
+        if control.callbacks:
+            hooks = hooks_of(control, self.public_origin(origin), int(self.settings.webhook_expiry * 1000))
         outcome = await self.store.submit(
             queue, computed, definition, namespace, now, self.expires_ms(now), hooks=hooks
         )
@@ -149,7 +155,7 @@ class JobService:
         if change is not None:
             await self.publish([change], [change] if change.reason in STOPS_CONTAINER else [])
 
-    async def copy(self, job: str, body: Any, origin: str = "") -> JobRow:
+    async def copy(self, job: str, body: Any, origin: Origin | None = None) -> JobRow:
         check_job_id(job)
         if not isinstance(body, dict) or not isinstance(body.get("queue"), str):
             raise InvalidInput('send {"queue": "<target queue>", "control"?: {...}} to copy a job')
