@@ -236,3 +236,22 @@ def test_a_private_target_is_refused_by_default(
         assert receiver.requests == []
     finally:
         guarded.stop()
+
+
+def test_two_replicas_send_each_delivery_once(
+    tmp_path: Path, backend: dict[str, str], receiver: Receiver
+) -> None:
+    if not backend:
+        pytest.skip("replicas share a PostgreSQL store; SQLite has one server")
+    replicas = [start_server(tmp_path / f"replica-{n}", {**backend, **ALLOW_PRIVATE}) for n in range(2)]
+    try:
+        jobs = {
+            submit(replicas[n % 2], "shared", f"echo {n}", callbacks(receiver, queued={})) for n in range(20)
+        }
+        hooks = receiver.wait(20)
+        time.sleep(2)  # any duplicate would have come by now
+        assert sorted(hook.body["jobId"] for hook in receiver.requests) == sorted(jobs)
+        assert len({hook.headers["x-asman-delivery"] for hook in hooks}) == 20
+    finally:
+        for replica in replicas:
+            replica.stop()
