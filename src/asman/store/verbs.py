@@ -6,7 +6,7 @@ its own: claiming and lease expiry (SKIP LOCKED against a single writer), per-qu
 fast paths PostgreSQL takes to save round trips.
 
 Webhooks are an outbox: a verb that queues or finishes a job writes the deliveries this causes in its own
-transaction (`_hook_queued`, `_fire_callbacks`), and the server's delivery loop claims and sends them.
+transaction (`_keep_hooks`, `_fire_callbacks`), and the server's delivery loop claims and sends them.
 """
 
 from __future__ import annotations
