@@ -283,6 +283,28 @@ class Settings(BaseSettings):
         str,
         Setting("this API replica's name in worker listings", "a name", default_text="host name and pid"),
     ] = f"{socket.gethostname()}-{os.getpid()}"
+    webhook_allow_private_urls: Annotated[
+        bool,
+        Setting(
+            "send webhooks to loopback, private, link-local, CGNAT and other internal addresses",
+            BOOL,
+            default_text="`false` (`true` in local mode)",
+        ),
+    ] = False
+    webhook_expiry: Annotated[
+        Duration,
+        Setting(
+            "how long an undelivered webhook is retried before it is dropped",
+            DURATION,
+            default_text="`28d`",
+            metavar="DURATION",
+        ),
+    ] = 28 * 86_400
+    webhook_max_attempts: Annotated[
+        int,
+        Setting("attempts at one webhook before it is dropped", "a whole number of at least 1", metavar="N"),
+        Field(ge=1),
+    ] = 1000
 
     # -- worker
     api_url: Annotated[

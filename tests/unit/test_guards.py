@@ -33,6 +33,7 @@ def test_bucket_allows_a_burst_then_limits_then_refills() -> None:
         "http://[::1]/",
         "http://0.0.0.0/",
         "http://172.16.0.1/",
+        "http://100.64.0.1/",  # CGNAT
     ],
 )
 def test_internal_addresses_are_refused(url: str) -> None:

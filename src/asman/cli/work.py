@@ -70,7 +70,15 @@ def worker(
         worker_settings = dataclasses.replace(worker_settings, worker_id=settings.worker_id)
     start_logging(settings)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(worker_settings, settings if local else None))
+        asyncio.run(_serve(worker_settings, local_server_settings(settings) if local else None))
+
+
+def local_server_settings(settings: Settings) -> Settings:
+    """The server's settings in local mode: everything runs on this computer, so webhooks may go to it too
+    (unless the user said otherwise)."""
+    if "webhook_allow_private_urls" in settings.model_fields_set:
+        return settings
+    return settings.with_(webhook_allow_private_urls=True)
 
 
 async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> None:

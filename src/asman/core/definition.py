@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asman.core.errors import InvalidInput
+from asman.core.urls import http_target
 from asman.core.whatwg_url import https_href_without_query
 
 DataRefType = Literal["utf8", "base64", "json", "url", "key"]
@@ -114,6 +115,17 @@ class JobDefinition(_Model):
 class Callback(_Model):
     url: str
     payload: Any = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # Refused at submit, so the sender never holds a delivery it could not make; whether the address is
+        # public is only known when it is sent (names resolve differently over time).
+        try:
+            http_target(value)
+        except InvalidInput as error:
+            raise ValueError(error.message) from None
+        return value
 
 
 class Control(_Model):

@@ -1,16 +1,20 @@
-"""Which URLs a worker may fetch for a job: refusing loopback, private and link-local addresses keeps a job
-definition from turning a worker into a probe of the network it sits in (SSRF)."""
+"""Which URLs a worker may fetch for a job, and the server may send webhooks to: refusing loopback, private,
+link-local, shared (CGNAT) and other non-public addresses keeps a job definition from turning a worker or the
+server into a probe of the network it sits in (SSRF)."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from asman.core.errors import InvalidInput
 
 
-def _is_internal(address: str) -> bool:
+def is_internal(address: str) -> bool:
+    """Whether an address is anything but a public unicast one (`not is_global` adds what the named ranges
+    miss, such as CGNAT's 100.64.0.0/10)."""
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
@@ -21,7 +25,25 @@ def _is_internal(address: str) -> bool:
         or ip.is_reserved
         or ip.is_multicast
         or ip.is_unspecified
+        or not ip.is_global
     )
+
+
+def first_internal(addresses: Iterable[str]) -> str | None:
+    """The first internal address among those a host name resolved to: one is enough to refuse the name."""
+    return next((address for address in addresses if is_internal(address)), None)
+
+
+def http_target(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an http or https URL; InvalidInput for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"cannot use {url[:200]!r}: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput(f"cannot use {url[:200]!r}: only http and https URLs are allowed")
+    return parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
 def _addresses(host: str, port: int) -> set[str]:
@@ -61,22 +83,16 @@ def check_fetchable(url: str, trusted_prefixes: tuple[str, ...] = (), allow_priv
     """
     if any(_under(url, prefix) for prefix in trusted_prefixes if prefix):
         return
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise InvalidInput(f"cannot fetch {url[:200]!r}: {exc}") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"cannot fetch {url[:200]!r}: only http and https URLs are allowed")
+    _, host, port = http_target(url)
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+        infos = socket.getaddrinfo(host, port)
     except socket.gaierror as exc:
         raise InvalidInput(f"cannot resolve the host of {url[:200]!r}: {exc}") from exc
-    for info in infos:
-        if _is_internal(str(info[4][0])):
-            raise InvalidInput(
-                f"refusing to fetch {url[:200]!r}: it points to an internal address ({info[4][0]});"
-                " a worker started with --allow-private-urls may fetch it"
-            )
+    internal = first_internal(str(info[4][0]) for info in infos)
+    if internal is not None:
+        raise InvalidInput(
+            f"refusing to fetch {url[:200]!r}: it points to an internal address ({internal});"
+            " a worker started with --allow-private-urls may fetch it"
+        )

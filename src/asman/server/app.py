@@ -33,6 +33,7 @@ from asman.server.metrics import DurationHistograms
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.service import JobService, describe_validation
 from asman.server.web import STATIC_DIR, WebAssets, index_page
+from asman.server.webhooks import WebhookSender
 from asman.server.ws import worker_socket
 from asman.settings import Settings
 from asman.store import open_store
@@ -98,14 +99,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await notifier.open()
         service = JobService(settings, store, blob_store, notifier)
         hub = Hub(service)
+        webhooks = WebhookSender(service)
         app.state.settings = settings
         app.state.service = service
         app.state.blobs = blob_store
         app.state.hub = hub
+        app.state.webhooks = webhooks
         app.state.watchers = stream.Watchers()
         app.state.histograms = DurationHistograms()
         unsubscribe = notifier.subscribe(_observe_durations(app.state.histograms))
         hub.start()
+        webhooks.start()
         sweeper = asyncio.create_task(_sweep_loop(service), name="asman-sweeper")
         try:
             yield
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             unsubscribe()
+            await webhooks.stop()
             await hub.stop()
             await notifier.close()
             await blob_store.close()

@@ -1,6 +1,6 @@
 """The queue's use cases, and the only writer to the store: submit, cancel, delete and copy for clients; claim,
-renew, logs, finish and release for workers; lease expiry, worker registration and the expiry sweep for the
-server itself. Routes, the worker socket and the hub stay thin and call these; every change the store makes is
+renew, logs, finish and release for workers; lease expiry, worker registration, webhook deliveries and the
+expiry sweep for the server itself. Routes, the worker socket and the hub stay thin and call these; every change the store makes is
 published here as a typed event. The clock is injected, so tests can set the time."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from asman.core.errors import InvalidInput, NotFound, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
 from asman.core.names import check_job_id, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
+from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
 from asman.events.base import Notifier
 from asman.server.views import job_view
 from asman.settings import Settings
@@ -24,6 +25,9 @@ from asman.store import Store
 from asman.store.base import Assignment, JobRow, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
+
+# Where a request came in (its base URL), asked for only when needed: building it costs on the hot path.
+Origin = Callable[[], str]
 
 
 def now_ms() -> int:
@@ -101,7 +105,15 @@ class JobService:
             raise InvalidInput("'id' must be a string (or leave it out: the server computes it)")
         return definition, control, claimed
 
-    async def submit(self, queue: str, body: Any) -> JobRow:
+    def public_origin(self, origin: Origin | None = None) -> str:
+        """The API's public address: the configured one, else where the request came in."""
+        settings = self.settings
+        found = settings.public_url or (origin() if origin else "")
+        return (found or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+    async def submit(self, queue: str, body: Any, origin: Origin | None = None) -> JobRow:
+        """Queue a job (or join it, or answer its kept success). `origin` gives the address the request came in
+        on, for the links webhooks carry; it is asked only when there are webhooks."""
         check_queue(queue)
         definition, control, claimed = self.parse_submission(body)
         computed = job_id(definition)
@@ -112,7 +124,12 @@ class JobService:
             )
         namespace = control.namespace or DEFAULT_NAMESPACE
         now = self.now()
-        outcome = await self.store.submit(queue, computed, definition, namespace, now, self.expires_ms(now))
+        hooks = None
+        if control.callbacks:
+            hooks = hooks_of(control, self.public_origin(origin), int(self.settings.webhook_expiry * 1000))
+        outcome = await self.store.submit(
+            queue, computed, definition, namespace, now, self.expires_ms(now), hooks=hooks
+        )
         if outcome.transitions or outcome.stop:
             await self.publish(outcome.transitions, outcome.stop)
         return outcome.job
@@ -139,14 +156,16 @@ class JobService:
         if change is not None:
             await self.publish([change], [change] if change.reason in STOPS_CONTAINER else [])
 
-    async def copy(self, job: str, body: Any) -> JobRow:
+    async def copy(self, job: str, body: Any, origin: Origin | None = None) -> JobRow:
         check_job_id(job)
         if not isinstance(body, dict) or not isinstance(body.get("queue"), str):
             raise InvalidInput('send {"queue": "<target queue>", "control"?: {...}} to copy a job')
         definition = await self.store.get_definition(job)
         if definition is None:
             raise NotFound(f"no job {job}: it was never submitted or has expired")
-        return await self.submit(body["queue"], {"definition": definition, "control": body.get("control")})
+        return await self.submit(
+            body["queue"], {"definition": definition, "control": body.get("control")}, origin
+        )
 
     # -- workers ----------------------------------------------------------------------------------------------
 
@@ -207,6 +226,26 @@ class JobService:
     async def unregister_worker(self, queue: str, worker: str, replica: str) -> None:
         await self.store.remove_worker(queue, worker, replica)
         await self.notifier.publish(WorkersChanged(queue))
+
+    # -- webhooks ---------------------------------------------------------------------------------------------
+
+    async def claim_deliveries(self, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Up to `limit` webhook deliveries that are due, each leased to this caller for its next attempt."""
+        now = self.now()
+        return await self.store.claim_deliveries(now, limit, now + int(lease_seconds * 1000))
+
+    async def delivered(self, delivery: Delivery) -> None:
+        await self.store.drop_delivery(delivery.id)
+
+    async def delivery_failed(self, delivery: Delivery, error: str, permanent: bool = False) -> bool:
+        """Schedule a failed delivery's next attempt with backoff, or give it up (a permanent failure, the
+        attempts spent, or no attempt left before it expires); True when given up."""
+        due = self.now() + retry_delay_ms(delivery.attempt)
+        if permanent or delivery.attempt >= self.settings.webhook_max_attempts or due >= delivery.expires_ms:
+            await self.store.drop_delivery(delivery.id)
+            return True
+        await self.store.postpone_delivery(delivery.id, delivery.attempt, due, error)
+        return False
 
     async def sweep(self) -> int:
         """Delete what has expired: store rows, then blobs."""

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState
+from asman.core.webhooks import Delivery, Hooks
 
 
 def requested_gpus(definition: dict[str, Any]) -> int:
@@ -116,7 +117,12 @@ class Store(Protocol):
         namespace: str,
         now_ms: int,
         expires_ms: int,
-    ) -> SubmitOutcome: ...
+        hooks: Hooks | None = None,
+    ) -> SubmitOutcome:
+        """Queue a job, or add a namespace to it, or answer its kept success. `hooks` are written in the same
+        transaction: a `queued` delivery when this submit queued the job, a `finished` callback while the job
+        is unfinished. Every verb that finishes a job turns its callbacks into deliveries, in its transaction."""
+        ...
 
     async def claim(
         self, queue: str, worker_id: str, limit: int, max_gpus: int, lease_until_ms: int, now_ms: int
@@ -174,6 +180,20 @@ class Store(Protocol):
     async def remove_worker(self, queue: str, worker_id: str, replica: str) -> None: ...
 
     async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]: ...
+
+    async def claim_deliveries(self, now_ms: int, limit: int, lease_until_ms: int) -> list[Delivery]:
+        """Up to `limit` webhook deliveries due and not expired, oldest first, each as its next attempt leased
+        until `lease_until_ms`: no other caller gets them meanwhile, on any replica."""
+        ...
+
+    async def drop_delivery(self, delivery_id: str) -> None:
+        """A delivery is done with: delivered, or given up."""
+        ...
+
+    async def postpone_delivery(self, delivery_id: str, attempt: int, due_ms: int, error: str) -> bool:
+        """Attempt `attempt` failed: the next may start at `due_ms`. False when that attempt no longer holds the
+        delivery (its lease ran out and another sender took it)."""
+        ...
 
     async def sweep(self, now_ms: int) -> int:
         """Delete everything whose expiry has passed; return how many rows went."""

@@ -32,7 +32,7 @@ from asman.core.states import FinishedReason, JobState, Verb, transition
 from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_url
 from asman.store.base import Assignment
 from asman.store.migrate import migration_scripts
-from asman.store.sql import Program, ProgramFactory, Queries, count, one, rows, state_changed, value
+from asman.store.sql import STATE, Program, ProgramFactory, Queries, count, one, rows, state_changed, value
 from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, SqlStore
 
 log = logging.getLogger(__name__)
@@ -232,7 +232,12 @@ class PostgresStore(SqlStore):
             result,
             expires_ms,
         )
-        return state_changed(row) if row is not None else None
+        if row is None:
+            return None
+        # A statement of its own, not one more part of the one above: that one's snapshot predates the row lock
+        # it may have waited for, so it could miss a callback the submit holding that lock just added.
+        yield from self._fire_callbacks(row)
+        return state_changed(row)
 
     async def renew(
         self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
@@ -284,7 +289,12 @@ class PostgresStore(SqlStore):
                 again.value,
                 FinishedReason.WORKER_LOST.value,
             )
-            return [state_changed(row[1:]) for row in sorted(found, key=lambda row: int(row[0]))]
+            changes = []
+            for row in sorted(found, key=lambda row: int(row[0])):
+                if row[1 + STATE] == FINISHED:  # the retry budget is spent
+                    yield from self._fire_callbacks(row[1:])
+                changes.append(state_changed(row[1:]))
+            return changes
 
         return await self._execute(program)
 

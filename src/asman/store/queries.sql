@@ -166,6 +166,47 @@ DELETE FROM workers WHERE queue = ? AND worker_id = ? AND replica = ?
 -- name: list_workers
 SELECT queue, worker_id, replica, info, seen_ms FROM workers WHERE queue = ? AND seen_ms >= ? ORDER BY worker_id
 
+-- Webhooks (core/webhooks.py). The outbox gets a delivery in the transaction of the change that causes it.
+-- name: add_delivery
+INSERT INTO webhooks (id, event, queue, job_id, namespace, url, config, origin, due_ms, created_ms, expires_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+
+-- A submit's `finished` callback, kept until the job finishes. The same namespace and URL again keeps one
+-- callback (and its delivery id), with the latest payload.
+-- name: add_callback
+INSERT INTO job_callbacks (queue, job_id, namespace, url, id, config, origin, lifetime_ms, expires_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (queue, job_id, namespace, url) DO UPDATE SET config = excluded.config, origin = excluded.origin,
+    lifetime_ms = excluded.lifetime_ms, expires_ms = GREATEST(job_callbacks.expires_ms, excluded.expires_ms)
+
+-- A job finished: each of its callbacks becomes a delivery, then they go (each fires once). CASTs type the
+-- parameters PostgreSQL cannot infer from a SELECT list.
+-- name: fire_callbacks
+INSERT INTO webhooks (id, event, queue, job_id, namespace, url, config, origin, reason, exit_code, due_ms,
+    created_ms, expires_ms)
+SELECT id, CAST(? AS TEXT), queue, job_id, namespace, url, config, origin, CAST(? AS TEXT), CAST(? AS INTEGER),
+    CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT) + lifetime_ms
+FROM job_callbacks WHERE queue = ? AND job_id = ?
+
+-- name: drop_callbacks
+DELETE FROM job_callbacks WHERE queue = ? AND job_id = ?
+
+-- Deliveries due, oldest first, leased to one sender: SKIP LOCKED passes over those another replica is
+-- claiming; the lease (a later due_ms) keeps them from everyone else until it runs out.
+-- name: claim_deliveries
+WITH picked AS (
+    SELECT id FROM webhooks WHERE due_ms <= ? AND expires_ms > ? ORDER BY due_ms LIMIT ? FOR UPDATE SKIP LOCKED
+)
+UPDATE webhooks SET attempts = attempts + 1, due_ms = ? WHERE id IN (SELECT id FROM picked)
+RETURNING id, event, queue, job_id, namespace, url, config, origin, reason, exit_code, attempts, expires_ms
+
+-- name: drop_delivery
+DELETE FROM webhooks WHERE id = ?
+
+-- Only the attempt that holds the lease may set the next one.
+-- name: postpone_delivery
+UPDATE webhooks SET due_ms = ?, last_error = ? WHERE id = ? AND attempts = ?
+
 -- Driven by the expiry indexes, so a store of millions of live jobs is not scanned every sweep.
 -- name: sweep_namespaces
 DELETE FROM namespaces WHERE (queue, job_id) IN (SELECT queue, job_id FROM queue_jobs WHERE expires_ms < ?)
@@ -184,6 +225,12 @@ DELETE FROM results WHERE expires_ms < ?
 
 -- name: sweep_logs
 DELETE FROM logs WHERE expires_ms < ?
+
+-- name: sweep_callbacks
+DELETE FROM job_callbacks WHERE expires_ms < ?
+
+-- name: sweep_deliveries
+DELETE FROM webhooks WHERE expires_ms < ?
 
 -- name: sweep_workers
 DELETE FROM workers WHERE seen_ms < ?

@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 
 from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState
+from asman.core.webhooks import Delivery
 from asman.store.base import JobRow, WorkerRow
 
 T = TypeVar("T")
@@ -26,7 +27,7 @@ Mode = Literal["one", "all", "value", "count"]
 
 JOB_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code"
 # Positions in a job row.
-STATE, REASON, ATTEMPT, WORKER, SEQ = 2, 3, 4, 5, 8
+QUEUE, JOB_ID, STATE, REASON, ATTEMPT, WORKER, UPDATED, SEQ, EXIT_CODE = 0, 1, 2, 3, 4, 5, 7, 8, 9
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +139,8 @@ def state_changed(values: Any) -> StateChanged:
 def worker_row(values: Any, info: dict[str, Any]) -> WorkerRow:
     queue, worker_id, replica, _, seen_ms = tuple(values)
     return WorkerRow(queue, worker_id, replica, info, seen_ms)
+
+
+def delivery(values: Any) -> Delivery:
+    """A claimed webhook delivery, from a row of `claim_deliveries`."""
+    return Delivery(*tuple(values))

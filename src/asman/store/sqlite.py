@@ -334,7 +334,7 @@ class SqliteStore(SqlStore):
                     row = conn.execute(self.q.requeue_lease, (state.value, now_ms, seq)).fetchone()
                 else:  # the worker is kept, for the record
                     conn.execute(self.q.count_failure, (seq,))
-                    row = conn.execute(self.q.end_job, (state.value, reason.value, now_ms, seq)).fetchone()
+                    row = _drive(conn, self._end(seq, reason, now_ms))
                 changes.append(state_changed(row))
             return changes
 

@@ -4,6 +4,9 @@
 `sql.py`) in one transaction. A dialect supplies how programs run (`_execute`) and the few verbs that are truly
 its own: claiming and lease expiry (SKIP LOCKED against a single writer), per-queue counts, and the one-statement
 fast paths PostgreSQL takes to save round trips.
+
+Webhooks are an outbox: a verb that queues or finishes a job writes the deliveries this causes in its own
+transaction (`_keep_hooks`, `_fire_callbacks`), and the server's delivery loop claims and sends them.
 """
 
 from __future__ import annotations
@@ -17,17 +20,25 @@ from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.events import StateChanged
 from asman.core.logs import with_newlines
 from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobState, Verb, transition
+from asman.core.webhooks import FINISHED as FINISHED_EVENT
+from asman.core.webhooks import QUEUED as QUEUED_EVENT
+from asman.core.webhooks import Delivery, Hooks
 from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, WorkerRow, exit_code_of, requested_gpus
 from asman.store.sql import (
     ATTEMPT,
+    EXIT_CODE,
+    JOB_ID,
+    QUEUE,
     REASON,
     SEQ,
     STATE,
+    UPDATED,
     WORKER,
     Program,
     ProgramFactory,
     Queries,
     count,
+    delivery,
     job_row,
     one,
     rows,
@@ -68,7 +79,62 @@ class SqlStore(abc.ABC):
 
     def _end(self, seq: int, reason: FinishedReason, now_ms: int) -> Program[Any]:
         row = yield one(self.q.end_job, FINISHED, reason.value, now_ms, seq)
+        yield from self._fire_callbacks(row)
         return row
+
+    def _fire_callbacks(self, row: Any) -> Program[None]:
+        """The job of `row` just finished: its `finished` callbacks become deliveries, each once."""
+        at = row[UPDATED]
+        fired = yield count(
+            self.q.fire_callbacks,
+            FINISHED_EVENT,
+            row[REASON],
+            row[EXIT_CODE],
+            at,
+            at,
+            at,
+            row[QUEUE],
+            row[JOB_ID],
+        )
+        if fired:
+            yield count(self.q.drop_callbacks, row[QUEUE], row[JOB_ID])
+
+    def _keep_hooks(
+        self, hooks: Hooks, row: Any, queued: bool, namespace: str, now_ms: int, expires_ms: int
+    ) -> Program[None]:
+        """A submit's webhooks: `queued` is sent when this submit queued the job, `finished` waits for the job to
+        finish (a job already finished, a kept success, has nothing left to wait for)."""
+        queue, job_id = row[QUEUE], row[JOB_ID]
+        if hooks.queued is not None and queued:
+            target = hooks.queued
+            yield count(
+                self.q.add_delivery,
+                target.id,
+                QUEUED_EVENT,
+                queue,
+                job_id,
+                namespace,
+                target.url,
+                target.config,
+                hooks.origin,
+                now_ms,
+                now_ms,
+                now_ms + hooks.lifetime_ms,
+            )
+        if hooks.finished is not None and JobState(row[STATE]) in UNFINISHED:
+            target = hooks.finished
+            yield count(
+                self.q.add_callback,
+                queue,
+                job_id,
+                namespace,
+                target.url,
+                target.id,
+                target.config,
+                hooks.origin,
+                hooks.lifetime_ms,
+                expires_ms,  # as long as the queue entry it waits on
+            )
 
     def _insert_new(
         self,
@@ -129,6 +195,7 @@ class SqlStore(abc.ABC):
         namespace: str,
         now_ms: int,
         expires_ms: int,
+        hooks: Hooks | None = None,
     ) -> SubmitOutcome:
         text = orjson.dumps(definition).decode()
         gpus = requested_gpus(definition)
@@ -155,6 +222,9 @@ class SqlStore(abc.ABC):
                     yield count(self.q.drop_failed_result, job_id, SUCCESS)
                     row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
                     transitions.append(state_changed(row))
+            if hooks is not None:
+                queued = bool(transitions) and row[STATE] == QUEUED
+                yield from self._keep_hooks(hooks, row, queued, namespace, now_ms, expires_ms)
             added = inserted or bool((yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)))
             stop: list[StateChanged] = []
             # A job new to this namespace, or queued again in it, is its newest job.
@@ -222,6 +292,7 @@ class SqlStore(abc.ABC):
         if row is None:
             return None
         yield count(self.q.keep_result, job_id, reason.value, result, now_ms, expires_ms, exit_code)
+        yield from self._fire_callbacks(row)
         return state_changed(row)
 
     async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None:
@@ -261,6 +332,27 @@ class SqlStore(abc.ABC):
             ended = yield from self._end(row[SEQ], reason, now_ms)
             # Report the attempt and worker the job had, so a running container can be stopped.
             return StateChanged(queue, job_id, JobState.FINISHED, reason, row[ATTEMPT], row[WORKER], ended[7])
+
+        return await self._execute(program)
+
+    # -- webhooks ---------------------------------------------------------------------------------------------
+
+    async def claim_deliveries(self, now_ms: int, limit: int, lease_until_ms: int) -> list[Delivery]:
+        def program() -> Program[list[Delivery]]:
+            found = yield rows(self.q.claim_deliveries, now_ms, now_ms, limit, lease_until_ms)
+            return [delivery(row) for row in found]
+
+        return await self._execute(program) if limit > 0 else []
+
+    async def drop_delivery(self, delivery_id: str) -> None:
+        def program() -> Program[None]:
+            yield count(self.q.drop_delivery, delivery_id)
+
+        await self._execute(program)
+
+    async def postpone_delivery(self, delivery_id: str, attempt: int, due_ms: int, error: str) -> bool:
+        def program() -> Program[bool]:
+            return bool((yield count(self.q.postpone_delivery, due_ms, error[:1000], delivery_id, attempt)))
 
         return await self._execute(program)
 
@@ -374,6 +466,8 @@ class SqlStore(abc.ABC):
                 self.q.sweep_jobs,
                 self.q.sweep_results,
                 self.q.sweep_logs,
+                self.q.sweep_callbacks,
+                self.q.sweep_deliveries,
             ):
                 removed += yield count(sql, now_ms)
             yield count(self.q.sweep_workers, now_ms - _WORKER_MEMORY_MS)

@@ -62,7 +62,7 @@ class DirectRoute(APIRoute):
 async def submit(queue: str, request: Request) -> Response:
     service = _service(request)
     body = await read_json(request, service.settings.max_body_bytes)
-    job = await service.submit(queue, body)
+    job = await service.submit(queue, body, lambda: str(request.base_url))
     return JSONResponse(
         {
             "success": True,
@@ -264,5 +264,5 @@ async def delete(queue: str, job_id: str, request: Request) -> Response:
 async def copy(job_id: str, request: Request) -> Response:
     service = _service(request)
     body = await read_json(request, service.settings.max_body_bytes)
-    job = await service.copy(job_id, body)
+    job = await service.copy(job_id, body, lambda: str(request.base_url))
     return JSONResponse({"success": True, "jobId": job.job_id, "queue": job.queue, "state": job.state.value})
