@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import secrets
 import signal
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from asman.core.definition import job_id
+from asman.core.events import LogsAppended
+from asman.server import client_ws
 from asman.settings import Settings
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import Served, ServerProcess, start_server
@@ -441,3 +444,38 @@ async def test_a_client_on_one_replica_sees_a_worker_on_another(
     assert browser.states(job) == ["Queued", "Running", "Finished"]
     assert browser.of_type("JobStatusPayload")[0]["logs"][0][0] == "far away\n"
     await asyncio.gather(browser.close(), worker.close())
+
+
+async def test_a_client_that_stops_reading_is_dropped_and_holds_up_no_one(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_ws, "OUTBOX_FRAMES", 20)
+    queue = "cws-slow"
+    job = await served.submit(queue, "echo chatty")
+    fast = await Browser.open(served.url, queue)
+    # The library stops reading after one frame nobody took (max_queue=1), and a small fixed receive buffer
+    # (no autotuning, which here grows to 32 MB) and no compression make the server's writes block soon after.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    sock.setblocking(False)
+    address = httpx.URL(served.url)
+    await asyncio.get_running_loop().sock_connect(sock, (address.host, address.port))
+    slow = await connect(
+        f"ws://{address.host}:{address.port}/q/{queue}/client", sock=sock, max_queue=1, compression=None
+    )
+    await asyncio.sleep(0.5)  # the slow one gets live frames once it has had its first JobStates
+    line = "x" * 60_000
+    for index in range(400):  # ~24 MB
+        await served.notifier.publish(LogsAppended(queue, job, 1, "run", index, [[line, index, False]]))
+        if index % 20 == 0:
+            await asyncio.sleep(0)  # let the writers run, as the notifier's real sources do
+    await fast.wait(lambda: len(fast.of_type("JobStatusPayload")) == 400, "every log frame", timeout=60)
+    deadline = time.monotonic() + 20
+    while await served.clients(queue) != 1:
+        assert time.monotonic() < deadline, "the slow client was never dropped"
+        await asyncio.sleep(0.1)
+    with contextlib.suppress(ConnectionClosed, TimeoutError):
+        async with asyncio.timeout(5):
+            async for _ in slow:
+                pass
+    await fast.close()

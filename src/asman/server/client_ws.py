@@ -163,17 +163,23 @@ class Client:
         self.address = address
         self.active = False  # broadcasts reach it only after its own Workers and JobStates
         self.dropped = False
+        self.writer: asyncio.Task[None] | None = None
         self._outbox: deque[str] = deque()
         self._ready = asyncio.Event()
 
     def push(self, text: str) -> None:
         if self.dropped:
             return
-        if len(self._outbox) >= OUTBOX_FRAMES:
-            self.dropped = True  # it fell behind: it reconnects and starts again from a fresh JobStates
-        else:
+        if len(self._outbox) < OUTBOX_FRAMES:
             self._outbox.append(text)
-        self._ready.set()
+            self._ready.set()
+            return
+        # It fell behind: it reconnects and starts again from a fresh JobStates. Its writer is most likely
+        # stuck in a send the client does not read, so it is stopped rather than told.
+        self.dropped = True
+        self._outbox.clear()
+        if self.writer is not None:
+            self.writer.cancel()
 
     def refuse(self, error: AsmanError, job: Any = None) -> None:
         payload: dict[str, Any] = {"error": error.code, "message": error.message}
@@ -182,16 +188,14 @@ class Client:
         self.push(_frame(ERROR, payload))
 
     async def write(self) -> None:
-        """Send what is pushed, until the client is dropped or stops reading."""
+        """Send what is pushed, until the client stops reading (or is dropped, which cancels this)."""
         while True:
             await self._ready.wait()
             self._ready.clear()
-            while self._outbox and not self.dropped:
+            while self._outbox:
                 text = self._outbox.popleft()
                 async with asyncio.timeout(STALLED_CLIENT_SECONDS):
                     await self.websocket.send_text(text)
-            if self.dropped:
-                return
 
 
 class Room:
@@ -439,17 +443,15 @@ async def client_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     client = Client(websocket, client_address(websocket.scope, rooms.trust_proxy))
     room = rooms.join(queue, client)
-    tasks = [
-        asyncio.create_task(_read(rooms, room, client), name="asman-client-read"),
-        asyncio.create_task(client.write(), name="asman-client-write"),
-    ]
+    client.writer = asyncio.create_task(client.write(), name="asman-client-write")
+    tasks = [asyncio.create_task(_read(rooms, room, client), name="asman-client-read"), client.writer]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        rooms.leave(room, client)
         for task in tasks:
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        rooms.leave(room, client)
     if isinstance(results[1], TimeoutError):
         log.warning(
             "closed a client socket of queue %s that read nothing for %g s", queue, STALLED_CLIENT_SECONDS
