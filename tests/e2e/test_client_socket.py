@@ -4,12 +4,8 @@ and a real worker runs the job in a container."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +13,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
 from asman.core.definition import job_id
+from tests.support.browser import local_page
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -49,33 +46,15 @@ function run(socketUrl, job, definition) {
 
 
 @pytest.fixture
-def page_server(tmp_path: Path) -> Iterator[str]:
-    """The page, from a loopback server of its own: another origin than Asman's. (A page Playwright fulfils
-    itself counts as public, and Chromium's local-network checks then refuse its loopback socket.)"""
-    folder = tmp_path / "site"
-    folder.mkdir()
-    (folder / "client.html").write_text(PAGE, encoding="utf-8")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/client.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+def page_url() -> Iterator[str]:
+    with local_page(PAGE) as url:
+        yield url
 
 
 def test_a_browser_submits_over_the_client_socket_and_sees_it_finish(
-    stack: Stack, page: Page, page_server: str
+    stack: Stack, page: Page, page_url: str
 ) -> None:
-    page.goto(page_server)
+    page.goto(page_url)
     definition: dict[str, Any] = {"image": stack.image, "command": "sh -c 'sleep 1 && echo from-chromium'"}
     job = job_id(definition)
     socket_url = stack.url.replace("http://", "ws://") + f"/q/{stack.queue}/client"

@@ -24,13 +24,13 @@ from starlette.websockets import WebSocket
 from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.errors import AsmanError, InvalidInput, RateLimited
 from asman.core.events import Event, LogsAppended, Resync, StateChanged, WorkersChanged
-from asman.core.names import check_queue
 from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason, JobState
 from asman.server.limits import TokenBuckets, client_address
 from asman.server.routes.queues import connected_workers
 from asman.server.routes.stream import Watchers
 from asman.server.service import JobService
+from asman.server.ws import socket_queue
 from asman.store.base import JobRow, WorkerRow
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ CACHE_JOBS = 5 * SNAPSHOT_JOBS
 PENDING_ASKS = 1000
 OUTBOX_FRAMES = 1000
 STALLED_CLIENT_SECONDS = 60.0
+_QUEUE_JOB_KEYS = ("queuedTime", "state", "time", "worker", "attempt", "finishedReason", "exitCode")
 _RANK = {JobState.QUEUED: 0, JobState.RUNNING: 1, JobState.FINISHED: 2}
 
 
@@ -79,18 +80,9 @@ def sendable(job: dict[str, Any]) -> bool:
 
 def queue_job(row: JobRow) -> dict[str, Any]:
     """A job row as upstream's QueueJob, with Asman's `attempt` and `exitCode` beside its fields."""
-    job: dict[str, Any] = {
-        "queuedTime": row.queued_ms,
-        "state": row.state.value,
-        "time": row.updated_ms,
-        "worker": row.worker or "",
-        "namespaces": sorted(row.namespaces),
-        "attempt": row.attempt,
-    }
-    if row.reason is not None:
-        job["finishedReason"] = row.reason.value
-    if row.exit_code is not None:
-        job["exitCode"] = row.exit_code
+    summary = row.summary()
+    job = {key: summary[key] for key in _QUEUE_JOB_KEYS if key in summary}
+    job["namespaces"] = sorted(row.namespaces)
     return job
 
 
@@ -433,11 +425,8 @@ class ClientRooms:
 
 
 async def client_socket(websocket: WebSocket) -> None:
-    queue = websocket.path_params["queue"]
-    try:
-        check_queue(queue)
-    except AsmanError as exc:
-        await websocket.close(code=1008, reason=exc.message[:120])
+    queue = await socket_queue(websocket)
+    if queue is None:
         return
     rooms: ClientRooms = websocket.app.state.clients
     await websocket.accept()
