@@ -10,10 +10,8 @@ import base64
 import contextlib
 import hashlib
 import html
-import http.server
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ import pytest
 from playwright.sync_api import FilePayload, Frame, Locator, Page, expect
 
 from asman.core.definition import job_id
+from tests.support.browser import local_page
 from tests.support.server import ServerProcess
 from tests.support.stack import Stack
 
@@ -45,31 +44,11 @@ def share_hash(definition: dict[str, Any], queue: str | None, *, question_mark: 
 @contextlib.contextmanager
 def embedding_page(src: str) -> Iterator[str]:
     """A page of another origin (a second local HTTP server) that embeds `src` in an iframe."""
-    body = (
+    with local_page(
         '<!doctype html><meta charset="utf-8"><title>Embedding page</title><h1>Some notebook</h1>'
         f'<iframe title="Asman job" width="1000" height="760" src="{html.escape(src)}"></iframe>'
-    ).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    ) as url:
+        yield url
 
 
 def submit(url: str, queue: str, definition: dict[str, Any]) -> str:

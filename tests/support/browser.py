@@ -2,15 +2,20 @@
 
 `browser` is one headless Chromium per session; `page` is a fresh desktop-sized context per test and
 `narrow_page` a phone-sized one. Both fail the test on an uncaught JavaScript error in the page. `screenshot(page,
-name)` saves a full-page PNG under test-artifacts/screenshots/ (gitignored).
+name)` saves a full-page PNG under test-artifacts/screenshots/ (gitignored). `local_page(html)` serves a page
+from a loopback server of its own, an origin other than Asman's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Error, Page, ViewportSize, sync_playwright
@@ -102,3 +107,31 @@ def screenshot() -> Callable[[Page, str], Path]:
         return path
 
     return take
+
+
+@contextlib.contextmanager
+def local_page(html: str) -> Iterator[str]:
+    """The URL of `html` served from 127.0.0.1 on a port of its own. (A page Playwright fulfils itself counts
+    as public, and Chromium's local-network checks then refuse its requests to a loopback server.)"""
+    body = html.encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

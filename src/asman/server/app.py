@@ -26,6 +26,8 @@ from asman.core.states import JobState
 from asman.events.base import Notifier
 from asman.events.local import LocalNotifier
 from asman.mcp.http import mount_agents
+from asman.server.client_ws import PATHS as CLIENT_SOCKET_PATHS
+from asman.server.client_ws import ClientRooms, client_socket
 from asman.server.http import JSONResponse, error_response, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.hub = hub
         app.state.webhooks = webhooks
         app.state.watchers = stream.Watchers()
+        app.state.clients = ClientRooms(service, app.state.watchers)
         app.state.histograms = DurationHistograms()
         unsubscribe = notifier.subscribe(_observe_durations(app.state.histograms))
         hub.start()
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
             unsubscribe()
+            await app.state.clients.close()
             await webhooks.stop()
             await hub.stop()
             await notifier.close()
@@ -181,6 +185,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(stream.router)
     app.include_router(jobs.router)
     app.add_api_websocket_route("/q/{queue}/worker", worker_socket)
+    for path in CLIENT_SOCKET_PATHS:
+        app.add_api_websocket_route(path, client_socket)
     mount_agents(app)
     if STATIC_DIR.is_dir():
         app.mount("/static", WebAssets(directory=STATIC_DIR), name="static")

@@ -14,22 +14,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 _IDLE_SECONDS = 300.0
 
 
-class RateLimiter:
-    def __init__(self, app: ASGIApp, rate: float, burst: float, trust_proxy: bool = False) -> None:
-        self.app = app
+def client_address(scope: Scope, trust_proxy: bool) -> str:
+    """Who sent a request or opened a socket: the peer, or the first X-Forwarded-For hop behind a proxy."""
+    if trust_proxy:
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                return str(value.decode("latin-1").split(",")[0].strip())
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class TokenBuckets:
+    """A token bucket per client address; HTTP requests and client WebSocket frames each draw from one."""
+
+    def __init__(self, rate: float, burst: float) -> None:
         self.rate = rate
         self.burst = max(burst, 1.0)
-        self.trust_proxy = trust_proxy
         self._buckets: dict[str, tuple[float, float]] = {}
         self._last_prune = time.monotonic()
-
-    def _client(self, scope: Scope) -> str:
-        if self.trust_proxy:
-            for name, value in scope.get("headers", ()):
-                if name == b"x-forwarded-for":
-                    return str(value.decode("latin-1").split(",")[0].strip())
-        client = scope.get("client")
-        return str(client[0]) if client else "unknown"
 
     def allow(self, client: str, now: float) -> float:
         """0 when the request may go ahead, else the seconds until it would."""
@@ -49,11 +51,18 @@ class RateLimiter:
         for key in idle:
             del self._buckets[key]
 
+
+class RateLimiter(TokenBuckets):
+    def __init__(self, app: ASGIApp, rate: float, burst: float, trust_proxy: bool = False) -> None:
+        super().__init__(rate, burst)
+        self.app = app
+        self.trust_proxy = trust_proxy
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") == "/healthz":
             await self.app(scope, receive, send)
             return
-        wait = self.allow(self._client(scope), time.monotonic())
+        wait = self.allow(client_address(scope, self.trust_proxy), time.monotonic())
         if wait <= 0:
             await self.app(scope, receive, send)
             return

@@ -25,13 +25,20 @@ log = logging.getLogger(__name__)
 MAX_LOG_LINES_PER_MESSAGE = 10_000
 
 
-async def worker_socket(websocket: WebSocket) -> None:
-    hub: Hub = websocket.app.state.hub
-    queue = websocket.path_params["queue"]
+async def socket_queue(websocket: WebSocket) -> str | None:
+    """The queue a socket is opened on, or None once a bad name has been refused."""
+    queue: str = websocket.path_params["queue"]
     try:
-        check_queue(queue)
+        return check_queue(queue)
     except AsmanError as exc:
         await websocket.close(code=1008, reason=exc.message[:120])
+        return None
+
+
+async def worker_socket(websocket: WebSocket) -> None:
+    hub: Hub = websocket.app.state.hub
+    queue = await socket_queue(websocket)
+    if queue is None:
         return
     required = hub.settings.worker_token(queue)
     if required is not None:
