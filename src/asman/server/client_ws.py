@@ -26,10 +26,12 @@ from asman.core.errors import AsmanError, InvalidInput, RateLimited
 from asman.core.events import Event, LogsAppended, Resync, StateChanged, WorkersChanged
 from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason, JobState
+from asman.server import views
 from asman.server.limits import TokenBuckets, client_address
 from asman.server.routes.queues import connected_workers
 from asman.server.routes.stream import Watchers
 from asman.server.service import JobService
+from asman.server.views import HIDDEN_REASONS
 from asman.server.ws import socket_queue
 from asman.store.base import JobRow, WorkerRow
 
@@ -52,15 +54,6 @@ PONG = "PONG"
 
 # Upstream's step names: its browser sorts log lines into run and build logs by them.
 STEP_NAMES = {STEP_RUN: JobState.RUNNING.value, STEP_BUILD: "docker build"}
-# Finished jobs that listings and broadcasts leave out (upstream's "sendable" filter).
-HIDDEN_REASONS = frozenset(
-    {
-        FinishedReason.WORKER_LOST,
-        FinishedReason.JOB_REPLACED_BY_CLIENT,
-        FinishedReason.CANCELLED,
-        FinishedReason.DELETED,
-    }
-)
 
 SNAPSHOT_EVERY = 10.0  # seconds between full JobStates, as upstream
 SNAPSHOT_GAP = 0.5  # at most two full JobStates a second, however fast jobs are submitted
@@ -79,11 +72,10 @@ def sendable(job: dict[str, Any]) -> bool:
 
 
 def queue_job(row: JobRow) -> dict[str, Any]:
-    """A job row as upstream's QueueJob, with Asman's `attempt` and `exitCode` beside its fields."""
-    summary = row.summary()
-    job = {key: summary[key] for key in _QUEUE_JOB_KEYS if key in summary}
-    job["namespaces"] = sorted(row.namespaces)
-    return job
+    """A job row as upstream's QueueJob, with Asman's `attempt` and `exitCode` beside its fields (the job's
+    id is the key it is listed under)."""
+    summary = views.queue_job(row)
+    return {key: summary[key] for key in (*_QUEUE_JOB_KEYS, "namespaces") if key in summary}
 
 
 def _overlay(job: dict[str, Any], change: StateChanged) -> dict[str, Any]:
