@@ -33,7 +33,7 @@ from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_
 from asman.store.base import Assignment
 from asman.store.migrate import migration_scripts
 from asman.store.sql import STATE, Program, ProgramFactory, Queries, count, one, rows, state_changed, value
-from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, SqlStore
+from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, NewJob, SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -179,32 +179,15 @@ class PostgresStore(SqlStore):
 
     # -- one-statement fast paths -----------------------------------------------------------------------------
 
-    def _insert_new(
-        self,
-        queue: str,
-        job_id: str,
-        definition: str,
-        gpus: int,
-        namespace: str,
-        now_ms: int,
-        expires_ms: int,
-    ) -> Program[Any]:
+    def _insert_new(self, new: NewJob) -> Program[Any]:
         row = yield one(
             self.q.insert_job_in_full,
-            job_id,
+            new.job_id,
             SUCCESS,
-            queue,
-            job_id,
-            FINISHED,
-            QUEUED,
-            SUCCESS,
-            gpus,
-            now_ms,
-            now_ms,
-            expires_ms,
-            definition,
-            expires_ms,
-            namespace,
+            *new.row_params(),
+            new.definition,
+            new.expires_ms,
+            new.namespace,
         )
         return row
 

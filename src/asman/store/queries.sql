@@ -42,7 +42,7 @@ SELECT definition FROM jobs WHERE id = ?
 -- does this, the definition and the namespace in one statement: `insert_job_in_full`.
 -- name: insert_job
 INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
-SELECT ?, ?, CASE WHEN kept.n = 0 THEN ? ELSE ? END, CASE WHEN kept.n = 0 THEN NULL ELSE ? END,
+SELECT ?, ?, CASE WHEN kept.n > 0 THEN ? ELSE ? END, CASE WHEN kept.n > 0 THEN ? END,
     ?, ?, ?, ?, kept.exit_code
 FROM (SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results WHERE job_id = ? AND reason = ?) AS kept
 WHERE true

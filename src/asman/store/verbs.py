@@ -12,6 +12,7 @@ transaction (`_keep_hooks`, `_fire_callbacks`), and the server's delivery loop c
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -57,6 +58,34 @@ SUCCESS = FinishedReason.SUCCESS.value
 _NO_CURSOR = 2**62
 # Workers unseen this long are forgotten by the sweep.
 _WORKER_MEMORY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a submit writes for a job new to its queue."""
+
+    queue: str
+    job_id: str
+    definition: str  # as JSON text
+    gpus: int
+    namespace: str
+    now_ms: int
+    expires_ms: int
+
+    def row_params(self) -> tuple[Any, ...]:
+        """The queue row's parameters, as both dialects' insert statements take them: Finished at once with
+        the kept success's exit code when there is one, else Queued."""
+        return (
+            self.queue,
+            self.job_id,
+            FINISHED,
+            QUEUED,
+            SUCCESS,
+            self.gpus,
+            self.now_ms,
+            self.now_ms,
+            self.expires_ms,
+        )
 
 
 class JobVanished(Exception):
@@ -136,34 +165,12 @@ class SqlStore(abc.ABC):
                 expires_ms,  # as long as the queue entry it waits on
             )
 
-    def _insert_new(
-        self,
-        queue: str,
-        job_id: str,
-        definition: str,
-        gpus: int,
-        namespace: str,
-        now_ms: int,
-        expires_ms: int,
-    ) -> Program[Any]:
+    def _insert_new(self, new: NewJob) -> Program[Any]:
         """A job new to its queue written with its definition and namespace; None when the queue has it."""
-        row = yield one(
-            self.q.insert_job,
-            queue,
-            job_id,
-            QUEUED,
-            FINISHED,
-            SUCCESS,
-            gpus,
-            now_ms,
-            now_ms,
-            expires_ms,
-            job_id,
-            SUCCESS,
-        )
+        row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS)
         if row is not None:
-            yield count(self.q.save_definition, job_id, definition, now_ms, expires_ms)
-            yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)
+            yield count(self.q.save_definition, new.job_id, new.definition, new.now_ms, new.expires_ms)
+            yield count(self.q.add_namespace, new.queue, new.job_id, new.namespace, new.now_ms)
         return row
 
     def _replace_rivals(
@@ -202,7 +209,9 @@ class SqlStore(abc.ABC):
 
         def program() -> Program[SubmitOutcome]:
             transitions: list[StateChanged] = []
-            row = yield from self._insert_new(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
+            row = yield from self._insert_new(
+                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
+            )
             inserted = row is not None
             if inserted:
                 transitions.append(state_changed(row))
