@@ -33,7 +33,7 @@ from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_
 from asman.store.base import Assignment
 from asman.store.migrate import migration_scripts
 from asman.store.sql import STATE, Program, ProgramFactory, Queries, count, one, rows, state_changed, value
-from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, NewJob, SqlStore
+from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, NewJob, Outcome, SqlStore
 
 log = logging.getLogger(__name__)
 
@@ -191,29 +191,9 @@ class PostgresStore(SqlStore):
         )
         return row
 
-    def _finish(
-        self,
-        queue: str,
-        job_id: str,
-        attempt: int,
-        reason: FinishedReason,
-        result: str,
-        exit_code: int | None,
-        now_ms: int,
-        expires_ms: int,
-    ) -> Program[StateChanged | None]:
+    def _finish(self, outcome: Outcome) -> Program[StateChanged | None]:
         row = yield one(
-            self.q.finish_attempt_in_full,
-            FINISHED,
-            reason.value,
-            now_ms,
-            exit_code,
-            queue,
-            job_id,
-            RUNNING,
-            attempt,
-            result,
-            expires_ms,
+            self.q.finish_attempt_in_full, *outcome.update_params(), outcome.result, outcome.expires_ms
         )
         if row is None:
             return None

@@ -88,6 +88,29 @@ class NewJob:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a finish writes: the attempt's row, and its result."""
+
+    queue: str
+    job_id: str
+    attempt: int
+    reason: FinishedReason
+    result: str  # as JSON text
+    exit_code: int | None
+    now_ms: int
+    expires_ms: int
+
+    def update_params(self) -> tuple[Any, ...]:
+        """The current attempt's row finished (nothing when the attempt is stale)."""
+        reason = self.reason.value
+        return (FINISHED, reason, self.now_ms, self.exit_code, self.queue, self.job_id, RUNNING, self.attempt)
+
+    def result_params(self) -> tuple[Any, ...]:
+        reason = self.reason.value
+        return (self.job_id, reason, self.result, self.now_ms, self.expires_ms, self.exit_code)
+
+
 class JobVanished(Exception):
     """The row a verb found gone before it could lock it (swept, or deleted by another replica): the verb is
     run again from the start, and then finds the job new."""
@@ -277,30 +300,24 @@ class SqlStore(abc.ABC):
         now_ms: int,
         expires_ms: int,
     ) -> StateChanged | None:
-        text = orjson.dumps(result).decode()
-        code = exit_code_of(result)
         transition(JobState.RUNNING, Verb.FINISH, reason=reason)
-        return await self._execute(
-            lambda: self._finish(queue, job_id, attempt, reason, text, code, now_ms, expires_ms)
+        outcome = Outcome(
+            queue,
+            job_id,
+            attempt,
+            reason,
+            orjson.dumps(result).decode(),
+            exit_code_of(result),
+            now_ms,
+            expires_ms,
         )
+        return await self._execute(lambda: self._finish(outcome))
 
-    def _finish(
-        self,
-        queue: str,
-        job_id: str,
-        attempt: int,
-        reason: FinishedReason,
-        result: str,
-        exit_code: int | None,
-        now_ms: int,
-        expires_ms: int,
-    ) -> Program[StateChanged | None]:
-        row = yield one(
-            self.q.finish_attempt, FINISHED, reason.value, now_ms, exit_code, queue, job_id, RUNNING, attempt
-        )
+    def _finish(self, outcome: Outcome) -> Program[StateChanged | None]:
+        row = yield one(self.q.finish_attempt, *outcome.update_params())
         if row is None:
             return None
-        yield count(self.q.keep_result, job_id, reason.value, result, now_ms, expires_ms, exit_code)
+        yield count(self.q.keep_result, *outcome.result_params())
         yield from self._fire_callbacks(row)
         return state_changed(row)
 
