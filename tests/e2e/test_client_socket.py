@@ -14,6 +14,7 @@ from playwright.sync_api import Page
 
 from asman.core.definition import job_id
 from tests.support.browser import local_page
+from tests.support.server import run_of
 from tests.support.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -75,5 +76,5 @@ def test_a_browser_submits_over_the_client_socket_and_sees_it_finish(
     frames: list[str] = page.evaluate("window.frames_")
     assert frames[:2] == ["Workers", "JobStates"] and "Error" not in frames
     assert "JobStatusPayload" in frames
-    logs = stack.job(job)["results"]
-    assert isinstance(logs, dict) and "from-chromium" in "".join(line[0] for line in logs["logs"])
+    logs = run_of(stack.job(job))["logs"]
+    assert "from-chromium" in "".join(line[0] for line in logs)
