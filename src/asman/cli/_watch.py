@@ -224,7 +224,7 @@ def follow(
             ):
                 progress.note(
                     f"[dim]This exact job already ran: showing its stored result"
-                    f" (`asman job delete {job.queue} {short}` makes the next submit run it again).[/]"
+                    " (`asman job add ... --rerun` runs it again).[/]"
                 )
             first = True
             if status.state is JobState.QUEUED:
