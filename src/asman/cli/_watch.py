@@ -223,7 +223,7 @@ def follow(
                 and status.reason.value == "Success"
             ):
                 progress.note(
-                    f"[dim]This exact job already ran: showing its stored result"
+                    "[dim]This exact job already ran: showing its stored result"
                     " (`asman job add ... --rerun` runs it again).[/]"
                 )
             first = True
