@@ -154,6 +154,8 @@ async def test_wait_result_and_download_of_a_finished_job(
     key = hashlib.sha256(blob).hexdigest()
     await client._session.upload(Upload("o", key, len(blob), data=blob))
     job = await client.queue("done").submit(image=IMAGE, command="make outputs")
+    with pytest.raises(AsmanError, match="not finished: wait for it first"):
+        await job.read_output("small.txt")
     await finish_in_store(
         app.state.service,
         "done",
@@ -174,43 +176,17 @@ async def test_wait_result_and_download_of_a_finished_job(
     assert saved == [tmp_path / "out" / "deep" / "large.bin", tmp_path / "out" / "small.txt"]
     assert (tmp_path / "out" / "small.txt").read_bytes() == b"tiny"
     assert (tmp_path / "out" / "deep" / "large.bin").read_bytes() == blob
+    # One output in memory, inline or a blob, without writing a file.
+    assert await job.read_output("small.txt") == b"tiny"
+    assert await job.read_output("deep/large.bin") == blob
+    with pytest.raises(
+        AsmanError, match=re.escape("no output 'nope'; its outputs: 'deep/large.bin', 'small.txt'")
+    ):
+        await job.read_output("nope")
     events = [event async for event in job.events()]
     assert isinstance(events[0], StateChanged)
     assert isinstance(events[-1], Finished)
     assert events[-1].result.outputs.keys() == {"small.txt", "deep/large.bin"}
-
-
-async def test_read_output_gives_one_output_in_memory(
-    sdk: tuple[AsyncClient, CountingTransport, Any],
-) -> None:
-    client, _, app = sdk
-    blob = b"large output " * 100
-    key = hashlib.sha256(blob).hexdigest()
-    await client._session.upload(Upload("o", key, len(blob), data=blob))
-    job = await client.queue("read").submit(image=IMAGE, command="make outputs")
-    with pytest.raises(AsmanError, match="not finished: wait for it first"):
-        await job.read_output("small.txt")
-    await finish_in_store(
-        app.state.service,
-        "read",
-        job.id,
-        {
-            "reason": "Success",
-            "outputs": {
-                "small.txt": {"type": "utf8", "value": "tiny"},
-                "deep/large.bin": {"type": "url", "value": f"http://asman.test/f/{key}", "hash": key},
-                "lie.bin": {"type": "url", "value": f"http://asman.test/f/{key}", "hash": "0" * 64},
-            },
-        },
-    )
-    assert await job.read_output("small.txt") == b"tiny"
-    assert await job.read_output("deep/large.bin") == blob
-    with pytest.raises(DownloadFailed, match="does not match its hash"):
-        await job.read_output("lie.bin")
-    with pytest.raises(
-        AsmanError, match=re.escape("has no output 'nope'; its outputs: 'deep/large.bin', 'lie.bin'")
-    ):
-        await job.read_output("nope")
 
 
 async def test_iter_jobs_pages_by_itself(
@@ -288,6 +264,8 @@ async def test_a_corrupted_output_is_not_kept(
     )
     with pytest.raises(DownloadFailed, match="does not match its hash"):
         await job.download(tmp_path / "out")
+    with pytest.raises(DownloadFailed, match="does not match its hash"):
+        await job.read_output("lie.bin")
     assert not await asyncio.to_thread((tmp_path / "out" / "lie.bin").exists)
 
 
