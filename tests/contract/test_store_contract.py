@@ -785,13 +785,12 @@ async def _execute(store_url: str, statements: list[tuple[str, tuple[Any, ...]]]
 async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
     store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from asman.store import migrate, postgres, sqlite
+    from asman.store import migrate
 
     dialect = "sqlite" if store_url.startswith("sqlite") else "postgres"
-    every = migrate.migration_scripts(dialect)
+    every = migrate.migrations(dialect)
     assert len(every) > 1, "this test needs a later migration to upgrade to"
-    for module in (sqlite, postgres):
-        monkeypatch.setattr(module, "migration_scripts", lambda _dialect: every[:1])
+    monkeypatch.setattr(migrate, "migrations", lambda _dialect: every[:1])
     old = open_store(store_url)
     await old.open()  # the schema of version 1
     await old.close()

@@ -257,10 +257,40 @@ async def test_status_and_metrics(app_client: httpx.AsyncClient) -> None:
     assert info["jobStates"] == [{"id": VECTOR_ID[:6], "state": "Queued", "worker": "none"}]
     assert (await app_client.get("/demo/status")).json() == status
     metrics = (await app_client.get("/q/demo/metrics")).text
-    assert 'queue_length{queue="demo"} 1.0' in metrics
-    assert 'queue_jobs{queue="demo",state="Queued"} 1.0' in metrics
-    assert "job_duration_seconds_bucket" in metrics
+    lines = metrics.splitlines()
+    assert 'asman_queue_length{queue="demo"} 1.0' in lines
+    assert 'queue_length{queue="demo"} 1.0' in lines  # upstream's name, for its autoscalers
+    assert 'asman_queue_jobs{queue="demo",state="Queued"} 1.0' in lines
+    assert 'asman_queue_workers{queue="demo"} 0.0' in lines
+    assert 'asman_job_duration_seconds_count{queue="demo"} 0.0' in lines
     assert (await app_client.get("/demo/metrics")).text == metrics
+
+
+async def test_replica_metrics_count_requests_by_route_template_and_status(
+    app_client: httpx.AsyncClient,
+) -> None:
+    await submit(app_client, "demo", VECTOR)
+    await app_client.get(f"/q/demo/j/{VECTOR_ID}")
+    await app_client.get(f"/q/demo/j/{'0' * 64}")
+    await app_client.get("/no/such/path/at/all")
+    await app_client.request("BREW", "/q/demo")
+    response = await app_client.get("/metrics")
+    assert response.headers["content-type"].startswith("text/plain")
+    lines = response.text.splitlines()
+    for expected in (
+        'asman_http_requests_total{method="POST",route="/q/{queue}",status="200"} 1.0',
+        'asman_http_requests_total{method="GET",route="/q/{queue}/j/{job_id}",status="200"} 1.0',
+        'asman_http_requests_total{method="GET",route="/q/{queue}/j/{job_id}",status="404"} 1.0',
+        'asman_http_requests_total{method="GET",route="unmatched",status="404"} 1.0',
+        'asman_http_requests_total{method="other",route="/q/{queue}",status="405"} 1.0',
+        'asman_http_request_duration_seconds_count{method="POST",route="/q/{queue}",status="200"} 1.0',
+    ):
+        assert expected in lines, expected
+    assert any(line.startswith("process_cpu_seconds_total ") for line in lines)
+    assert any(line.startswith("python_info{") for line in lines)
+    # The scrape itself is counted once it has been answered.
+    again = (await app_client.get("/metrics")).text
+    assert 'asman_http_requests_total{method="GET",route="/metrics",status="200"} 1.0' in again
 
 
 async def test_new_private_queue(app_client: httpx.AsyncClient) -> None:

@@ -215,6 +215,18 @@ async def test_await_is_wait(live_server: ServerProcess) -> None:
     assert json.loads(result.stdout)["exitCode"] == 4 and "awaited" in result.stderr
 
 
+async def test_add_rerun_runs_a_job_that_already_succeeded(live_server: ServerProcess) -> None:
+    args = ("job", "add", "qr", "-m", IMAGE, "-c", "echo once", "--json")
+    first = json.loads(run(live_server, *args).stdout)
+    with in_thread(live_server, "job", "wait", "qr", first["jobId"]) as outcome:
+        await play_worker(live_server, "qr", {})
+    assert outcome["result"].exit_code == 0, outcome["result"].output
+    kept = json.loads(run(live_server, *args).stdout)
+    assert (kept["jobId"], kept["state"], kept["finishedReason"]) == (first["jobId"], "Finished", "Success")
+    again = json.loads(run(live_server, *args, "--rerun").stdout)
+    assert (again["jobId"], again["state"], again["finishedReason"]) == (first["jobId"], "Queued", None)
+
+
 def test_json_output_is_machine_readable(live_server: ServerProcess) -> None:
     added = run(live_server, "job", "add", "q2", "-m", IMAGE, "-c", "echo json", "--json")
     data = json.loads(added.stdout)

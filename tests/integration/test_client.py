@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from asman import (
+    AsmanError,
     AsyncClient,
     AsyncJob,
     Client,
@@ -153,6 +154,8 @@ async def test_wait_result_and_download_of_a_finished_job(
     key = hashlib.sha256(blob).hexdigest()
     await client._session.upload(Upload("o", key, len(blob), data=blob))
     job = await client.queue("done").submit(image=IMAGE, command="make outputs")
+    with pytest.raises(AsmanError, match="not finished: wait for it first"):
+        await job.read_output("small.txt")
     await finish_in_store(
         app.state.service,
         "done",
@@ -173,10 +176,73 @@ async def test_wait_result_and_download_of_a_finished_job(
     assert saved == [tmp_path / "out" / "deep" / "large.bin", tmp_path / "out" / "small.txt"]
     assert (tmp_path / "out" / "small.txt").read_bytes() == b"tiny"
     assert (tmp_path / "out" / "deep" / "large.bin").read_bytes() == blob
+    # One output in memory, inline or a blob, without writing a file.
+    assert await job.read_output("small.txt") == b"tiny"
+    assert await job.read_output("deep/large.bin") == blob
+    with pytest.raises(
+        AsmanError, match=re.escape("no output 'nope'; its outputs: 'deep/large.bin', 'small.txt'")
+    ):
+        await job.read_output("nope")
     events = [event async for event in job.events()]
     assert isinstance(events[0], StateChanged)
     assert isinstance(events[-1], Finished)
     assert events[-1].result.outputs.keys() == {"small.txt", "deep/large.bin"}
+
+
+async def test_iter_jobs_pages_by_itself(
+    sdk: tuple[AsyncClient, CountingTransport, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, transport, _ = sdk
+    queue = client.queue("many")
+    submitted = {(await queue.submit(image=IMAGE, command=f"echo {n}")).id for n in range(5)}
+    transport.requests.clear()
+    assert {job.job_id async for job in queue.iter_jobs()} == submitted
+    assert transport.requests == [("GET", "/q/many/j")]
+    assert [job async for job in queue.iter_jobs(state="Running")] == []
+    assert len([job async for job in queue.iter_jobs(limit=3)]) == 3
+
+    # Pages of 2: the iterator follows the cursor until the server has no more.
+    real = client._session.json
+
+    async def small_pages(method: str, path: str, **kwargs: Any) -> Any:
+        if path == "/q/many/j":
+            kwargs["params"] = {**kwargs["params"], "limit": 2}
+        return await real(method, path, **kwargs)
+
+    monkeypatch.setattr(client._session, "json", small_pages)
+    transport.requests.clear()
+    listed = [job.job_id async for job in queue.iter_jobs()]
+    assert sorted(listed) == sorted(submitted) and len(listed) == 5
+    assert len(transport.requests) == 3
+
+
+async def test_rerun_drops_a_kept_success_and_queues_a_new_run(
+    sdk: tuple[AsyncClient, CountingTransport, Any],
+) -> None:
+    client, transport, app = sdk
+    queue = client.queue("again")
+    job = await queue.submit(image=IMAGE, command="date")
+    transport.requests.clear()
+    assert await queue.submit(image=IMAGE, command="date", rerun=True) == job
+    # Queued: joined, not restarted.
+    assert transport.requests == [("POST", "/q/again")]
+    assert (await job.status()).state is JobState.QUEUED
+    await finish_in_store(app.state.service, "again", job.id, {"reason": "Success"})
+    assert (await queue.submit(image=IMAGE, command="date")).id == job.id
+    assert (await job.status()).state is JobState.FINISHED  # the kept success, answered again
+
+    transport.requests.clear()
+    rerun = await queue.submit(image=IMAGE, command="date", rerun=True)
+    assert rerun == job
+    assert transport.requests == [
+        ("POST", "/q/again"),
+        ("DELETE", f"/q/again/j/{job.id}"),
+        ("POST", "/q/again"),
+    ]
+    assert (await job.status()).state is JobState.QUEUED
+    assert await job.result() is None
+    await finish_in_store(app.state.service, "again", job.id, {"reason": "Success", "StatusCode": 7})
+    assert (await job.wait(check=False)).exit_code == 7
 
 
 async def test_a_corrupted_output_is_not_kept(
@@ -198,6 +264,8 @@ async def test_a_corrupted_output_is_not_kept(
     )
     with pytest.raises(DownloadFailed, match="does not match its hash"):
         await job.download(tmp_path / "out")
+    with pytest.raises(DownloadFailed, match="does not match its hash"):
+        await job.read_output("lie.bin")
     assert not await asyncio.to_thread((tmp_path / "out" / "lie.bin").exists)
 
 

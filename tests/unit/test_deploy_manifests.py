@@ -180,7 +180,7 @@ def test_autoscalers_target_the_right_deployments() -> None:
     assert scaled["spec"]["scaleTargetRef"]["name"] == "asman-worker"
     [trigger] = scaled["spec"]["triggers"]
     assert trigger["type"] == "prometheus"
-    assert "queue_length{" in trigger["metadata"]["query"]
+    assert "asman_queue_length{" in trigger["metadata"]["query"]
     assert trigger["metadata"]["serverAddress"].startswith("http")
     assert float(trigger["metadata"]["threshold"]) > 0
     # The queue KEDA watches is the queue the workers serve.

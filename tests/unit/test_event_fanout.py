@@ -75,19 +75,19 @@ async def test_a_watcher_that_falls_too_far_behind_is_ended() -> None:
 def test_run_durations_ignore_a_late_event_of_an_earlier_attempt() -> None:
     from asman.server.app import _observe_durations
 
-    observed: list[tuple[str, float]] = []
+    observed: list[tuple[tuple[str, ...], float]] = []
 
     class Histograms:
-        def observe(self, queue: str, seconds: float) -> None:
-            observed.append((queue, seconds))
+        def observe(self, key: tuple[str, ...], seconds: float) -> None:
+            observed.append((key, seconds))
 
     listener = _observe_durations(Histograms())  # type: ignore[arg-type]
     listener(state("q", "j", "Running", attempt=1, time=1_000))
     listener(state("q", "j", "Queued", attempt=0, time=900))  # the submit's, late
     listener(state("q", "j", "Finished", attempt=1, time=3_500))
-    assert observed == [("q", 2.5)]
+    assert observed == [(("q",), 2.5)]
     # Queued again after attempt 1 (a lost worker): that run is not a duration to count.
     listener(state("q", "j", "Running", attempt=2, time=4_000))
     listener(state("q", "j", "Queued", attempt=2, time=5_000))
     listener(state("q", "j", "Finished", attempt=2, time=6_000))
-    assert observed == [("q", 2.5)]
+    assert observed == [(("q",), 2.5)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 import typer
@@ -47,14 +47,16 @@ def _option(name: str) -> inspect.Parameter:
     return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
-def settings_command(scope: Scope) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def settings_command(
+    scope: Scope, only: Collection[str] | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Give a command `def command(settings: Settings, <its own parameters>)` an option for every setting of
-    `scope`; it is called with the Settings those flags and the environment make. A bad value is a usage error
-    (exit 2) that names the variable or flag and the form expected."""
+    `scope` (or those of them in `only`); it is called with the Settings those flags and the environment make.
+    A bad value is a usage error (exit 2) that names the variable or flag and the form expected."""
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
-        names = list(fields_for(scope))
+        names = [name for name in fields_for(scope) if only is None or name in only]
 
         @functools.wraps(command)
         def run(**arguments: Any) -> None:

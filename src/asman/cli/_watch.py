@@ -223,8 +223,8 @@ def follow(
                 and status.reason.value == "Success"
             ):
                 progress.note(
-                    f"[dim]This exact job already ran: showing its stored result"
-                    f" (`asman job delete {job.queue} {short}` makes the next submit run it again).[/]"
+                    "[dim]This exact job already ran: showing its stored result"
+                    " (`asman job add ... --rerun` runs it again).[/]"
                 )
             first = True
             if status.state is JobState.QUEUED:

@@ -128,6 +128,13 @@ def add(
     namespace: Annotated[
         str | None, typer.Option("--namespace", help="Who wants the job (default _); see docs/cli.md.")
     ] = None,
+    rerun: Annotated[
+        bool,
+        typer.Option(
+            "--rerun",
+            help="Run it again even if this exact job already succeeded (its kept result is dropped).",
+        ),
+    ] = False,
     wait: Annotated[
         bool,
         typer.Option("--wait", "-w", help="Stream the logs until the job finishes; exit with its exit code."),
@@ -174,6 +181,7 @@ def add(
             max_duration=max_duration,
             namespace=namespace,
             definition=body,
+            rerun=rerun,
         )
         if not (wait or outputs):
             status = job.status()

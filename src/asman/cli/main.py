@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from asman.cli import agent, jobs, queues, serve, work
+from asman.cli import agent, db, jobs, queues, serve, work
 
 app = typer.Typer(
     name="asman",
@@ -40,6 +40,7 @@ app.command("server", help="Run the queue server (API + web client).")(serve.ser
 app.command("worker", help="Run a worker: take jobs from a queue and run them in containers.")(work.worker)
 app.add_typer(jobs.app, name="job", help="Submit and watch jobs.")
 app.add_typer(queues.app, name="queue", help="Create and inspect queues.")
+app.add_typer(db.app, name="db", help="See and apply the queue store's migrations (operators).")
 app.command("mcp", help="Serve the MCP tools over stdio, for desktop agents.")(agent.mcp)
 
 

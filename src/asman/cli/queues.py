@@ -73,7 +73,7 @@ def status(queue: QueueArg, api: ApiOption = DEFAULT_URL, as_json: JsonOption = 
 @app.command("metrics")
 @friendly_errors
 def metrics(queue: QueueArg, api: ApiOption = DEFAULT_URL, as_json: JsonOption = False) -> None:
-    """The queue's Prometheus metrics (queue_length, jobs by state, workers, durations)."""
+    """The queue's Prometheus metrics (asman_queue_length, jobs by state, workers, durations)."""
     text = connect(api).queue(queue).metrics()
     if not as_json:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")

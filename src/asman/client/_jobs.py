@@ -7,7 +7,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from asman.client._models import JobResult, JobStatus
 from asman.client.errors import AsmanError, DownloadFailed, JobFailed
@@ -99,14 +99,53 @@ class HashingFile:
 
     def commit(self, name: str) -> None:
         self.file.close()
-        if self.expected and self.digest.hexdigest() != self.expected:
+        try:
+            check_hash(name, self.expected, self.digest)
+        except DownloadFailed:
             self.temp.unlink(missing_ok=True)
-            raise DownloadFailed(
-                f"output {name!r} does not match its hash {self.expected}: the download was corrupted or the blob"
-                " changed; download it again"
-            )
+            raise
         self.temp.replace(self.target)
 
     def discard(self) -> None:
         self.file.close()
         self.temp.unlink(missing_ok=True)
+
+
+class HashingBuffer:
+    """The bytes of an output in memory, the same way: given out only if they match the expected hash."""
+
+    def __init__(self, expected: str | None) -> None:
+        self.data = bytearray()
+        self.expected = expected
+        self.digest = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> None:
+        self.digest.update(chunk)
+        self.data += chunk
+
+    def commit(self, name: str) -> None:
+        check_hash(name, self.expected, self.digest)
+
+    def discard(self) -> None:
+        self.data.clear()
+
+
+# Where an output's bytes go while they download: a file beside its target, or memory.
+Sink = TypeVar("Sink", HashingFile, HashingBuffer)
+
+
+def check_hash(name: str, expected: str | None, digest: Any) -> None:
+    if expected and digest.hexdigest() != expected:
+        raise DownloadFailed(
+            f"output {name!r} does not match its hash {expected}: the download was corrupted or the blob"
+            " changed; download it again"
+        )
+
+
+def output_ref(job: JobBase, result: JobResult, name: str) -> dict[str, Any]:
+    """The DataRef of the output `name`, or an error that lists the outputs there are."""
+    ref = result.outputs.get(name)
+    if ref is None:
+        there = ", ".join(repr(output) for output in sorted(result.outputs)) or "none"
+        raise AsmanError(f"job {job.id} has no output {name!r}; its outputs: {there}")
+    return ref

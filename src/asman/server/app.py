@@ -31,7 +31,7 @@ from asman.server.client_ws import ClientRooms, client_socket
 from asman.server.http import JSONResponse, error_response, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
-from asman.server.metrics import DurationHistograms
+from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_durations
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.service import JobService, describe_validation
 from asman.server.web import STATIC_DIR, WebAssets, index_page
@@ -71,7 +71,7 @@ async def _sweep_loop(service: JobService) -> None:
         await asyncio.sleep(service.settings.sweep_interval_seconds)
 
 
-def _observe_durations(histograms: DurationHistograms) -> Callable[[Event], None]:
+def _observe_durations(histograms: Histograms) -> Callable[[Event], None]:
     started: dict[tuple[str, str], tuple[int, int]] = {}  # (queue, job) -> (attempt, time it began running)
 
     def listener(event: Event) -> None:
@@ -83,7 +83,7 @@ def _observe_durations(histograms: DurationHistograms) -> Callable[[Event], None
         elif key in started and not event.predates(started[key][0]):
             _, begun = started.pop(key)
             if event.state is JobState.FINISHED:
-                histograms.observe(event.queue, max(0, event.time_ms - begun) / 1000)
+                histograms.observe((event.queue,), max(0, event.time_ms - begun) / 1000)
 
     return listener
 
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.webhooks = webhooks
         app.state.watchers = stream.Watchers()
         app.state.clients = ClientRooms(service, app.state.watchers)
-        app.state.histograms = DurationHistograms()
+        app.state.histograms = job_durations()
         unsubscribe = notifier.subscribe(_observe_durations(app.state.histograms))
         hub.start()
         webhooks.start()
@@ -149,6 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], expose_headers=["*"]
     )
+    # Outermost, so rate-limited and preflight answers are counted and timed too.
+    app.state.replica_metrics = ReplicaMetrics()
+    app.add_middleware(HttpMetrics, metrics=app.state.replica_metrics)
 
     @app.exception_handler(AsmanError)
     async def _asman_error(request: Request, exc: AsmanError) -> Response:

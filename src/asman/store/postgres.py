@@ -30,8 +30,8 @@ from asman.core.errors import BackendUnavailable
 from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState, Verb, transition
 from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_url
+from asman.store import migrate
 from asman.store.base import Assignment
-from asman.store.migrate import migration_scripts
 from asman.store.sql import STATE, Program, ProgramFactory, Queries, count, one, rows, state_changed, value
 from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, NewJob, Outcome, SqlStore
 
@@ -49,6 +49,14 @@ _RACE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.SerializationError,
     JobVanished,
 )
+
+
+def _unavailable(where: str, exc: BaseException) -> BackendUnavailable:
+    return BackendUnavailable(
+        f"PostgreSQL at {where} is unavailable ({type(exc).__name__}: {exc}). Check that the server is"
+        " running and reachable from this replica, and that ASMAN_DATABASE_URL has the right host, port,"
+        " user, password and database."
+    )
 
 
 def _affected(status: str) -> int:
@@ -85,11 +93,7 @@ class PostgresStore(SqlStore):
     # -- plumbing ---------------------------------------------------------------------------------------------
 
     def _unavailable(self, exc: BaseException) -> BackendUnavailable:
-        return BackendUnavailable(
-            f"PostgreSQL at {self._where} is unavailable ({type(exc).__name__}: {exc}). Check that the server is"
-            " running and reachable from this replica, and that ASMAN_DATABASE_URL has the right host, port,"
-            " user, password and database."
-        )
+        return _unavailable(self._where, exc)
 
     async def _run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         """Run fn in one transaction. Retried from the start when it lost a deadlock or serialization race, and
@@ -149,15 +153,14 @@ class PostgresStore(SqlStore):
         # then finds every migration applied.
         await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
         try:
-            await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-            applied = {row["version"] for row in await conn.fetch("SELECT version FROM schema_migrations")}
-            for version, script in migration_scripts("postgres"):
-                if version in applied:
-                    continue
+            await conn.execute(migrate.CREATE_LEDGER)
+            for migration in migrate.plan("postgres", await _applied(conn)).pending:
                 async with conn.transaction():
-                    await conn.execute(script)
-                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
-                log.info("applied PostgreSQL migration %04d", version)
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version) VALUES ($1)", migration.version
+                    )
+                log.info("applied PostgreSQL migration %04d %s", migration.version, migration.name)
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
 
@@ -278,3 +281,22 @@ class PostgresStore(SqlStore):
     def _after_sweep(self) -> Program[None]:
         for (queue,) in (yield rows(self.q.crowded_counts, _COMPACT_AFTER // 4)):
             yield from self._compact_counts(queue)
+
+
+async def _applied(conn: Conn) -> list[int]:
+    return [row["version"] for row in await conn.fetch(migrate.READ_LEDGER)]
+
+
+async def applied_migrations(url: str) -> list[int]:
+    """The migrations applied to the database at `url`, read without changing it (none on an empty database)."""
+    dsn, _, safe = split_url(url)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=10)
+    except CONNECTION_ERRORS as exc:
+        raise _unavailable(safe, exc) from exc
+    try:
+        if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+            return []
+        return await _applied(conn)
+    finally:
+        await conn.close()

@@ -27,8 +27,8 @@ import orjson
 from asman.core.errors import BackendUnavailable
 from asman.core.events import StateChanged
 from asman.core.states import JobState, Verb, transition
+from asman.store import migrate
 from asman.store.base import Assignment
-from asman.store.migrate import migration_scripts
 from asman.store.sql import Program, ProgramFactory, Queries, state_changed
 from asman.store.verbs import QUEUED, RUNNING, SqlStore
 
@@ -220,14 +220,12 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for version, script in migration_scripts("sqlite"):
-            if version in applied:
-                continue
+        conn.execute(migrate.CREATE_LEDGER)
+        for migration in migrate.plan("sqlite", _applied(conn)).pending:
             conn.executescript(
-                f"BEGIN;\n{script}\nINSERT INTO schema_migrations VALUES ({version});\nCOMMIT;"
+                f"BEGIN;\n{migration.sql}\nINSERT INTO schema_migrations VALUES ({migration.version});\nCOMMIT;"
             )
+            log.info("applied SQLite migration %04d %s", migration.version, migration.name)
         self._conn = conn
 
     def _checkpoints(self) -> None:
@@ -364,3 +362,20 @@ def _drive(conn: sqlite3.Connection, program: Program[T]) -> T:
     except StopIteration as done:
         result: T = done.value
         return result
+
+
+def _applied(conn: sqlite3.Connection) -> list[int]:
+    return [row[0] for row in conn.execute(migrate.READ_LEDGER)]
+
+
+def applied_migrations(path: Path) -> list[int]:
+    """The migrations applied to the database at `path`, read without changing it (none if there is none)."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone() is None:
+            return []
+        return _applied(conn)
+    finally:
+        conn.close()

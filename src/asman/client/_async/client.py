@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,15 @@ from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission
 from asman.client._datarefs import PathArg, Upload, decode_inline, fetch_url, output_path
 from asman.client._follow import Follow
 from asman.client._jobs import (
+    HashingBuffer,
     HashingFile,
     JobBase,
+    Sink,
     cancel_status,
     checked,
     job_view,
     not_finished,
+    output_ref,
     result_from_view,
     status_from_view,
     write_file,
@@ -36,6 +40,7 @@ from asman.client._jobs import (
 from asman.client._models import Finished, JobEvent, JobResult, JobStatus, LogLine, LogsWritten, log_lines
 from asman.client.errors import AsmanError, DownloadFailed
 from asman.core.names import check_job_id, check_queue
+from asman.core.states import JobState
 
 
 class AsyncJob(JobBase):
@@ -131,20 +136,34 @@ class AsyncJob(JobBase):
             if data is not None:
                 await asyncio.to_thread(write_file, target, data)
             else:
-                await self._fetch(name, ref, target)
+                await self._fetch(name, ref, functools.partial(HashingFile, target, ref.get("hash")))
             written.append(target)
         return written
 
-    async def _fetch(self, name: str, ref: dict[str, Any], target: Path) -> None:
+    async def read_output(self, name: str) -> bytes:
+        """The content of the finished job's output `name` (its path under /outputs, as in `result().outputs`)."""
+        result = await self.result()
+        if result is None:
+            raise not_finished(self, await self.status())
+        ref = output_ref(self, result, name)
+        data = decode_inline(name, ref)
+        if data is None:
+            buffer = await self._fetch(name, ref, functools.partial(HashingBuffer, ref.get("hash")))
+            data = bytes(buffer.data)
+        return data
+
+    async def _fetch(self, name: str, ref: dict[str, Any], open_sink: Callable[[], Sink]) -> Sink:
+        """Stream the output `name` into a fresh sink, again from the start on a dropped connection; the sink
+        that received all of it, once its hash is checked."""
         url = fetch_url(self._session.url, ref)
         for delay in self._session.retry.delays():
-            sink = await asyncio.to_thread(HashingFile, target, ref.get("hash"))
+            sink = await asyncio.to_thread(open_sink)
             try:
                 async with self._session.stream(url, None, follow_redirects=True, kind="other") as response:
                     async for chunk in response.aiter_bytes():
                         await asyncio.to_thread(sink.write, chunk)
                 await asyncio.to_thread(sink.commit, name)
-                return
+                return sink
             except RETRYABLE_ERRORS as error:
                 sink.discard()
                 if delay is None:
@@ -155,6 +174,7 @@ class AsyncJob(JobBase):
             except BaseException:
                 sink.discard()
                 raise
+        raise AssertionError("unreachable: the last delay is None")  # pragma: no cover
 
     async def cancel(self, namespace: str | None = None) -> JobStatus:
         """Withdraw this namespace's interest (the default one, `_`); the job stops when nobody wants it."""
@@ -204,13 +224,16 @@ class AsyncQueue:
         max_duration: str | float | None = None,
         namespace: str | None = None,
         definition: Mapping[str, Any] | None = None,
+        rerun: bool = False,
     ) -> AsyncJob:
         """Submit a job and return its handle at once (it runs when a worker takes it).
 
         `files` are local files and folders, seen by the job under /inputs; `inputs` maps more input names to
         their content. `memory` is "4g" or bytes, `max_duration` "20m" or seconds. `definition` is a full job
         definition (as the REST API takes it) that the other arguments complete or override. Submitting the
-        same job twice gives the same job: identical jobs run once."""
+        same job twice gives the same job: identical jobs run once, and a success is kept and answered again.
+        `rerun=True` runs it anew even so: a kept result is dropped and the job queued again (a job still
+        queued or running is joined, as its run is a fresh one already)."""
         fields: dict[str, Any] = {
             "image": image,
             "command": command,
@@ -229,6 +252,11 @@ class AsyncQueue:
         for upload in plan.uploads:
             await session.upload(upload)
         body = await session.json("POST", f"/q/{self.name}", kind="submit", json=plan.body)
+        if rerun and body.get("state") == JobState.FINISHED.value:
+            # Only a kept success is answered Finished (a failed run is queued again by the submit itself).
+            # Deleting drops it, so the same submit then queues a new run.
+            await session.send("DELETE", f"/q/{self.name}/j/{body['jobId']}", kind="job")
+            body = await session.json("POST", f"/q/{self.name}", kind="submit", json=plan.body)
         return AsyncJob(session, self.name, str(body["jobId"]), self._client)
 
     def job(self, job_id: str) -> AsyncJob:
@@ -236,9 +264,13 @@ class AsyncQueue:
 
     async def jobs(self, state: str | None = None, limit: int | None = None) -> list[JobStatus]:
         """The queue's jobs, most recently changed first; `state` filters (Queued, Running, Finished), `limit` caps the count."""
-        return [job async for job in self._iter_jobs(state, limit)]
+        return [job async for job in self.iter_jobs(state, limit=limit)]
 
-    async def _iter_jobs(self, state: str | None, limit: int | None) -> AsyncIterator[JobStatus]:
+    async def iter_jobs(
+        self, state: str | None = None, *, limit: int | None = None
+    ) -> AsyncIterator[JobStatus]:
+        """The queue's jobs one by one, most recently changed first, fetching the next page as it goes: however
+        many there are, only a page (1000) is in memory. `state` filters, `limit` stops after that many."""
         cursor: int | None = None
         count = 0
         while True:

@@ -11,10 +11,11 @@ The handles share their client's `Session`; each holds its client only to hand i
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import time
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,15 @@ from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission
 from asman.client._datarefs import PathArg, Upload, decode_inline, fetch_url, output_path
 from asman.client._follow import Follow
 from asman.client._jobs import (
+    HashingBuffer,
     HashingFile,
     JobBase,
+    Sink,
     cancel_status,
     checked,
     job_view,
     not_finished,
+    output_ref,
     result_from_view,
     status_from_view,
     write_file,
@@ -38,6 +42,7 @@ from asman.client._models import Finished, JobEvent, JobResult, JobStatus, LogLi
 from asman.client._sync.session import Session
 from asman.client.errors import AsmanError, DownloadFailed
 from asman.core.names import check_job_id, check_queue
+from asman.core.states import JobState
 
 
 class Job(JobBase):
@@ -132,20 +137,34 @@ class Job(JobBase):
             if data is not None:
                 write_file(target, data)
             else:
-                self._fetch(name, ref, target)
+                self._fetch(name, ref, functools.partial(HashingFile, target, ref.get("hash")))
             written.append(target)
         return written
 
-    def _fetch(self, name: str, ref: dict[str, Any], target: Path) -> None:
+    def read_output(self, name: str) -> bytes:
+        """The content of the finished job's output `name` (its path under /outputs, as in `result().outputs`)."""
+        result = self.result()
+        if result is None:
+            raise not_finished(self, self.status())
+        ref = output_ref(self, result, name)
+        data = decode_inline(name, ref)
+        if data is None:
+            buffer = self._fetch(name, ref, functools.partial(HashingBuffer, ref.get("hash")))
+            data = bytes(buffer.data)
+        return data
+
+    def _fetch(self, name: str, ref: dict[str, Any], open_sink: Callable[[], Sink]) -> Sink:
+        """Stream the output `name` into a fresh sink, again from the start on a dropped connection; the sink
+        that received all of it, once its hash is checked."""
         url = fetch_url(self._session.url, ref)
         for delay in self._session.retry.delays():
-            sink = HashingFile(target, ref.get("hash"))
+            sink = open_sink()
             try:
                 with self._session.stream(url, None, follow_redirects=True, kind="other") as response:
                     for chunk in response.iter_bytes():
                         sink.write(chunk)
                 sink.commit(name)
-                return
+                return sink
             except RETRYABLE_ERRORS as error:
                 sink.discard()
                 if delay is None:
@@ -156,6 +175,7 @@ class Job(JobBase):
             except BaseException:
                 sink.discard()
                 raise
+        raise AssertionError("unreachable: the last delay is None")  # pragma: no cover
 
     def cancel(self, namespace: str | None = None) -> JobStatus:
         """Withdraw this namespace's interest (the default one, `_`); the job stops when nobody wants it."""
@@ -205,13 +225,16 @@ class Queue:
         max_duration: str | float | None = None,
         namespace: str | None = None,
         definition: Mapping[str, Any] | None = None,
+        rerun: bool = False,
     ) -> Job:
         """Submit a job and return its handle at once (it runs when a worker takes it).
 
         `files` are local files and folders, seen by the job under /inputs; `inputs` maps more input names to
         their content. `memory` is "4g" or bytes, `max_duration` "20m" or seconds. `definition` is a full job
         definition (as the REST API takes it) that the other arguments complete or override. Submitting the
-        same job twice gives the same job: identical jobs run once."""
+        same job twice gives the same job: identical jobs run once, and a success is kept and answered again.
+        `rerun=True` runs it anew even so: a kept result is dropped and the job queued again (a job still
+        queued or running is joined, as its run is a fresh one already)."""
         fields: dict[str, Any] = {
             "image": image,
             "command": command,
@@ -228,6 +251,11 @@ class Queue:
         for upload in plan.uploads:
             session.upload(upload)
         body = session.json("POST", f"/q/{self.name}", kind="submit", json=plan.body)
+        if rerun and body.get("state") == JobState.FINISHED.value:
+            # Only a kept success is answered Finished (a failed run is queued again by the submit itself).
+            # Deleting drops it, so the same submit then queues a new run.
+            session.send("DELETE", f"/q/{self.name}/j/{body['jobId']}", kind="job")
+            body = session.json("POST", f"/q/{self.name}", kind="submit", json=plan.body)
         return Job(session, self.name, str(body["jobId"]), self._client)
 
     def job(self, job_id: str) -> Job:
@@ -235,9 +263,11 @@ class Queue:
 
     def jobs(self, state: str | None = None, limit: int | None = None) -> list[JobStatus]:
         """The queue's jobs, most recently changed first; `state` filters (Queued, Running, Finished), `limit` caps the count."""
-        return [job for job in self._iter_jobs(state, limit)]
+        return [job for job in self.iter_jobs(state, limit=limit)]
 
-    def _iter_jobs(self, state: str | None, limit: int | None) -> Iterator[JobStatus]:
+    def iter_jobs(self, state: str | None = None, *, limit: int | None = None) -> Iterator[JobStatus]:
+        """The queue's jobs one by one, most recently changed first, fetching the next page as it goes: however
+        many there are, only a page (1000) is in memory. `state` filters, `limit` stops after that many."""
         cursor: int | None = None
         count = 0
         while True:

@@ -1,4 +1,5 @@
-"""Queue endpoints: a fresh private queue, status, metrics (and their deprecated paths), health."""
+"""Queue endpoints: a fresh private queue, status, metrics (and their deprecated paths), health, and the
+replica's own metrics."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from asman.core.names import check_queue, new_queue_name
 from asman.core.states import JobState
 from asman.server.http import JSONResponse
-from asman.server.metrics import render
+from asman.server.metrics import render_queue
 from asman.server.service import JobService
 from asman.store.base import WorkerRow
 
@@ -27,6 +28,11 @@ async def healthz() -> str:
 async def readyz(request: Request) -> Response:
     await request.app.state.service.store.ping()
     return JSONResponse({"ready": True})
+
+
+@router.get("/metrics", summary="Prometheus metrics of this replica", response_class=PlainTextResponse)
+async def replica_metrics(request: Request) -> Response:
+    return Response(request.app.state.replica_metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.post("/q", summary="Mint a fresh, unguessable queue name")
@@ -127,5 +133,5 @@ async def metrics(queue: str, request: Request) -> Response:
     counts = await service.store.counts(queue)
     workers = len(await connected_workers(service, queue))
     return Response(
-        render(queue, counts, workers, request.app.state.histograms), media_type=CONTENT_TYPE_LATEST
+        render_queue(queue, counts, workers, request.app.state.histograms), media_type=CONTENT_TYPE_LATEST
     )

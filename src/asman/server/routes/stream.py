@@ -17,6 +17,7 @@ from asman.core.errors import AsmanError
 from asman.core.events import Event, LogsAppended, Resync, StateChanged, WorkersChanged
 from asman.core.names import check_queue
 from asman.core.states import JobState
+from asman.server.metrics import ROUTE_TEMPLATE
 from asman.server.service import JobService
 from asman.server.sse import EventStreamResponse, Subscription, encode
 
@@ -225,8 +226,10 @@ class StreamShortcut:
         state: State = scope["app"].state
         try:
             if match := _QUEUE_STREAM.fullmatch(path):
+                scope[ROUTE_TEMPLATE] = "/q/{queue}/events"
                 return await open_queue_stream(state, match[1])
             if match := _JOB_STREAM.fullmatch(path):
+                scope[ROUTE_TEMPLATE] = "/q/{queue}/j/{job_id}/stream"
                 return await open_job_stream(state, match[1], match[2])
         except AsmanError:
             return None
