@@ -1,4 +1,5 @@
-"""Property-based fuzzing of every documented endpoint (schemathesis against /openapi.json): no 5xx, ever."""
+"""Property-based fuzzing of every documented endpoint (schemathesis against /openapi.json): no 5xx, ever, and
+every answer as the document says: a documented status code, content type and body schema."""
 
 from __future__ import annotations
 
@@ -11,8 +12,22 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.support.server import ServerProcess, start_server
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +58,7 @@ def test_no_server_errors(api_schema: schemathesis.BaseSchema) -> None:
             nonlocal calls
             calls += 1
             response = case.call(timeout=10)
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=CHECKS)
             if response.status_code >= 400:
                 body = response.json()
                 if case.path.endswith("/exists") and response.status_code == 404:
