@@ -17,6 +17,7 @@ from asman.server.schemas import ErrorBody
 Responses = dict[int | str, dict[str, Any]]
 
 REF = "#/components/schemas/{model}"
+ANY_BYTES = ("application/octet-stream", "*/*")
 
 TAGS: list[dict[str, str]] = [
     {
@@ -74,7 +75,8 @@ def file(*errors: int, redirect: str = "a redirect to where the bytes are") -> R
     return {
         200: {
             "description": "The bytes, with a Content-Type from the name and Content-Disposition: attachment",
-            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            # Generators read the first; the second says any type may come.
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in ANY_BYTES},
         },
         302: redirect_to(redirect),
         **{code: _error(code) for code in errors},

@@ -162,9 +162,14 @@ class Ready(BaseModel):
 
 
 class Worker(_Open):
+    """A connected worker: what it registered with, and what it runs now."""
+
     id: str
     slots: int
     gpus: int
+    version: str
+    maxJobDuration: float | None = Field(description="seconds; null when the worker sets no cap")
+    connectedTime: int
     running: list[str]
     replica: str
     lastSeen: int
