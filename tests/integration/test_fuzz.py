@@ -88,20 +88,11 @@ async def _finished_job(server: ServerProcess) -> str:
         worker = FakeWorker(server.url, "real", "conform-worker")
         await worker.connect()
         assigned = await worker.receive_type(protocol.ASSIGN)
-        await worker.send(
-            {
-                "type": protocol.FINISHED,
-                "jobId": job_id,
-                "attempt": assigned["attempt"],
-                "result": {
-                    "reason": "Success",
-                    "StatusCode": 0,
-                    "duration": 3,
-                    "logs": [["conform\n", 1, False]],
-                    "outputs": {"out.txt": {"type": "utf8", "value": "ok\n"}},
-                    "isTimedOut": False,
-                },
-            }
+        await worker.finish(
+            job_id,
+            assigned["attempt"],
+            logs=[["conform\n", 1, False]],
+            outputs={"out.txt": {"type": "utf8", "value": "ok\n"}},
         )
         while (await http.get(f"/q/real/j/{job_id}")).json()["data"]["state"] != "Finished":
             await asyncio.sleep(0.05)

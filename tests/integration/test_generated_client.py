@@ -81,20 +81,11 @@ async def test_a_generated_client_submits_reads_and_fetches_the_result(
         assert running.data.state == models.JobState.RUNNING
         assert running.data.definition.command == "echo generated"
         assert running.data.worker == "gen-worker"
-        await worker.send(
-            {
-                "type": protocol.FINISHED,
-                "jobId": job_id,
-                "attempt": assigned["attempt"],
-                "result": {
-                    "reason": "Success",
-                    "StatusCode": 0,
-                    "duration": 5,
-                    "logs": [["generated\n", 1, False]],
-                    "outputs": {"out.txt": {"type": "utf8", "value": "made by the job\n"}},
-                    "isTimedOut": False,
-                },
-            }
+        await worker.finish(
+            job_id,
+            assigned["attempt"],
+            logs=[["generated\n", 1, False]],
+            outputs={"out.txt": {"type": "utf8", "value": "made by the job\n"}},
         )
         get_result = _module(f"{jobs}.get_result")
         for _ in range(100):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -35,6 +35,7 @@ from asman.server.views import KEPT_REASONS, finished_job, job_view, queue_job
 from asman.server.web import index_page
 
 router = APIRouter(tags=["jobs"])
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 SUBMIT_SCHEMA: dict[str, Any] = {
     "requestBody": {
@@ -71,6 +72,13 @@ COPY_SCHEMA: dict[str, Any] = {
         },
     }
 }
+
+
+def _file_route(path: str, summary: str, operation_id: str) -> Callable[[EndpointT], EndpointT]:
+    """A route answering with a file's bytes or a redirect to them, never JSON."""
+    return router.get(
+        path, summary=summary, operation_id=operation_id, response_class=Response, responses=FILE_ANSWERS
+    )
 
 
 def _service(request: Request) -> JobService:
@@ -267,20 +275,8 @@ async def result_json(job_id: str, request: Request, queue: str | None = None) -
     return JSONResponse({"data": finished_job(stored, finished)})
 
 
-@router.get(
-    "/j/{job_id}/inputs/{file:path}",
-    summary="A job's input file",
-    operation_id="getGlobalInputFile",
-    response_class=Response,
-    responses=FILE_ANSWERS,
-)
-@router.get(
-    "/q/{queue}/j/{job_id}/inputs/{file:path}",
-    summary="A job's input file (queue-scoped)",
-    operation_id="getInputFile",
-    response_class=Response,
-    responses=FILE_ANSWERS,
-)
+@_file_route("/j/{job_id}/inputs/{file:path}", "A job's input file", "getGlobalInputFile")
+@_file_route("/q/{queue}/j/{job_id}/inputs/{file:path}", "A job's input file (queue-scoped)", "getInputFile")
 async def input_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
     name = safe_relative_path(file)
@@ -292,19 +288,9 @@ async def input_file(job_id: str, file: str, request: Request, queue: str | None
     return await ref_response(service.blobs, refs.get(name, refs.get(file)), name, "Input")
 
 
-@router.get(
-    "/j/{job_id}/outputs/{file:path}",
-    summary="A job's output file",
-    operation_id="getGlobalOutputFile",
-    response_class=Response,
-    responses=FILE_ANSWERS,
-)
-@router.get(
-    "/q/{queue}/j/{job_id}/outputs/{file:path}",
-    summary="A job's output file (queue-scoped)",
-    operation_id="getOutputFile",
-    response_class=Response,
-    responses=FILE_ANSWERS,
+@_file_route("/j/{job_id}/outputs/{file:path}", "A job's output file", "getGlobalOutputFile")
+@_file_route(
+    "/q/{queue}/j/{job_id}/outputs/{file:path}", "A job's output file (queue-scoped)", "getOutputFile"
 )
 async def output_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
