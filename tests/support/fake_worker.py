@@ -60,15 +60,17 @@ class FakeWorker:
             }
         )
 
-    async def finish(self, job_id: str, attempt: int, status: int = 0, reason: str = "Success") -> None:
-        await self.send(
-            {
-                "type": protocol.FINISHED,
-                "jobId": job_id,
-                "attempt": attempt,
-                "result": {"reason": reason, "StatusCode": status, "logs": [], "outputs": {}},
-            }
-        )
+    async def finish(
+        self,
+        job_id: str,
+        attempt: int,
+        status: int = 0,
+        reason: str = "Success",
+        logs: list[list[Any]] | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> None:
+        result = {"reason": reason, "StatusCode": status, "logs": logs or [], "outputs": outputs or {}}
+        await self.send({"type": protocol.FINISHED, "jobId": job_id, "attempt": attempt, "result": result})
 
     async def close(self) -> None:
         if self.ws is not None:

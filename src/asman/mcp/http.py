@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from mcp.server.mcpserver import Context
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -174,6 +175,21 @@ def _with_mcp_accept(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, by
     return [(name, value) for name, value in headers if name != b"accept"] + [(b"accept", MCP_ACCEPT)]
 
 
+class McpHealth(BaseModel):
+    """/mcp/health, for /openapi.json only (the route answers a dict)."""
+
+    model_config = ConfigDict(extra="allow")
+    status: str
+    server: str
+    version: str
+
+
+class McpInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    server: dict[str, Any]
+    endpoints: dict[str, str]
+
+
 def _health(request: Request) -> dict[str, Any]:
     from datetime import UTC, datetime
 
@@ -234,12 +250,35 @@ def _text_route(full: bool) -> Callable[[Request], Awaitable[Response]]:
 def mount_agents(app: FastAPI) -> None:
     endpoint = _McpEndpoint()
     app.router.routes.append(Route("/mcp", endpoint, methods=["GET", "POST", "DELETE"]))
-    app.add_api_route("/mcp/health", _json_route(_health), methods=["GET"], summary="MCP endpoint health")
-    app.add_api_route("/mcp/info", _json_route(_info), methods=["GET"], summary="MCP tools and endpoints")
-    app.add_api_route("/llms.txt", _text_route(False), methods=["GET"], summary="Asman for LLMs (Markdown)")
-    app.add_api_route(
-        "/llms-full.txt", _text_route(True), methods=["GET"], summary="Asman for LLMs: the full reference"
-    )
+    for path, build, summary, operation_id, model in (
+        ("/mcp/health", _health, "MCP endpoint health", "getMcpHealth", McpHealth),
+        ("/mcp/info", _info, "MCP tools and endpoints", "getMcpInfo", McpInfo),
+    ):
+        app.add_api_route(
+            path,
+            _json_route(build),
+            methods=["GET"],
+            tags=["agents"],
+            summary=summary,
+            operation_id=operation_id,
+            responses={200: {"model": model, "description": "OK"}},
+        )
+    for path, full, summary, operation_id in (
+        ("/llms.txt", False, "Asman for LLMs (Markdown)", "getLlmsTxt"),
+        ("/llms-full.txt", True, "Asman for LLMs: the full reference", "getLlmsFullTxt"),
+    ):
+        app.add_api_route(
+            path,
+            _text_route(full),
+            methods=["GET"],
+            tags=["agents"],
+            summary=summary,
+            operation_id=operation_id,
+            response_class=Response,
+            responses={
+                200: {"description": "Markdown", "content": {"text/markdown": {"schema": {"type": "string"}}}}
+            },
+        )
     # Both log every request at INFO: each MCP request, and each loopback call of a tool.
     logging.getLogger("mcp").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -12,14 +12,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from asman._version import __version__
 from asman.blobs import open_blobs
-from asman.core.definition import Control, JobDefinition
 from asman.core.errors import AsmanError, InvalidInput, NotFound
 from asman.core.events import Event, StateChanged
 from asman.core.states import JobState
@@ -32,6 +29,7 @@ from asman.server.http import JSONResponse, error_response, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
 from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_durations
+from asman.server.openapi import document
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.service import JobService, describe_validation
 from asman.server.web import STATIC_DIR, WebAssets, index_page
@@ -41,12 +39,6 @@ from asman.settings import Settings
 from asman.store import open_store
 
 log = logging.getLogger(__name__)
-
-
-class SubmitBody(BaseModel):
-    definition: JobDefinition
-    control: Control | None = None
-    id: str | None = None
 
 
 def _open_notifier(settings: Settings) -> Notifier:
@@ -195,17 +187,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.mount("/static", WebAssets(directory=STATIC_DIR), name="static")
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        body_schema = SubmitBody.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(body_schema.pop("$defs", {}))
-        components["SubmitBody"] = body_schema
-        app.openapi_schema = schema
-        return schema
+        if not app.openapi_schema:
+            app.openapi_schema = document(app)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -6,13 +6,14 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse as _StarletteJSON
 
 from asman.core.errors import AsmanError, InvalidInput, TooLarge
 
 
-class JSONResponse(Response):
-    media_type = "application/json"
+class JSONResponse(_StarletteJSON):
+    """Starlette's, rendered by orjson. Being a JSONResponse is what makes FastAPI document a route's answer
+    with its model rather than as a string."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)

@@ -11,9 +11,25 @@ from asman.core.errors import TooLarge
 from asman.core.names import blob_upload_headers, check_blob_key, is_content_key
 from asman.server.files import blob_response
 from asman.server.http import JSONResponse
+from asman.server.openapi import answers, file, redirect_to
+from asman.server.schemas import BlobExists, BlobLocation, BlobStored
 from asman.settings import Settings
 
-router = APIRouter()
+router = APIRouter(tags=["blobs"])
+
+PUT_ANSWERS = {
+    **answers(BlobStored, 400, 413, description="The same bytes were there already (`existed`)"),
+    **answers(BlobStored, status=201, description="Stored (`size`)"),
+    307: redirect_to(
+        "With S3 and `x-amz-checksum-sha256`: PUT the same body to the presigned URL in Location"
+    ),
+}
+PUT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 def _blobs(request: Request) -> BlobStore:
@@ -21,20 +37,40 @@ def _blobs(request: Request) -> BlobStore:
     return blobs
 
 
-@router.get("/f/{key}/exists", summary="Whether a blob exists (200 or 404)")
+@router.get(
+    "/f/{key}/exists",
+    summary="Whether a blob exists (200 or 404)",
+    operation_id="blobExists",
+    responses={
+        **answers(BlobExists, 400),
+        404: {"model": BlobExists, "description": "No such blob, answered `{exists: false}`"},
+    },
+)
 async def exists(key: str, request: Request) -> Response:
     check_blob_key(key)
     found = await _blobs(request).exists(key)
     return JSONResponse({"exists": found}, status_code=200 if found else 404)
 
 
-@router.get("/f/{key}", summary="Download a blob")
+@router.get(
+    "/f/{key}",
+    summary="Download a blob",
+    operation_id="downloadBlob",
+    response_class=Response,
+    responses=file(400, redirect="With S3: a redirect to a presigned URL"),
+)
 async def download(key: str, request: Request) -> Response:
     check_blob_key(key)
     return await blob_response(_blobs(request), key)
 
 
-@router.get("/download/{key}", summary="Where to download a blob (deprecated)", deprecated=True)
+@router.get(
+    "/download/{key}",
+    summary="Where to download a blob (deprecated)",
+    deprecated=True,
+    operation_id="getDownloadUrl",
+    responses=answers(BlobLocation, 400),
+)
 async def download_url(key: str, request: Request) -> Response:
     check_blob_key(key)
     location = await _blobs(request).locate(key)
@@ -42,9 +78,28 @@ async def download_url(key: str, request: Request) -> Response:
     return JSONResponse({"url": url, "ref": key})
 
 
-@router.put("/f/{key}", summary="Upload a blob: the body must hash (sha256) to the key")
-@router.put("/upload/{key}", summary="Upload a blob (deprecated path)", deprecated=True)
-@router.get("/upload/{key}", summary="Where to upload a blob (deprecated)", deprecated=True)
+@router.put(
+    "/f/{key}",
+    summary="Upload a blob: the body must hash (sha256) to the key",
+    operation_id="uploadBlob",
+    responses=PUT_ANSWERS,
+    openapi_extra=PUT_BODY,
+)
+@router.put(
+    "/upload/{key}",
+    summary="Upload a blob (deprecated path)",
+    deprecated=True,
+    operation_id="uploadBlobDeprecated",
+    responses=PUT_ANSWERS,
+    openapi_extra=PUT_BODY,
+)
+@router.get(
+    "/upload/{key}",
+    summary="Where to upload a blob (deprecated)",
+    deprecated=True,
+    operation_id="getUploadUrl",
+    responses=answers(BlobLocation, 400),
+)
 async def upload(key: str, request: Request) -> Response:
     check_blob_key(key)
     blobs = _blobs(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,18 +16,69 @@ from asman.core.names import check_job_id, check_queue, safe_relative_path
 from asman.core.states import JobState
 from asman.server.files import ref_response
 from asman.server.http import JSONResponse, read_json, wants_html
+from asman.server.openapi import answers, file
+from asman.server.schemas import (
+    Cancelled,
+    Copied,
+    DefinitionAnswer,
+    Deleted,
+    GlobalJobAnswer,
+    JobAnswer,
+    JobList,
+    LogsAnswer,
+    NamespacesAnswer,
+    ResultAnswer,
+    Submitted,
+)
 from asman.server.service import JobService
 from asman.server.views import KEPT_REASONS, finished_job, job_view, queue_job
 from asman.server.web import index_page
 
-router = APIRouter()
+router = APIRouter(tags=["jobs"])
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 SUBMIT_SCHEMA: dict[str, Any] = {
     "requestBody": {
         "required": True,
+        "description": "`{definition, control?, id?}`; a bare definition is accepted too",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBody"}}},
     }
 }
+SUBMIT_ANSWERS = answers(
+    Submitted,
+    400,
+    413,
+    422,
+    description="Queued, joined a Queued or Running job, or a kept result (Finished)",
+)
+
+
+FILE_ANSWERS = file(redirect="A redirect: to a presigned URL for blobs in S3, or to the URL the job names")
+LOGS_ANSWERS = answers(LogsAnswer)
+COPY_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["queue"],
+                    "properties": {
+                        "queue": {"type": "string"},
+                        "control": {"$ref": "#/components/schemas/Control"},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _file_route(path: str, summary: str, operation_id: str) -> Callable[[EndpointT], EndpointT]:
+    """A route answering with a file's bytes or a redirect to them, never JSON."""
+    return router.get(
+        path, summary=summary, operation_id=operation_id, response_class=Response, responses=FILE_ANSWERS
+    )
 
 
 def _service(request: Request) -> JobService:
@@ -78,7 +129,9 @@ router.add_api_route(
     submit,
     methods=["POST"],
     openapi_extra=SUBMIT_SCHEMA,
+    responses=SUBMIT_ANSWERS,
     summary="Submit a job",
+    operation_id="submitJob",
     route_class_override=DirectRoute,
 )
 router.add_api_route(
@@ -86,13 +139,22 @@ router.add_api_route(
     submit,
     methods=["POST"],
     openapi_extra=SUBMIT_SCHEMA,
+    responses=SUBMIT_ANSWERS,
     summary="Submit a job (alias)",
+    operation_id="submitJobAlias",
     route_class_override=DirectRoute,
 )
 
 
-@router.get("/q/{queue}", summary="List the jobs in a queue", response_model=None)
-@router.get("/q/{queue}/j", summary="List the jobs in a queue (alias)", response_model=None)
+@router.get(
+    "/q/{queue}", summary="List the jobs in a queue", operation_id="listJobs", responses=answers(JobList)
+)
+@router.get(
+    "/q/{queue}/j",
+    summary="List the jobs in a queue (alias)",
+    operation_id="listJobsAlias",
+    responses=answers(JobList),
+)
 async def list_jobs(
     queue: str, request: Request, limit: int = 100, cursor: int | None = None, state: str | None = None
 ) -> Response:
@@ -115,7 +177,12 @@ async def list_jobs(
     )
 
 
-@router.get("/q/{queue}/j/{job_id}", summary="A job: definition, results and state", response_model=None)
+@router.get(
+    "/q/{queue}/j/{job_id}",
+    summary="A job: definition, results and state",
+    operation_id="getJob",
+    responses=answers(JobAnswer),
+)
 async def get_job(queue: str, job_id: str, request: Request) -> Response:
     if wants_html(request):
         return index_page()
@@ -134,7 +201,12 @@ async def _global_view(request: Request, job_id: str) -> Response:
     return JSONResponse({"data": {"jobId": job_id, **view}})
 
 
-@router.get("/j/{job_id}.json", summary="Global lookup of a job's definition and result (JSON)")
+@router.get(
+    "/j/{job_id}.json",
+    summary="Global lookup of a job's definition and result (JSON)",
+    operation_id="lookupJobJson",
+    responses=answers(GlobalJobAnswer),
+)
 async def get_job_json(job_id: str, request: Request) -> Response:
     return await _global_view(request, job_id)
 
@@ -142,7 +214,8 @@ async def get_job_json(job_id: str, request: Request) -> Response:
 @router.get(
     "/j/{job_id}",
     summary="A job's page for browsers; its definition and result for scripts",
-    response_model=None,
+    operation_id="lookupJob",
+    responses=answers(GlobalJobAnswer),
 )
 async def get_job_global(job_id: str, request: Request) -> Response:
     if wants_html(request):
@@ -150,17 +223,47 @@ async def get_job_global(job_id: str, request: Request) -> Response:
     return await _global_view(request, job_id)
 
 
-@router.get("/j/{job_id}/definition.json", summary="A job's definition")
-@router.get("/q/{queue}/j/{job_id}/definition.json", summary="A job's definition (queue-scoped)")
+@router.get(
+    "/j/{job_id}/definition.json",
+    summary="A job's definition",
+    operation_id="getGlobalDefinition",
+    responses=answers(DefinitionAnswer),
+)
+@router.get(
+    "/q/{queue}/j/{job_id}/definition.json",
+    summary="A job's definition (queue-scoped)",
+    operation_id="getDefinition",
+    responses=answers(DefinitionAnswer),
+)
 async def definition_json(job_id: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
     return JSONResponse({"data": await _service(request).store.get_definition(job_id)})
 
 
-@router.get("/j/{job_id}/result.json", summary="A job's result")
-@router.get("/j/{job_id}/results.json", summary="A job's result (alias)")
-@router.get("/q/{queue}/j/{job_id}/result.json", summary="A job's result (queue-scoped)")
-@router.get("/q/{queue}/j/{job_id}/results.json", summary="A job's result (queue-scoped alias)")
+@router.get(
+    "/j/{job_id}/result.json",
+    summary="A job's result",
+    operation_id="getGlobalResult",
+    responses=answers(ResultAnswer),
+)
+@router.get(
+    "/j/{job_id}/results.json",
+    summary="A job's result (alias)",
+    operation_id="getGlobalResultAlias",
+    responses=answers(ResultAnswer),
+)
+@router.get(
+    "/q/{queue}/j/{job_id}/result.json",
+    summary="A job's result (queue-scoped)",
+    operation_id="getResult",
+    responses=answers(ResultAnswer),
+)
+@router.get(
+    "/q/{queue}/j/{job_id}/results.json",
+    summary="A job's result (queue-scoped alias)",
+    operation_id="getResultAlias",
+    responses=answers(ResultAnswer),
+)
 async def result_json(job_id: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
     store = _service(request).store
@@ -172,8 +275,8 @@ async def result_json(job_id: str, request: Request, queue: str | None = None) -
     return JSONResponse({"data": finished_job(stored, finished)})
 
 
-@router.get("/j/{job_id}/inputs/{file:path}", summary="A job's input file")
-@router.get("/q/{queue}/j/{job_id}/inputs/{file:path}", summary="A job's input file (queue-scoped)")
+@_file_route("/j/{job_id}/inputs/{file:path}", "A job's input file", "getGlobalInputFile")
+@_file_route("/q/{queue}/j/{job_id}/inputs/{file:path}", "A job's input file (queue-scoped)", "getInputFile")
 async def input_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
     name = safe_relative_path(file)
@@ -185,8 +288,10 @@ async def input_file(job_id: str, file: str, request: Request, queue: str | None
     return await ref_response(service.blobs, refs.get(name, refs.get(file)), name, "Input")
 
 
-@router.get("/j/{job_id}/outputs/{file:path}", summary="A job's output file")
-@router.get("/q/{queue}/j/{job_id}/outputs/{file:path}", summary="A job's output file (queue-scoped)")
+@_file_route("/j/{job_id}/outputs/{file:path}", "A job's output file", "getGlobalOutputFile")
+@_file_route(
+    "/q/{queue}/j/{job_id}/outputs/{file:path}", "A job's output file (queue-scoped)", "getOutputFile"
+)
 async def output_file(job_id: str, file: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
     name = safe_relative_path(file)
@@ -197,7 +302,12 @@ async def output_file(job_id: str, file: str, request: Request, queue: str | Non
     return await ref_response(service.blobs, (result.get("outputs") or {}).get(name), name, "Output")
 
 
-@router.get("/q/{queue}/j/{job_id}/namespaces.json", summary="Namespaces that want a job")
+@router.get(
+    "/q/{queue}/j/{job_id}/namespaces.json",
+    summary="Namespaces that want a job",
+    operation_id="getNamespaces",
+    responses=answers(NamespacesAnswer),
+)
 async def namespaces_json(queue: str, job_id: str, request: Request) -> Response:
     row = await _service(request).store.get_job(check_queue(queue), check_job_id(job_id))
     return JSONResponse({"data": sorted(row.namespaces) if row else []})
@@ -224,18 +334,33 @@ async def _logs(request: Request, job_id: str, step: str) -> Response:
     return JSONResponse({"data": lines, "sliceStart": since, "nextCursor": total, "isFinal": final})
 
 
-@router.get("/q/{queue}/j/{job_id}/{step}-logs.json", summary="Logs so far: run or build (?since=N)")
+@router.get(
+    "/q/{queue}/j/{job_id}/{step}-logs.json",
+    summary="Logs so far: run or build (?since=N)",
+    operation_id="getLogs",
+    responses=LOGS_ANSWERS,
+)
 async def logs_json(queue: str, job_id: str, step: str, request: Request) -> Response:
     check_queue(queue)
     return await _logs(request, job_id, step)
 
 
-@router.get("/j/{job_id}/{step}-logs.json", summary="Logs of a job, in whatever queue it ran (?since=N)")
+@router.get(
+    "/j/{job_id}/{step}-logs.json",
+    summary="Logs of a job, in whatever queue it ran (?since=N)",
+    operation_id="getGlobalLogs",
+    responses=LOGS_ANSWERS,
+)
 async def global_logs_json(job_id: str, step: str, request: Request) -> Response:
     return await _logs(request, job_id, step)
 
 
-@router.post("/q/{queue}/j/{job_id}/cancel", summary="Cancel a job (namespace from ?namespace=, default _)")
+@router.post(
+    "/q/{queue}/j/{job_id}/cancel",
+    summary="Cancel a job (namespace from ?namespace=, default _)",
+    operation_id="cancelJob",
+    responses=answers(Cancelled),
+)
 async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_") -> Response:
     row = await _service(request).cancel(queue, job_id, namespace)
     return JSONResponse(
@@ -249,18 +374,34 @@ async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_"
     )
 
 
-@router.post("/q/{queue}/j/{job_id}/{namespace}/cancel", summary="Cancel a job in one namespace")
+@router.post(
+    "/q/{queue}/j/{job_id}/{namespace}/cancel",
+    summary="Cancel a job in one namespace",
+    operation_id="cancelJobInNamespace",
+    responses=answers(Cancelled),
+)
 async def cancel_namespace(queue: str, job_id: str, namespace: str, request: Request) -> Response:
     return await cancel(queue, job_id, request, namespace)
 
 
-@router.delete("/q/{queue}/j/{job_id}", summary="Finish a job as Deleted and drop its result")
+@router.delete(
+    "/q/{queue}/j/{job_id}",
+    summary="Finish a job as Deleted and drop its result",
+    operation_id="deleteJob",
+    responses=answers(Deleted),
+)
 async def delete(queue: str, job_id: str, request: Request) -> Response:
     await _service(request).delete(queue, job_id)
     return JSONResponse({"success": True, "jobId": job_id})
 
 
-@router.post("/j/{job_id}/copy", summary="Push the same job to another queue")
+@router.post(
+    "/j/{job_id}/copy",
+    summary="Push the same job to another queue",
+    operation_id="copyJob",
+    responses=answers(Copied, 413, 422),
+    openapi_extra=COPY_SCHEMA,
+)
 async def copy(job_id: str, request: Request) -> Response:
     service = _service(request)
     body = await read_json(request, service.settings.max_body_bytes)

@@ -3,6 +3,7 @@ replica's own metrics."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,29 +14,57 @@ from asman.core.names import check_queue, new_queue_name
 from asman.core.states import JobState
 from asman.server.http import JSONResponse
 from asman.server.metrics import render_queue
+from asman.server.openapi import answers
+from asman.server.schemas import NewQueue, QueueStatus, Ready
 from asman.server.service import JobService
 from asman.store.base import WorkerRow
 
 router = APIRouter()
+QUEUES: list[str | Enum] = ["queues"]
 
 
-@router.get("/healthz", summary="Liveness", response_class=PlainTextResponse)
+@router.get(
+    "/healthz",
+    summary="Liveness",
+    response_class=PlainTextResponse,
+    tags=["server"],
+    operation_id="getHealth",
+)
 async def healthz() -> str:
     return "OK"
 
 
-@router.get("/readyz", summary="Readiness: the store answers")
+@router.get(
+    "/readyz",
+    summary="Readiness: the store answers",
+    tags=["server"],
+    operation_id="getReadiness",
+    responses=answers(Ready),
+)
 async def readyz(request: Request) -> Response:
     await request.app.state.service.store.ping()
     return JSONResponse({"ready": True})
 
 
-@router.get("/metrics", summary="Prometheus metrics of this replica", response_class=PlainTextResponse)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this replica",
+    response_class=PlainTextResponse,
+    operation_id="replicaMetrics",
+    tags=QUEUES,
+)
 async def replica_metrics(request: Request) -> Response:
     return Response(request.app.state.replica_metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.post("/q", summary="Mint a fresh, unguessable queue name")
+@router.post(
+    "/q",
+    summary="Mint a fresh, unguessable queue name",
+    operation_id="newQueue",
+    tags=QUEUES,
+    status_code=201,
+    responses=answers(NewQueue, status=201, description="A fresh queue"),
+)
 async def new_queue(request: Request) -> Response:
     queue = new_queue_name()
     return JSONResponse(
@@ -117,16 +146,42 @@ def _worker_status(worker: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/q/{queue}/status", summary="Counts by state, connected workers and clients")
-@router.get("/{queue}/status", summary="Queue status (deprecated path)", deprecated=True)
+@router.get(
+    "/q/{queue}/status",
+    summary="Counts by state, connected workers and clients",
+    operation_id="getQueueStatus",
+    tags=QUEUES,
+    responses=answers(QueueStatus),
+)
+@router.get(
+    "/{queue}/status",
+    summary="Queue status (deprecated path)",
+    deprecated=True,
+    operation_id="getQueueStatusDeprecated",
+    tags=QUEUES,
+    responses=answers(QueueStatus),
+)
 async def status(queue: str, request: Request) -> Response:
     clients = request.app.state.watchers.count(queue)
     address = str(request.base_url).rstrip("/")
     return JSONResponse(await queue_status(request.app.state.service, queue, clients, address=address))
 
 
-@router.get("/q/{queue}/metrics", summary="Prometheus metrics for a queue", response_class=PlainTextResponse)
-@router.get("/{queue}/metrics", summary="Queue metrics (deprecated path)", deprecated=True)
+@router.get(
+    "/q/{queue}/metrics",
+    summary="Prometheus metrics for a queue",
+    response_class=PlainTextResponse,
+    operation_id="getQueueMetrics",
+    tags=QUEUES,
+)
+@router.get(
+    "/{queue}/metrics",
+    summary="Queue metrics (deprecated path)",
+    deprecated=True,
+    response_class=PlainTextResponse,
+    operation_id="getQueueMetricsDeprecated",
+    tags=QUEUES,
+)
 async def metrics(queue: str, request: Request) -> Response:
     service: JobService = request.app.state.service
     check_queue(queue)

@@ -21,7 +21,7 @@ from asman.server.metrics import ROUTE_TEMPLATE
 from asman.server.service import JobService
 from asman.server.sse import EventStreamResponse, Subscription, encode
 
-router = APIRouter()
+router = APIRouter(tags=["streams"])
 
 STORE_READERS = 8
 
@@ -51,6 +51,8 @@ class Watchers:
     "/q/{queue}/j/{job_id}/stream",
     summary="Live state and logs of a job (Server-Sent Events)",
     response_class=EventStreamResponse,
+    operation_id="streamJob",
+    description="Events `state`, `run-log`, `build-log`, then `final` (docs/api.md).",
 )
 async def job_stream(queue: str, job_id: str, request: Request) -> EventStreamResponse:
     return await open_job_stream(request.app.state, queue, job_id)
@@ -135,6 +137,8 @@ async def _job_events(
     "/q/{queue}/events",
     summary="Live job states and workers of a queue (Server-Sent Events)",
     response_class=EventStreamResponse,
+    operation_id="streamQueue",
+    description="Events `hello`, `job`, `workers`, `resync` (docs/api.md).",
 )
 async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
     return await open_queue_stream(request.app.state, queue)
