@@ -1,5 +1,5 @@
 // The job composer: what to run (image or build), command, env, files, resources, queue. Run submits it.
-import { api, blobExists, queuePath, uploadBlob } from "./api.js";
+import { api, blobExists, queuePath, serverOrigin, uploadBlob } from "./api.js";
 import { QUEUE_PATTERN, clear, fmtBytes, h, isQueueName, nextId, recentQueues, rememberQueue } from "./dom.js";
 import { sha256Hex } from "./sha256.js";
 
@@ -279,7 +279,7 @@ export function createComposer({ queue = "", definition = null, onSubmitted, tit
         await uploadBlob(hash, entry.file, (fraction) => report(`Uploading ${entry.name}: ${Math.round(fraction * 100)}%`));
       }
       // The worker downloads from the server the browser talks to: its own origin.
-      refs[entry.name] = { type: "url", value: `${location.origin}/f/${hash}`, hash };
+      refs[entry.name] = { type: "url", value: `${serverOrigin()}/f/${hash}`, hash };
     }
     return refs;
   }
