@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,35 @@ def test_metaframe_json_and_an_upstream_link(live_server: ServerProcess, page: P
     # Upstream's short link to a live job.
     page.goto(f"{live_server.url}/j/{expected}#?queue=web-upstream-link")
     expect(page.locator(".job-state .badge")).to_have_text("Queued")
+
+
+@pytest.mark.docker
+def test_colour_logs_search_line_links_and_served_queues(stack: Stack, page: Page, screenshot: Shot) -> None:
+    page.goto(f"{stack.url}/")
+    # The composer offers the queue that has a worker.
+    expect(page.locator(".served-queues")).to_contain_text(stack.queue)
+    expect(page.get_by_label("Queue", exact=True)).to_have_value(stack.queue)
+    screenshot(page, "composer-served-queue")
+    script = "; ".join(
+        [f'printf "\\033[3{n}mcolour {n}\\033[0m line\\n"' for n in range(1, 7)]
+        + ['echo "plain needle here"', 'echo "on stderr" >&2', 'printf "\\033[1;31mbold red needle\\033[0m\\n"']
+    )
+    job = stack.submit({"image": stack.image, "command": f"sh -c '{script}'"})
+    stack.wait_finished(job)
+    page.goto(f"{stack.url}/q/{stack.queue}/j/{job}")
+    logs = page.locator(".logs-card").last
+    expect(logs.locator(".log-line")).to_have_count(9)
+    expect(logs.locator(".log-line").first.locator(".ansi-red-fg")).to_have_text("colour 1")
+    assert "\x1b" not in logs.locator(".log-panel").inner_text()
+    logs.get_by_label("Search logs").fill("needle")
+    expect(logs.locator(".log-matches")).to_have_text("2 matches")
+    expect(logs.locator(".log-line--hit")).to_have_count(2)
+    screenshot(page, "job-colour-logs-search")
+    logs.locator(".log-num").nth(6).click()
+    assert page.url.endswith("#L7")
+    expect(logs.locator("#L7")).to_have_class(re.compile("log-line--linked"))
+    page.reload()
+    expect(page.locator("#L7")).to_have_class(re.compile("log-line--linked"))
+    with page.expect_download() as download:
+        logs.get_by_role("button", name="Download").click()
+    assert "colour 1 line" in Path(download.value.path()).read_text()

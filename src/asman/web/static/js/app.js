@@ -139,6 +139,8 @@ document.addEventListener("click", (event) => {
   if (!link || link.target || link.hasAttribute("download")) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin) return;
+  // A link to a log line only moves the hash: the log panel answers it, the page stays.
+  if (url.pathname === location.pathname && /^#[LB]\d+$/.test(url.hash)) return;
   const appPath = url.pathname === "/" || /^\/q\/[^/]+(\/j\/[0-9a-f]{64})?\/?$/.test(url.pathname) || /^\/j\/[0-9a-f]{64}\/?$/.test(url.pathname);
   if (!appPath) return;
   event.preventDefault();

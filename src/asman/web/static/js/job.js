@@ -76,7 +76,7 @@ export function jobPage(root, {
   const actions = h("div.job-actions");
   const summary = h("dl.summary-grid");
   const errorSlot = h("div");
-  const buildLogs = createLogView({ title: "Build logs" });
+  const buildLogs = createLogView({ title: "Build logs", anchor: "B", emptyText: "No build output yet." });
   buildLogs.element.hidden = true;
   const logs = createLogView({ title: "Logs", emptyText: "No output yet." });
   const outputsBody = h("div", h("p.empty", "Outputs appear here when the job finishes."));
@@ -253,7 +253,7 @@ export function jobPage(root, {
       h("div.input-row",
         h("input.mono.share-link", { id: linkId, readonly: true, value: link, onfocus: (e) => e.target.select() }),
         copyButton(link, "Copy link", { "aria-label": "Copy shareable link" })),
-      h("p.help", "The link carries the whole job definition: opening it shows this job and its result, or runs it if it never ran on this queue."));
+      h("p.help", "The link carries the whole job definition: opening it shows this job and its result, or offers to run it if it never ran on this queue. Add &autostart=true to run it at once."));
     if (view.queue) {
       const pageUrl = `${location.origin}${jobPath(view.queue, view.jobId)}`;
       const apiId = nextId("api");
@@ -530,5 +530,7 @@ export function jobPage(root, {
     clearInterval(ticker);
     clearInterval(statusTimer);
     if (closeStream) closeStream();
+    logs.dispose();
+    buildLogs.dispose();
   };
 }
