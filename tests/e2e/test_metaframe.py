@@ -74,7 +74,7 @@ def text_of(ref: dict[str, Any]) -> str:
 
 COMMAND = (
     "sh -c 'cat /inputs/short.txt > /outputs/short.txt; wc -c < /inputs/big.txt > /outputs/size.txt;"
-    " printf \"\\033[32mgreen ${WHO}\\033[0m\\n\"'"
+    ' printf "\\033[32mgreen ${WHO}\\033[0m\\n"\''
 )
 
 
@@ -119,7 +119,10 @@ def test_a_metapage_sends_inputs_and_gets_outputs(stack: Stack, page: Page, scre
 @pytest.mark.docker
 def test_allowsetjob_and_resolverefs(stack: Stack, page: Page) -> None:
     src = f"{stack.url}/#?allowsetjob=true&autostart=true&queue={stack.queue}&resolverefs=true"
-    job = {"image": stack.image, "command": "sh -c 'echo from-input-job; cp /inputs/big.txt /outputs/copy.txt'"}
+    job = {
+        "image": stack.image,
+        "command": "sh -c 'echo from-input-job; cp /inputs/big.txt /outputs/copy.txt'",
+    }
     with local_page(host_page(stack.url, src)) as url:
         page.goto(url)
         page.wait_for_function("window.metapage !== undefined")
@@ -168,7 +171,11 @@ def test_colour_logs_search_line_links_and_served_queues(stack: Stack, page: Pag
     screenshot(page, "composer-served-queue")
     script = "; ".join(
         [f'printf "\\033[3{n}mcolour {n}\\033[0m line\\n"' for n in range(1, 7)]
-        + ['echo "plain needle here"', 'echo "on stderr" >&2', 'printf "\\033[1;31mbold red needle\\033[0m\\n"']
+        + [
+            'echo "plain needle here"',
+            'echo "on stderr" >&2',
+            'printf "\\033[1;31mbold red needle\\033[0m\\n"',
+        ]
     )
     job = stack.submit({"image": stack.image, "command": f"sh -c '{script}'"})
     stack.wait_finished(job)

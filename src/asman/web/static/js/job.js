@@ -452,7 +452,8 @@ export function jobPage(root, {
         if (!autostart) return notRunYet();
         // The link is the job and asks to run: a finished success comes back from the cache.
         await submitShared();
-        showNotice("info", `This job was submitted to queue ${queue} from the link.`);
+        // Inside a metapage the page asked for the run itself: no need to say so.
+        if (window.self === window.top) showNotice("info", `This job was submitted to queue ${queue} from the link.`);
       }
       rememberQueue(queue);
     } else if (queue) {

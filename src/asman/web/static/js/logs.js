@@ -83,7 +83,7 @@ export function createLogView({ title = "Logs", emptyText = "No output yet.", an
   const setPaused = (value) => {
     paused = value;
     followButton.setAttribute("aria-pressed", String(!paused));
-    followButton.textContent = paused ? "Paused: follow" : "Following";
+    followButton.textContent = paused ? "Resume following" : "Following";
     if (!paused) scrollToEnd();
   };
   followButton.addEventListener("click", () => setPaused(!paused));
