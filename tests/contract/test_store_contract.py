@@ -593,6 +593,9 @@ async def test_workers_are_upserted_listed_and_removed(store: Store) -> None:
     # The same worker id on two replicas (a reconnect that landed elsewhere) is two rows.
     await store.upsert_worker(WorkerRow(Q, "w-b", "replica-2", {"slots": 3}, T0 + 11))
     assert len(await store.list_workers(Q, T0)) == 3
+    # Distinct workers per queue, for the composer's queue picker.
+    assert await store.served_queues(T0) == {Q: 2, "other": 1}
+    assert await store.served_queues(T0 + 6) == {Q: 1}
     await store.remove_worker(Q, "w-b", "replica-1")
     assert [(w.worker_id, w.replica) for w in await store.list_workers(Q, T0)] == [
         ("w-a", "replica-2"),

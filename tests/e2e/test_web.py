@@ -256,9 +256,12 @@ def test_shared_link_opens_the_job(live_server: ServerProcess, page: Page, scree
     definition = {"image": "asman/busybox:latest", "command": "echo shared ✓"}
     expected = job_id(definition)
 
-    # A link to a job that never ran here submits it (the link is the job) and shows it.
+    # A link to a job that never ran here shows it with a Run button; with `autostart` it submits it.
     page.goto(f"{live_server.url}/{share_hash(definition, queue)}")
     expect(page.locator("h1")).to_contain_text(expected[:12])
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
+    assert httpx.get(f"{live_server.url}/q/{queue}/j/{expected}").status_code == 404
+    page.goto(f"{live_server.url}/{share_hash(definition, queue)}&autostart=true")
     expect(state_badge(page)).to_have_text("Queued")
     assert job_view(live_server.url, queue, expected)["state"] == "Queued"
 

@@ -32,7 +32,7 @@ from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_du
 from asman.server.openapi import document
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.service import JobService, describe_validation
-from asman.server.web import STATIC_DIR, WebAssets, index_page
+from asman.server.web import METAFRAME, STATIC_DIR, WebAssets, index_page
 from asman.server.webhooks import WebhookSender
 from asman.server.ws import worker_socket
 from asman.settings import Settings
@@ -174,6 +174,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     async def _index() -> Response:
         return index_page()
+
+    @app.get("/metaframe.json", summary="The web client described as a metaframe (for metapages)")
+    async def _metaframe() -> Response:
+        return JSONResponse(METAFRAME)
 
     app.include_router(queues.router)
     app.include_router(blobs.router)

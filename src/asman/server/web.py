@@ -21,6 +21,22 @@ def index_page() -> Response:
     return HTMLResponse(_FALLBACK)
 
 
+# Upstream's system hash params (UPSTREAM-WIRE.md §9): the metapage editor offers these for the metaframe.
+HASH_PARAMS = (
+    "allowsetjob", "autostart", "config", "control", "debug", "definition", "ignoreQueueOverride", "inputs",
+    "job", "maxJobDuration", "queue", "queueOverride", "resolverefs", "terminal",
+)  # fmt: skip
+
+METAFRAME = {
+    "version": "2",
+    "metadata": {"title": "Asman: run a container job", "author": "Asman"},
+    "allow": "clipboard-write",
+    "inputs": {},
+    "outputs": {},
+    "hashParams": list(HASH_PARAMS),
+}
+
+
 class WebAssets(StaticFiles):
     """The client's files, revalidated on every load so an upgraded server never runs with stale JS."""
 

@@ -181,6 +181,10 @@ class Store(Protocol):
 
     async def list_workers(self, queue: str, seen_after_ms: int) -> list[WorkerRow]: ...
 
+    async def served_queues(self, seen_after_ms: int) -> dict[str, int]:
+        """Every queue with a worker seen since `seen_after_ms`, and how many distinct workers it has."""
+        ...
+
     async def claim_deliveries(self, now_ms: int, limit: int, lease_until_ms: int) -> list[Delivery]:
         """Up to `limit` webhook deliveries due and not expired, oldest first, each as its next attempt leased
         until `lease_until_ms`: no other caller gets them meanwhile, on any replica."""

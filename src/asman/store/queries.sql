@@ -166,6 +166,9 @@ DELETE FROM workers WHERE queue = ? AND worker_id = ? AND replica = ?
 -- name: list_workers
 SELECT queue, worker_id, replica, info, seen_ms FROM workers WHERE queue = ? AND seen_ms >= ? ORDER BY worker_id
 
+-- name: served_queues
+SELECT queue, COUNT(DISTINCT worker_id) FROM workers WHERE seen_ms >= ? GROUP BY queue ORDER BY queue
+
 -- Webhooks (core/webhooks.py). The outbox gets a delivery in the transaction of the change that causes it.
 -- name: add_delivery
 INSERT INTO webhooks (id, event, queue, job_id, namespace, url, config, origin, due_ms, created_ms, expires_ms)

@@ -483,6 +483,13 @@ class SqlStore(abc.ABC):
 
         return await self._execute(program)
 
+    async def served_queues(self, seen_after_ms: int) -> dict[str, int]:
+        def program() -> Program[dict[str, int]]:
+            found = yield rows(self.q.served_queues, seen_after_ms)
+            return {str(row[0]): int(row[1]) for row in found}
+
+        return await self._execute(program)
+
     async def sweep(self, now_ms: int) -> int:
         def program() -> Program[int]:
             removed = 0

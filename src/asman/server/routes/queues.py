@@ -79,6 +79,15 @@ async def connected_workers(service: JobService, queue: str) -> list[WorkerRow]:
     )
 
 
+@router.get("/queues", summary="Queues that have connected workers, with how many each")
+async def served_queues(request: Request) -> Response:
+    # So a newcomer's first job goes to a queue something serves, not to a name nothing listens on.
+    service: JobService = request.app.state.service
+    since = service.now() - int(service.settings.heartbeat_seconds * 3000) - 5000
+    served = await service.store.served_queues(since)
+    return JSONResponse({"queues": [{"queue": name, "workers": n} for name, n in served.items()]})
+
+
 async def queue_status(service: JobService, queue: str, clients: int, address: str = "") -> dict[str, Any]:
     check_queue(queue)
     workers = await connected_workers(service, queue)

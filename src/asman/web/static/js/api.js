@@ -24,6 +24,16 @@ export const net = {
   },
 };
 
+// The server this page talks to: its own origin, unless a link's `queue=http(s)://host/<q>` points elsewhere
+// (upstream's rule). Every request goes through apiUrl().
+let apiOrigin = "";
+export function setApiOrigin(origin) {
+  apiOrigin = !origin || origin === location.origin ? "" : origin.replace(/\/+$/, "");
+}
+/** The server's origin as workers must see it in url refs. */
+export const serverOrigin = () => apiOrigin || location.origin;
+export const apiUrl = (path) => (/^https?:/.test(path) ? path : apiOrigin + path);
+
 export const queuePath = (queue) => `/q/${encodeURIComponent(queue)}`;
 export const jobPath = (queue, jobId) => `${queuePath(queue)}/j/${jobId}`;
 export const outputPath = (queue, jobId, name) =>
@@ -34,7 +44,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(path, {
+    response = await fetch(apiUrl(path), {
       method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store",
     });
   } catch (error) {
@@ -60,7 +70,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
 /** Is the server up? (used while the banner is shown) */
 export async function ping() {
   try {
-    const response = await fetch("/healthz", { cache: "no-store" });
+    const response = await fetch(apiUrl("/healthz"), { cache: "no-store" });
     net.set(response.ok);
     return response.ok;
   } catch {
@@ -83,7 +93,7 @@ export async function blobExists(hash) {
 export function uploadBlob(hash, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("PUT", `/f/${hash}`);
+    xhr.open("PUT", apiUrl(`/f/${hash}`));
     xhr.setRequestHeader("Accept", "application/json");
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable && onProgress) onProgress(event.loaded / event.total);
@@ -121,7 +131,7 @@ export function listen(path, handlers, { onOpen, onTrouble } = {}) {
   let failures = 0;
 
   const connect = () => {
-    source = new EventSource(path);
+    source = new EventSource(apiUrl(path));
     source.addEventListener("open", () => {
       failures = 0;
       net.set(true);

@@ -1,20 +1,34 @@
 // Asman web client: a small single-page app routed by location.pathname (and the hash for shared jobs).
-import { net, ping } from "./api.js";
+import { api, net, ping, setApiOrigin } from "./api.js";
 import { dashboardPage } from "./dashboard.js";
 import { clear, h, isQueueName } from "./dom.js";
 import { homePage } from "./home.js";
 import { jobPage } from "./job.js";
+import { envParams, linkOptions, linkedDefinition } from "./linked.js";
+import { connectMetaframe, embedded, sendOutputs } from "./metaframe.js";
 import { decodeJob, parseHash } from "./share.js";
 
 const main = document.getElementById("main");
 
 // Embedded in an iframe: never break out of it (no frame-busting), just draw a lighter frame.
-try {
-  if (window.self !== window.top) document.documentElement.classList.add("embedded");
-} catch {
-  document.documentElement.classList.add("embedded");
-}
+if (embedded) document.documentElement.classList.add("embedded");
 let cleanup = null;
+let renders = 0; // a render that finishes after a newer one started draws nothing
+
+// Inside a metapage: its inputs, and the connection that takes the outputs back.
+let metaInputs = {};
+let metaframe = null;
+const metaReady = embedded
+  ? Promise.race([
+    connectMetaframe((inputs) => {
+      const changed = JSON.stringify(inputs) !== JSON.stringify(metaInputs);
+      metaInputs = inputs;
+      // A render waiting for the connection reads them itself; later changes draw the new job.
+      if (changed) metaReady.then(() => render());
+    }).then((connected) => { metaframe = connected; }).catch(() => null),
+    new Promise((resolve) => setTimeout(resolve, 3000)), // a plain iframe has no metapage to answer
+  ])
+  : Promise.resolve();
 
 export function navigate(url, { replace = false } = {}) {
   if (replace) history.replaceState({}, "", url);
@@ -49,17 +63,39 @@ function decode(segment) {
   }
 }
 
+/** A job made from a link's hash params and the metapage's inputs (linked.js), shown live on its queue. */
+async function linkedPage(base, { params, raw, options }, token) {
+  clear(main).append(h("div.page", h("p.help", { role: "status" }, "Preparing the job…")));
+  const { definition, id } = await linkedDefinition(base, raw, params, metaInputs, { allowsetjob: options.allowsetjob });
+  if (token !== renders) return;
+  const submitExtras = { control: options.control, ...(options.debug ? { debug: true } : {}) };
+  cleanup = jobPage(main, {
+    queue: options.queue, definition, jobId: id, navigate, autostart: options.autostart, submitExtras,
+    onFinished: (view) => sendOutputs(metaframe, view, options).catch((error) => console.warn("metaframe outputs", error)),
+  });
+}
+
+function showError(error) {
+  clear(main).append(h("div.page", h("div.notice.notice--error", { role: "alert" }, error.message || String(error))));
+}
+
 function render({ focus = false } = {}) {
   if (cleanup) cleanup();
   cleanup = null;
+  const token = ++renders;
   const path = location.pathname.replace(/\/+$/, "") || "/";
   const { params, definition, error } = sharedJob();
+  const { raw } = parseHash(location.hash);
+  const options = linkOptions(params);
+  setApiOrigin(options.origin);
+  const link = { params, raw, options };
   const edit = params.edit !== undefined && params.edit !== "0" && params.edit !== "false";
   let match;
   if (path === "/" || path === "/index.html") {
-    const queue = params.queue && isQueueName(params.queue) ? params.queue : "";
-    if (definition && queue && !edit) {
-      cleanup = jobPage(main, { queue, definition, navigate });
+    const queue = options.queue;
+    const fromInput = options.allowsetjob && metaInputs.job && typeof metaInputs.job === "object";
+    if ((definition || fromInput) && queue && !edit) {
+      metaReady.then(() => token === renders && linkedPage(definition, link, token)).catch(showError);
     } else {
       let notice = error;
       if (definition && !queue && !edit) notice = "This link carries a job but no queue: choose a queue and press Run.";
@@ -74,7 +110,16 @@ function render({ focus = false } = {}) {
     if (!queue || !isQueueName(queue)) notFoundPage(main);
     else cleanup = jobPage(main, { queue, jobId: match[2], navigate });
   } else if ((match = path.match(/^\/j\/([0-9a-f]{64})$/))) {
-    cleanup = jobPage(main, { jobId: match[1], navigate });
+    const jobId = match[1];
+    if (!options.queue) cleanup = jobPage(main, { jobId, navigate });
+    else if (!embedded && !envParams(raw).length && !params.inputs) cleanup = jobPage(main, { queue: options.queue, jobId, navigate });
+    else {
+      // Upstream's short link with more to it: the job's own definition, then the params and inputs on top.
+      metaReady
+        .then(() => api(`/j/${jobId}/definition.json`))
+        .then((answer) => token === renders && linkedPage(answer.data, link, token))
+        .catch(showError);
+    }
   } else {
     notFoundPage(main);
   }
@@ -94,6 +139,8 @@ document.addEventListener("click", (event) => {
   if (!link || link.target || link.hasAttribute("download")) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin) return;
+  // A link to a log line only moves the hash: the log panel answers it, the page stays.
+  if (url.pathname === location.pathname && /^#[LB]\d+$/.test(url.hash)) return;
   const appPath = url.pathname === "/" || /^\/q\/[^/]+(\/j\/[0-9a-f]{64})?\/?$/.test(url.pathname) || /^\/j\/[0-9a-f]{64}\/?$/.test(url.pathname);
   if (!appPath) return;
   event.preventDefault();
@@ -103,7 +150,8 @@ document.addEventListener("click", (event) => {
 
 window.addEventListener("popstate", () => render({ focus: true }));
 window.addEventListener("hashchange", () => {
-  if (parseHash(location.hash).params.job) render({ focus: true });
+  const { params } = parseHash(location.hash);
+  if (params.job || params.queue) render({ focus: true });
 });
 
 // The "server unreachable" banner: shown while calls fail, checks every few seconds, hides when it answers.

@@ -1,6 +1,6 @@
 // The job composer: what to run (image or build), command, env, files, resources, queue. Run submits it.
-import { api, blobExists, queuePath, uploadBlob } from "./api.js";
-import { QUEUE_PATTERN, clear, fmtBytes, h, isQueueName, nextId, recentQueues, rememberQueue } from "./dom.js";
+import { api, blobExists, queuePath, serverOrigin, uploadBlob } from "./api.js";
+import { QUEUE_PATTERN, append, clear, fmtBytes, h, isQueueName, nextId, recentQueues, rememberQueue } from "./dom.js";
 import { sha256Hex } from "./sha256.js";
 
 export const INLINE_LIMIT = 200; // bytes; larger files are uploaded to /f/<sha256> (as upstream)
@@ -61,9 +61,38 @@ export function createComposer({ queue = "", definition = null, onSubmitted, tit
   });
   const queueId = nextId("field");
   queueInput.id = queueId;
+  const servedList = h("div.served-queues", { hidden: true });
   const queueField = h("div.field",
     h("label", { for: queueId }, "Queue"),
-    h("div.input-row.input-row--wrap", queueInput, newQueueButton), queueList, queueNote);
+    h("div.input-row.input-row--wrap", queueInput, newQueueButton), queueList, servedList, queueNote);
+
+  // Queues that have a worker right now, so a first job goes where something runs it.
+  api("/queues").then(({ queues }) => {
+    const served = (queues || []).map((entry) => entry.queue);
+    if (!served.length) {
+      clear(queueNote).append("No worker is connected to any queue yet. Start one with ", h("code", "asman worker <queue>"),
+        ", or run everything here with ", h("code", "make run"), " (queue ", h("code", "local"), ").");
+      return;
+    }
+    const known = new Set([...queueList.children].map((option) => option.value));
+    for (const name of served) if (!known.has(name)) queueList.append(h("option", { value: name }));
+    // Nothing chosen yet, or a remembered queue nobody serves: offer one that runs jobs (`local` in local mode).
+    if (!queue && !served.includes(queueInput.value.trim())) {
+      queueInput.value = served.includes("local") ? "local" : served[0];
+      refreshPreview();
+    }
+    const pick = (name) => {
+      const chip = h("button.chip.mono", { type: "button", "aria-label": `Use queue ${name}` }, name);
+      chip.addEventListener("click", () => {
+        queueInput.value = name;
+        refreshPreview();
+      });
+      return chip;
+    };
+    append(clear(servedList), [h("span.subtle", "With a worker now: "), (queues || []).map((entry) =>
+      h("span.served-queue", pick(entry.queue), h("span.subtle", ` ${entry.workers} worker${entry.workers === 1 ? "" : "s"}`)))]);
+    servedList.hidden = false;
+  }).catch(() => { /* the reachability banner speaks for itself */ });
 
   // -- image or build -------------------------------------------------------------------------------------
   const sourceName = nextId("source");
@@ -279,7 +308,7 @@ export function createComposer({ queue = "", definition = null, onSubmitted, tit
         await uploadBlob(hash, entry.file, (fraction) => report(`Uploading ${entry.name}: ${Math.round(fraction * 100)}%`));
       }
       // The worker downloads from the server the browser talks to: its own origin.
-      refs[entry.name] = { type: "url", value: `${location.origin}/f/${hash}`, hash };
+      refs[entry.name] = { type: "url", value: `${serverOrigin()}/f/${hash}`, hash };
     }
     return refs;
   }

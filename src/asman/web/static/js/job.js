@@ -1,5 +1,5 @@
 // The job page: state, live logs, outputs, definition; cancel, rerun, edit, copy to another queue, share.
-import { api, jobPath, listen, outputPath, queuePath } from "./api.js";
+import { api, apiUrl, jobPath, listen, outputPath, queuePath } from "./api.js";
 import {
   QUEUE_PATTERN, append, clear, copyButton, fmtDate, fmtDuration, h, isQueueName, nextId, recentQueues, rememberQueue,
   shortId, stateBadge,
@@ -54,9 +54,13 @@ function definitionDetails(definition, inputUrl) {
 
 /**
  * Render a job into `root`. Exactly one of: {queue, jobId}, {queue, definition} (a shared link), {jobId} (global).
+ * A shared job that is not in the queue yet is submitted only with `autostart`; otherwise the page offers Run.
+ * `submitExtras` ({control, debug}) go with that submit; `onFinished(view)` runs once the result is there.
  * Returns a cleanup function.
  */
-export function jobPage(root, { queue = null, jobId = null, definition: shared = null, navigate }) {
+export function jobPage(root, {
+  queue = null, jobId = null, definition: shared = null, navigate, autostart = false, submitExtras = {}, onFinished = null,
+}) {
   let view = null; // {jobId, queue, state, finishedReason, queuedTime, time, worker, attempt, definition, results}
   let closeStream = null;
   let statusTimer = null;
@@ -72,7 +76,7 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
   const actions = h("div.job-actions");
   const summary = h("dl.summary-grid");
   const errorSlot = h("div");
-  const buildLogs = createLogView({ title: "Build logs" });
+  const buildLogs = createLogView({ title: "Build logs", anchor: "B", emptyText: "No build output yet." });
   buildLogs.element.hidden = true;
   const logs = createLogView({ title: "Logs", emptyText: "No output yet." });
   const outputsBody = h("div", h("p.empty", "Outputs appear here when the job finishes."));
@@ -249,7 +253,7 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
       h("div.input-row",
         h("input.mono.share-link", { id: linkId, readonly: true, value: link, onfocus: (e) => e.target.select() }),
         copyButton(link, "Copy link", { "aria-label": "Copy shareable link" })),
-      h("p.help", "The link carries the whole job definition: opening it shows this job and its result, or runs it if it never ran on this queue."));
+      h("p.help", "The link carries the whole job definition: opening it shows this job and its result, or offers to run it if it never ran on this queue. Add &autostart=true to run it at once."));
     if (view.queue) {
       const pageUrl = `${location.origin}${jobPath(view.queue, view.jobId)}`;
       const apiId = nextId("api");
@@ -271,7 +275,7 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
       outputsBody.append(h("p.empty", text));
       return;
     }
-    const urlFor = (name) => (view.queue ? outputPath(view.queue, view.jobId, name) : `/j/${view.jobId}/outputs/${encodePath(name)}`);
+    const urlFor = (name) => apiUrl(view.queue ? outputPath(view.queue, view.jobId, name) : `/j/${view.jobId}/outputs/${encodePath(name)}`);
     outputsBody.append(renderOutputs(r.outputs || {}, urlFor));
   }
 
@@ -281,13 +285,14 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
       definitionBody.append(h("p.empty", "The definition is not available (it may have expired)."));
       return;
     }
-    const inputUrl = (name) => `${view.queue ? jobPath(view.queue, view.jobId) : `/j/${view.jobId}`}/inputs/${encodePath(name)}`;
+    const inputUrl = (name) => apiUrl(`${view.queue ? jobPath(view.queue, view.jobId) : `/j/${view.jobId}`}/inputs/${encodePath(name)}`);
     definitionBody.append(
       definitionDetails(view.definition, inputUrl),
       h("details.more", h("summary", "Raw JSON"), h("pre.code-block", { tabindex: "0" }, JSON.stringify(view.definition, null, 2))));
   }
 
   function renderAll() {
+    if (view.state === "Finished" && runOf(view) && onFinished) onFinished(view);
     idText.textContent = shortId(view.jobId);
     subtitle.textContent = describeCommand(view.definition);
     subtitle.title = subtitle.textContent;
@@ -403,19 +408,52 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
     stream();
   }
 
+  async function submitShared() {
+    const answer = await api(queuePath(queue), { method: "POST", body: { definition: shared, ...submitExtras } });
+    jobId = answer.jobId;
+    view = (await api(jobPath(queue, jobId))).data;
+  }
+
+  /** A linked job this queue has never seen: show it, and run it when asked. */
+  function notRunYet() {
+    view = { jobId, queue, state: "Unknown", definition: shared, results: null };
+    renderAll();
+    setMissing(true);
+    clear(stateSlot).append(h("span.badge.badge--stopped", h("span.badge__dot", { "aria-hidden": "true" }), "Not run yet"));
+    const run = h("button.btn.btn--primary.btn--large", { type: "button" }, "Run");
+    const box = showNotice("info", h("p", `This job has not run on queue ${queue} yet. Run it there?`), h("div.notice__actions", run));
+    run.addEventListener("click", async () => {
+      run.disabled = true;
+      run.textContent = "Submitting…";
+      try {
+        await submitShared();
+        box.remove();
+        setMissing(false);
+        renderAll();
+        watchWorkers();
+        stream();
+      } catch (error) {
+        showNotice("error", `Could not submit: ${error.message}`);
+        run.disabled = false;
+        run.textContent = "Run";
+      }
+    });
+  }
+
   async function load() {
     if (shared) {
-      jobId = await computeJobId(shared);
+      jobId = jobId || (await computeJobId(shared));
       idText.textContent = shortId(jobId);
       try {
         view = (await api(jobPath(queue, jobId))).data;
       } catch (error) {
         if (error.status !== 404) throw error;
-        // Not in this queue yet: the link is the job, so run it (a finished success comes back from the cache).
-        const answer = await api(queuePath(queue), { method: "POST", body: { definition: shared } });
-        jobId = answer.jobId;
-        view = (await api(jobPath(queue, jobId))).data;
-        showNotice("info", `This job was submitted to queue ${queue} from the link.`);
+        rememberQueue(queue);
+        if (!autostart) return notRunYet();
+        // The link is the job and asks to run: a finished success comes back from the cache.
+        await submitShared();
+        // Inside a metapage the page asked for the run itself: no need to say so.
+        if (window.self === window.top) showNotice("info", `This job was submitted to queue ${queue} from the link.`);
       }
       rememberQueue(queue);
     } else if (queue) {
@@ -493,5 +531,7 @@ export function jobPage(root, { queue = null, jobId = null, definition: shared =
     clearInterval(ticker);
     clearInterval(statusTimer);
     if (closeStream) closeStream();
+    logs.dispose();
+    buildLogs.dispose();
   };
 }

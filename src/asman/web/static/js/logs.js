@@ -1,20 +1,31 @@
-// A live log panel: stdout and stderr apart, timestamps, filter, follow-the-tail unless the user scrolled up.
+// A live log panel: ANSI colours (the vendored ansi_up), stdout and stderr apart, timestamps, line numbers that
+// link to their line, search, follow-the-tail or pause, download.
+import { AnsiUp } from "../vendor/ansi_up-6.0.6.js";
 import { clear, fmtClock, h, nextId } from "./dom.js";
 
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
+// Escapes other than colours (cursor moves, OSC titles) mean nothing in a page: ansi_up gets only SGR ones.
+const NOT_SGR = /\x1b\[[0-9;?]*[ -/]*[@-ln-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)?/g;
 const MAX_LINES = 20000;
 
-function cleanText(text) {
-  let value = String(text ?? "").replace(ANSI, "").replace(/\r\n/g, "\n");
+function lineText(text) {
+  let value = String(text ?? "").replace(NOT_SGR, "").replace(/\r\n/g, "\n");
   if (value.endsWith("\n")) value = value.slice(0, -1);
   // Progress bars redraw with \r: keep what the terminal would finally show on each line.
   if (value.includes("\r")) value = value.split("\n").map((line) => line.split("\r").filter(Boolean).pop() || "").join("\n");
   return value;
 }
 
-export function createLogView({ title = "Logs", emptyText = "No output yet." } = {}) {
+const cleanText = (text) => lineText(text).replace(ANSI, "");
+
+/** `anchor` names line links (`#L12`, `#B3`): one letter per log panel on a page. */
+export function createLogView({ title = "Logs", emptyText = "No output yet.", anchor = "L" } = {}) {
   let lines = []; // [text, ms, isStdErr]
   let follow = true;
+  let paused = false;
+  let query = "";
+  const colours = new AnsiUp();
+  colours.use_classes = true; // colours from app.css, readable on the dark panel in both themes
   let hidden = 0;
   const headingId = nextId("logs");
   const panel = h("div.log-panel", {
@@ -49,6 +60,34 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   });
 
+  const searchInput = h("input.log-search", { type: "search", placeholder: "Search", "aria-label": `Search ${title.toLowerCase()}`, autocomplete: "off", spellcheck: "false" });
+  const matches = h("span.log-matches", { "aria-live": "polite" });
+  const applySearch = (scroll = false) => {
+    query = searchInput.value.trim().toLowerCase();
+    let found = 0;
+    panel.classList.toggle("log-panel--searching", !!query);
+    for (const row of panel.querySelectorAll(".log-line")) {
+      const hit = !!query && row.querySelector(".log-text").textContent.toLowerCase().includes(query);
+      row.classList.toggle("log-line--hit", hit);
+      if (hit) found++;
+    }
+    matches.textContent = query ? `${found} match${found === 1 ? "" : "es"}` : "";
+    const first = panel.querySelector(".log-line--hit");
+    if (first && scroll) {
+      setPaused(true);
+      panel.scrollTop = first.offsetTop - panel.clientHeight / 3;
+    }
+  };
+  searchInput.addEventListener("input", () => applySearch(true));
+  const followButton = h("button.btn.btn--small", { type: "button", "aria-pressed": "true", title: "Keep the newest line in view" }, "Following");
+  const setPaused = (value) => {
+    paused = value;
+    followButton.setAttribute("aria-pressed", String(!paused));
+    followButton.textContent = paused ? "Resume following" : "Following";
+    if (!paused) scrollToEnd();
+  };
+  followButton.addEventListener("click", () => setPaused(!paused));
+
   const atBottom = () => panel.scrollTop + panel.clientHeight >= panel.scrollHeight - 24;
   const scrollToEnd = () => {
     panel.scrollTop = panel.scrollHeight;
@@ -56,7 +95,7 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
     jump.hidden = true;
   };
   panel.addEventListener("scroll", () => {
-    follow = atBottom();
+    follow = !paused && atBottom();
     if (follow) jump.hidden = true;
   });
   jump.addEventListener("click", () => {
@@ -64,11 +103,40 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
     panel.focus();
   });
 
-  const renderLine = ([text, ms, isErr]) =>
-    h(`div.log-line${isErr ? ".log-line--err" : ""}`, isErr ? { title: "stderr" } : null,
+  const renderLine = ([text, ms, isErr], number) => {
+    const body = h("span.log-text");
+    body.innerHTML = colours.ansi_to_html(lineText(text)); // ansi_up escapes the text itself
+    const row = h(`div.log-line${isErr ? ".log-line--err" : ""}`, { id: `${anchor}${number}`, title: isErr ? "stderr" : null },
+      h("a.log-num", { href: `#${anchor}${number}`, "aria-label": `Line ${number}` }, String(number)),
       h("span.log-time", { "aria-hidden": "true" }, ms ? fmtClock(ms) : ""),
       h("span.log-stream", isErr ? "err" : "out"),
-      h("span.log-text", cleanText(text)));
+      body);
+    if (query && body.textContent.toLowerCase().includes(query)) row.classList.add("log-line--hit");
+    return row;
+  };
+  const renumber = () => {
+    panel.querySelectorAll(".log-line").forEach((row, index) => {
+      const number = index + 1 + hidden;
+      row.id = `${anchor}${number}`;
+      const link = row.querySelector(".log-num");
+      link.textContent = String(number);
+      link.href = `#${anchor}${number}`;
+      link.setAttribute("aria-label", `Line ${number}`);
+    });
+  };
+  /** The line a `#L12` link names, highlighted and in view. */
+  const showLinked = () => {
+    const match = location.hash.match(new RegExp(`^#${anchor}(\\d+)$`));
+    for (const row of panel.querySelectorAll(".log-line--linked")) row.classList.remove("log-line--linked");
+    if (!match) return false;
+    const row = document.getElementById(`${anchor}${match[1]}`);
+    if (!row) return false;
+    row.classList.add("log-line--linked");
+    setPaused(true);
+    panel.scrollTop = row.offsetTop - panel.clientHeight / 3;
+    return true;
+  };
+  window.addEventListener("hashchange", showLinked);
 
   const updateCount = () => {
     const errors = lines.filter((line) => line[2]).length;
@@ -79,7 +147,8 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
 
   function append(newLines) {
     if (!Array.isArray(newLines) || !newLines.length) return;
-    const stick = follow;
+    const stick = follow && !paused;
+    let moved = false;
     empty.remove();
     const fragment = document.createDocumentFragment();
     for (const line of newLines) {
@@ -88,7 +157,7 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
       const last = lines.length ? Number(lines[lines.length - 1][1]) || 0 : 0;
       if (ms >= last) {
         lines.push(line);
-        fragment.append(renderLine(line));
+        fragment.append(renderLine(line, lines.length));
         continue;
       }
       // stdout and stderr arrive on two streams: put a late line where its timestamp says it belongs.
@@ -96,16 +165,20 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
       let index = lines.length - 1;
       while (index > 0 && (Number(lines[index - 1][1]) || 0) > ms) index--;
       lines.splice(index, 0, line);
+      moved = true;
       const before = panel.querySelectorAll(".log-line")[index - hidden];
-      if (before) before.before(renderLine(line));
-      else fragment.append(renderLine(line));
+      if (before) before.before(renderLine(line, index + 1));
+      else fragment.append(renderLine(line, index + 1));
     }
     panel.append(fragment);
     while (panel.childElementCount > MAX_LINES) {
       panel.firstElementChild.remove();
       hidden++;
     }
+    if (moved || hidden) renumber();
     updateCount();
+    if (query) applySearch();
+    if (location.hash.startsWith(`#${anchor}`) && showLinked()) return;
     if (stick) scrollToEnd();
     else jump.hidden = false;
   }
@@ -114,6 +187,8 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
     lines = [];
     hidden = 0;
     clear(panel).append(empty);
+    colours.bold = colours.faint = colours.italic = colours.underline = false;
+    colours.fg = colours.bg = null;
     follow = true;
     jump.hidden = true;
     updateCount();
@@ -123,7 +198,7 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
     h("div.card__header",
       h("h2.card__title", { id: headingId }, title),
       counter,
-      h("div.toolbar", filter,
+      h("div.toolbar", h("span.log-search-wrap", searchInput, matches), filter, followButton,
         h("label.checkbox", timestamps, h("span", "Times")),
         download)),
     h("div.log-wrap", panel, jump));
@@ -132,6 +207,9 @@ export function createLogView({ title = "Logs", emptyText = "No output yet." } =
     element,
     append,
     reset,
+    dispose() {
+      window.removeEventListener("hashchange", showLinked);
+    },
     get count() {
       return lines.length;
     },

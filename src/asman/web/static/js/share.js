@@ -1,7 +1,8 @@
 // Shareable links, compatible with upstream's hash params: `#?job=<base64(encodeURIComponent(JSON))>&queue=<q>`.
 // `#job=...&queue=...` (no `?`) is accepted too.
 
-/** Split a location hash into its leading part and its `key=value` parameters (values decoded). */
+/** Split a location hash into its leading part and its `key=value` parameters: `params` percent-decoded, `raw`
+ * as written (upstream's hash-query reads values raw, and env values from a link must hash the same). */
 export function parseHash(hash) {
   let text = hash || "";
   while (text.startsWith("#")) text = text.slice(1);
@@ -11,23 +12,25 @@ export function parseHash(hash) {
     pre = text.slice(0, mark);
     text = text.slice(mark + 1);
   } else if (!text.includes("=")) {
-    return { pre: text, params: {} };
+    return { pre: text, params: {}, raw: {} };
   }
   const params = {};
+  const raw = {};
   for (const part of text.split("&")) {
     if (!part) continue;
     const divider = part.indexOf("=");
     const key = divider === -1 ? part : part.slice(0, divider);
-    const raw = divider === -1 ? "" : part.slice(divider + 1);
-    let value = raw;
+    const written = divider === -1 ? "" : part.slice(divider + 1);
+    let value = written;
     try {
-      value = decodeURIComponent(raw);
+      value = decodeURIComponent(written);
     } catch {
-      value = raw;
+      value = written;
     }
     params[key] = value;
+    raw[key] = written;
   }
-  return { pre, params };
+  return { pre, params, raw };
 }
 
 export function encodeJob(definition) {
