@@ -39,6 +39,7 @@ from asman.server.webhooks import WebhookSender
 from asman.server.ws import worker_socket
 from asman.settings import Settings
 from asman.store import open_store
+from asman.tes import routes as tes_routes
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _index() -> Response:
         return index_page()
 
+    app.include_router(tes_routes.router)
     app.include_router(queues.router)
     app.include_router(blobs.router)
     app.include_router(stream.router)
