@@ -33,13 +33,13 @@ from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
 from asman.server.metrics import DurationHistograms
 from asman.server.routes import blobs, jobs, queues, stream
+from asman.server.routes import tes as tes_routes
 from asman.server.service import JobService, describe_validation
 from asman.server.web import STATIC_DIR, WebAssets, index_page
 from asman.server.webhooks import WebhookSender
 from asman.server.ws import worker_socket
 from asman.settings import Settings
 from asman.store import open_store
-from asman.tes import routes as tes_routes
 
 log = logging.getLogger(__name__)
 
