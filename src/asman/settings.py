@@ -283,6 +283,16 @@ class Settings(BaseSettings):
         str,
         Setting("this API replica's name in worker listings", "a name", default_text="host name and pid"),
     ] = f"{socket.gethostname()}-{os.getpid()}"
+    tes_queue: Annotated[
+        str,
+        Setting(
+            "the queue that the GA4GH TES API at /ga4gh/tes/v1 sends tasks to (every queue has its own at"
+            " /q/QUEUE/ga4gh/tes/v1)",
+            "a queue name",
+            default_text="`tes` (`local` in local mode)",
+            metavar="QUEUE",
+        ),
+    ] = "tes"
     webhook_allow_private_urls: Annotated[
         bool,
         Setting(

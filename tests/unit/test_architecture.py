@@ -18,6 +18,7 @@ FLOORS = {
     "asman._version": 0,
     "asman.core": 0,
     "asman.pg": 1,  # connecting to PostgreSQL, shared by its store and its notifier
+    "asman.tes": 1,  # the GA4GH TES schema and task <-> job mapping, pure; the server and worker use it
     "asman.store": 2,
     "asman.blobs": 2,
     "asman.events": 2,

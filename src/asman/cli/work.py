@@ -8,7 +8,7 @@ import contextlib
 import dataclasses
 import shutil
 import subprocess
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -65,6 +65,8 @@ def worker(
         grace_seconds=settings.worker_grace_period,
         token=settings.worker_queue_token,
         allow_private_urls=settings.worker_allow_private_urls,
+        # file:// TES inputs and outputs name this computer's files: only a local-mode worker is on it.
+        local_files=local,
     )
     if settings.worker_id:  # else the worker's own default: host name and a random suffix
         worker_settings = dataclasses.replace(worker_settings, worker_id=settings.worker_id)
@@ -76,9 +78,12 @@ def worker(
 def local_server_settings(settings: Settings) -> Settings:
     """The server's settings in local mode: everything runs on this computer, so webhooks may go to it too
     (unless the user said otherwise)."""
-    if "webhook_allow_private_urls" in settings.model_fields_set:
-        return settings
-    return settings.with_(webhook_allow_private_urls=True)
+    changes: dict[str, Any] = {}
+    if "webhook_allow_private_urls" not in settings.model_fields_set:
+        changes["webhook_allow_private_urls"] = True
+    if "tes_queue" not in settings.model_fields_set:
+        changes["tes_queue"] = "local"  # the only queue local mode works for
+    return settings.with_(**changes) if changes else settings
 
 
 async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> None:

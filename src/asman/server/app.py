@@ -31,6 +31,7 @@ from asman.server.limits import RateLimiter
 from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_durations
 from asman.server.openapi import document
 from asman.server.routes import blobs, jobs, queues, stream
+from asman.server.routes import tes as tes_routes
 from asman.server.service import JobService, describe_validation
 from asman.server.web import METAFRAME, STATIC_DIR, WebAssets, index_page
 from asman.server.webhooks import WebhookSender
@@ -175,10 +176,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _index() -> Response:
         return index_page()
 
-    @app.get("/metaframe.json", summary="The web client described as a metaframe (for metapages)")
+    @app.get(
+        "/metaframe.json",
+        summary="The web client described as a metaframe (for metapages)",
+        operation_id="getMetaframe",
+        tags=["web"],
+    )
     async def _metaframe() -> Response:
         return JSONResponse(METAFRAME)
 
+    app.include_router(tes_routes.router)
     app.include_router(queues.router)
     app.include_router(blobs.router)
     app.include_router(stream.router)

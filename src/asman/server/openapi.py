@@ -35,6 +35,8 @@ TAGS: list[dict[str, str]] = [
         "name": "agents",
         "description": "MCP for AI agents (POST /mcp) and Asman explained to language models.",
     },
+    {"name": "tes", "description": "GA4GH TES 1.1 on every queue, for workflow engines (docs/tes.md)."},
+    {"name": "web", "description": "The web client, and its description as a metaframe for metapages."},
     {"name": "server", "description": "Liveness and readiness."},
 ]
 

@@ -41,6 +41,7 @@ from asman.worker.network import JOB_NETWORK
 from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes.base import ContainerRuntime, RuntimeUnavailable
 from asman.worker.tasks import TaskSet
+from asman.worker.tes_run import run_tes_job, tes_task
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class WorkerSettings:
     grace_seconds: float = 30.0
     token: str | None = None
     allow_private_urls: bool = False
+    # Whether file:// URLs (TES inputs and outputs) may name this machine's files: local mode only.
+    local_files: bool = False
     reconnect_max_seconds: float = 10.0
 
     @property
@@ -450,10 +453,12 @@ class WorkerDaemon:
             container_prefix=self._container_prefix(),
             allow_private_urls=self.settings.allow_private_urls,
             trusted_url_prefixes=(self.settings.api_url,),
+            local_files=self.settings.local_files,
         )
         try:
             io = HttpJobIO(self, current.job_id, current.attempt)
-            result = await run_job(current.context, self.runtime, io, settings=run_settings)
+            run = run_tes_job if tes_task(current.context.definition) else run_job
+            result = await run(current.context, self.runtime, io, settings=run_settings)
         except RuntimeUnavailable as exc:
             log.error("the container engine went away during job %s: %s", current.job_id[:12], exc)
             result = JobResult(

@@ -108,6 +108,8 @@ class RunSettings:
     # prefix (the worker's own queue server) are always fine.
     allow_private_urls: bool = True
     trusted_url_prefixes: tuple[str, ...] = ()
+    # file:// TES inputs and outputs are this machine's files: allowed only in local mode.
+    local_files: bool = False
 
 
 class JobFailed(AsmanError):

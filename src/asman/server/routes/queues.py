@@ -79,7 +79,12 @@ async def connected_workers(service: JobService, queue: str) -> list[WorkerRow]:
     )
 
 
-@router.get("/queues", summary="Queues that have connected workers, with how many each")
+@router.get(
+    "/queues",
+    summary="Queues that have connected workers, with how many each",
+    operation_id="listServedQueues",
+    tags=QUEUES,
+)
 async def served_queues(request: Request) -> Response:
     # So a newcomer's first job goes to a queue something serves, not to a name nothing listens on.
     service: JobService = request.app.state.service

@@ -1,0 +1,215 @@
+"""GA4GH TES through py-tes against a real local-mode Asman (server and worker in one process) and real containers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+import tes
+
+from tests.support.server import free_port
+
+SECOND_IMAGE = "asman/tes-second:latest"
+DONE = ("COMPLETE", "EXECUTOR_ERROR", "SYSTEM_ERROR", "CANCELED")
+
+
+@pytest.fixture(scope="module")
+def tes_url(docker_host: str, test_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A local-mode Asman: its TES API at /ga4gh/tes/v1 serves the queue `local`."""
+    engine = docker.DockerClient(base_url=docker_host)
+    engine.images.get(test_image).tag(*SECOND_IMAGE.split(":"))
+    engine.close()
+    root = tmp_path_factory.mktemp("tes")
+    port = free_port()
+    log_path = root / "local.log"
+    args = [sys.executable, "-m", "asman.cli", "worker", "--mode", "local", "--port", str(port)]
+    args += ["--data-directory", str(root / "data"), "--network", "none", "--cpus", "2"]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            args, env={**os.environ, "DOCKER_HOST": docker_host}, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/q/local/status", timeout=2).json()["workers"]:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"local mode did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+@pytest.fixture
+def client(tes_url: str) -> tes.HTTPClient:
+    return tes.HTTPClient(tes_url, timeout=10)
+
+
+def _wait(
+    client: tes.HTTPClient, task_id: str, states: tuple[str, ...] = DONE, timeout: float = 60
+) -> tes.Task:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        task = client.get_task(task_id, view="FULL")
+        if task.state in states:
+            return task
+        time.sleep(0.1)
+    raise AssertionError(f"task {task_id} never reached {states}: {client.get_task(task_id, 'FULL')}")
+
+
+def _echo(name: str, text: str, tags: dict[str, str]) -> tes.Task:
+    return tes.Task(
+        name=name,
+        tags=tags,
+        executors=[tes.Executor(image="asman/busybox:latest", command=["echo", text])],
+    )
+
+
+def test_service_info_and_views(client: tes.HTTPClient) -> None:
+    info = client.get_service_info()
+    assert info.type["artifact"] == "tes"
+    task_id = client.create_task(_echo("views-1", "hello tes", {"k": "v"}))
+    again = client.create_task(_echo("views-1", "hello tes", {"k": "v"}))
+    assert again != task_id  # every POST is a fresh run
+    done = _wait(client, task_id)
+    assert done.state == "COMPLETE"
+    assert done.logs[0].logs[0].exit_code == 0
+    assert done.logs[0].logs[0].stdout == "hello tes\n"
+    minimal = client.get_task(task_id, view="MINIMAL")
+    assert (minimal.id, minimal.state, minimal.name) == (task_id, "COMPLETE", None)
+    basic = client.get_task(task_id, view="BASIC")
+    assert basic.name == "views-1" and basic.executors[0].command == ["echo", "hello tes"]
+    assert basic.logs[0].logs[0].stdout is None
+    assert basic.creation_time
+
+
+def test_list_filters_and_pages(client: tes.HTTPClient, tes_url: str) -> None:
+    ids = [
+        client.create_task(_echo(f"list-{index}", str(index), {"group": "g", f"n{index}": ""}))
+        for index in range(3)
+    ]
+    failing = tes.Task(
+        name="list-fail",
+        tags={"group": "g"},
+        executors=[tes.Executor(image="asman/busybox:latest", command=["sh", "-c", "exit 3"])],
+    )
+    ids.append(client.create_task(failing))
+    for task_id in ids:
+        _wait(client, task_id)
+
+    def listed(**params: str | list[str]) -> list[str]:
+        response = httpx.get(f"{tes_url}/ga4gh/tes/v1/tasks", params=params, timeout=10)
+        response.raise_for_status()
+        return [task.id for task in tes.utils.unmarshal(response.json(), tes.ListTasksResponse).tasks]
+
+    assert set(listed(name_prefix="list-")) == set(ids)
+    assert listed(name_prefix="list-", state="EXECUTOR_ERROR") == [ids[3]]
+    assert set(listed(tag_key="group", tag_value="g")) == set(ids)
+    assert listed(tag_key=["group", "n1"]) == [ids[1]]
+    assert listed(tag_key="group", tag_value="nope") == []
+    # Exact pages, newest first, and every task once.
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = client.list_tasks(view="BASIC", page_size=1, page_token=token)
+        assert len(page.tasks) <= 1
+        seen += [task.id for task in page.tasks]
+        token = page.next_page_token
+        if not token:
+            break
+    assert [task_id for task_id in seen if task_id in ids] == ids[::-1]
+
+
+def test_two_executors_share_a_volume_inputs_and_outputs(client: tes.HTTPClient, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("from the host\n")
+    result = tmp_path / "results" / "out.txt"
+    task = tes.Task(
+        name="pipeline",
+        volumes=["/shared"],
+        inputs=[
+            tes.Input(path="/data/inline.txt", content="inline content\n"),
+            tes.Input(path="/data/host.txt", url=f"file://{source}"),
+        ],
+        outputs=[
+            tes.Output(path="/shared/out.txt", url=f"file://{result}"),
+            tes.Output(path="/logs/step1.txt", url=f"file://{tmp_path / 'step1.txt'}"),
+        ],
+        executors=[
+            tes.Executor(
+                image="asman/busybox:latest",
+                command=["sh", "-c", "cat /data/inline.txt /data/host.txt > /shared/mid.txt; id -u"],
+                stdout="/logs/step1.txt",
+            ),
+            tes.Executor(
+                image=SECOND_IMAGE,
+                command=["sh", "-c", "pwd; tr a-z A-Z < /shared/mid.txt > /shared/out.txt; echo $GREETING"],
+                workdir="/work/here",
+                env={"GREETING": "hi"},
+            ),
+        ],
+    )
+    done = _wait(client, client.create_task(task))
+    assert done.state == "COMPLETE", done
+    assert result.read_text() == "INLINE CONTENT\nFROM THE HOST\n"
+    assert (tmp_path / "step1.txt").read_text() == "1000\n"  # the worker's non-root user
+    assert [log.exit_code for log in done.logs[0].logs] == [0, 0]
+    assert done.logs[0].logs[1].stdout == "/work/here\nhi\n"
+    assert {output.path for output in done.logs[0].outputs} == {"/shared/out.txt", "/logs/step1.txt"}
+
+
+def test_exit_codes_and_missing_images(client: tes.HTTPClient) -> None:
+    failing = tes.Task(executors=[tes.Executor(image="asman/busybox:latest", command=["sh", "-c", "exit 3"])])
+    done = _wait(client, client.create_task(failing))
+    assert done.state == "EXECUTOR_ERROR"
+    assert done.logs[0].logs[0].exit_code == 3
+    ignored = tes.Task(
+        executors=[
+            tes.Executor(image="asman/busybox:latest", command=["sh", "-c", "exit 3"], ignore_error=True),
+            tes.Executor(image="asman/busybox:latest", command=["echo", "after"]),
+        ]
+    )
+    done = _wait(client, client.create_task(ignored))
+    assert done.state == "COMPLETE"
+    assert [log.exit_code for log in done.logs[0].logs] == [3, 0]
+    missing = tes.Task(executors=[tes.Executor(image="asman/no-such-image:1", command=["true"])])
+    done = _wait(client, client.create_task(missing))
+    assert done.state == "SYSTEM_ERROR"
+    assert "no-such-image" in done.logs[0].system_logs[0]
+
+
+def test_cancel_a_long_task(client: tes.HTTPClient) -> None:
+    task_id = client.create_task(
+        tes.Task(executors=[tes.Executor(image="asman/busybox:latest", command=["sleep", "300"])])
+    )
+    _wait(client, task_id, ("RUNNING",))
+    client.cancel_task(task_id)
+    assert _wait(client, task_id, timeout=20).state == "CANCELED"
+
+
+def test_strict_backend_parameters(client: tes.HTTPClient, tes_url: str) -> None:
+    body = {
+        "executors": [{"image": "asman/busybox:latest", "command": ["true"]}],
+        "resources": {"backend_parameters": {"bogus": "1"}, "backend_parameters_strict": True},
+    }
+    response = httpx.post(f"{tes_url}/q/local/ga4gh/tes/v1/tasks", json=body, timeout=10)
+    assert response.status_code == 400
+    assert "bogus" in response.json()["message"]

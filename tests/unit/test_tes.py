@@ -1,0 +1,121 @@
+"""TES task <-> job mapping, and the multi-executor sequence on the FakeRuntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from asman.core.definition import JobDefinition, job_id
+from asman.core.errors import InvalidInput
+from asman.core.states import FinishedReason, JobState
+from asman.tes.mapping import stored_task, task_definition, task_state, task_view
+from asman.tes.models import TesState, TesTask, View
+from asman.worker.run import JobContext, RunSettings
+from asman.worker.runtimes.fake import FakeRuntime, Script
+from asman.worker.tes_run import mount_points, run_tes_job
+from tests.support.jobs import MemoryIO
+
+IMAGE = "asman/busybox:latest"
+
+
+def _task(**fields: object) -> TesTask:
+    return TesTask.model_validate({"executors": [{"image": IMAGE, "command": ["echo", "hi"]}], **fields})
+
+
+def test_each_post_is_a_fresh_job_unless_cached() -> None:
+    task = _task(name="a")
+    assert job_id(task_definition(task)) != job_id(task_definition(task))
+    cached = _task(name="a", tags={"asman.cache": "true"})
+    assert job_id(task_definition(cached)) == job_id(task_definition(cached))
+    assert job_id(task_definition(cached)) != job_id(
+        task_definition(_task(name="b", tags={"asman.cache": "1"}))
+    )
+
+
+def test_definition_carries_the_task_and_requirements() -> None:
+    task = _task(resources={"cpu_cores": 2, "ram_gb": 1.5, "backend_parameters": {"gpus": "1"}})
+    definition = task_definition(task)
+    assert definition["image"] == IMAGE and definition["command"] == "echo hi"
+    assert definition["requirements"] == {"cpus": 2, "memory": "1536m", "gpus": 1}
+    assert stored_task(definition) == task.model_copy(update={"id": None})
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"executors": []},
+        {"inputs": [{"path": "relative.txt", "content": "x"}]},
+        {"inputs": [{"path": "/a/b.txt"}]},
+        {"resources": {"backend_parameters": {"nope": "1"}, "backend_parameters_strict": True}},
+    ],
+)
+def test_bad_tasks_are_refused(fields: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput):
+        task_definition(_task(**fields))
+
+
+def test_states_and_views() -> None:
+    assert task_state(JobState.QUEUED, None, None) is TesState.QUEUED
+    assert task_state(JobState.FINISHED, FinishedReason.SUCCESS, {"StatusCode": 0}) is TesState.COMPLETE
+    assert task_state(JobState.FINISHED, FinishedReason.SUCCESS, {"StatusCode": 3}) is TesState.EXECUTOR_ERROR
+    assert task_state(JobState.FINISHED, FinishedReason.ERROR, {}) is TesState.SYSTEM_ERROR
+    assert task_state(JobState.FINISHED, FinishedReason.CANCELLED, {}) is TesState.CANCELED
+    task = _task(inputs=[{"path": "/d/a", "content": "secret"}])
+    result = {"reason": "Error", "error": "boom", "tes": {"logs": [{"exit_code": 0, "stdout": "x"}]}}
+    assert task_view("i", task, TesState.SYSTEM_ERROR, 0, result, View.MINIMAL) == {
+        "id": "i",
+        "state": "SYSTEM_ERROR",
+    }
+    full = task_view("i", task, TesState.SYSTEM_ERROR, 0, result, View.FULL)
+    assert full["inputs"][0]["content"] == "secret" and full["logs"][0]["system_logs"] == ["boom"]
+    basic = task_view("i", task, TesState.SYSTEM_ERROR, 0, result, View.BASIC)
+    assert "content" not in basic["inputs"][0] and "stdout" not in basic["logs"][0]["logs"][0]
+    assert "system_logs" not in basic["logs"][0]
+
+
+def test_mount_points_are_the_outermost_folders() -> None:
+    task = _task(
+        volumes=["/data"],
+        inputs=[{"path": "/data/in/a.txt", "content": "x"}, {"path": "/ref/b.txt", "content": "y"}],
+        outputs=[{"path": "/data/out.txt", "url": "file:///tmp/o"}],
+    )
+    assert mount_points(task) == ["/data", "/ref"]
+
+
+async def test_executors_run_in_order_sharing_folders(tmp_path: Path) -> None:
+    runtime = FakeRuntime(images=[IMAGE, "second:1"])
+    runtime.on("first", Script(stdout=("one",), writes={"/data/mid.txt": b"mid"}))
+    runtime.on("second", Script(exit_code=3, stderr=("bad",)))
+    runtime.on("never", Script())
+    task = TesTask.model_validate(
+        {
+            "inputs": [{"path": "/data/in.txt", "content": "hello"}],
+            "executors": [
+                {"image": IMAGE, "command": ["first"], "stdout": "/data/first.out"},
+                {"image": "second:1", "command": ["second"]},
+                {"image": IMAGE, "command": ["never"]},
+            ],
+        }
+    )
+    definition = JobDefinition.model_validate(task_definition(task))
+    job = JobContext(job_id=job_id(definition), attempt=1, definition=definition, work_dir=tmp_path / "j")
+    result = await run_tes_job(job, runtime, MemoryIO(), settings=RunSettings())
+    assert result.reason is FinishedReason.SUCCESS and result.StatusCode == 3
+    assert [run.spec.command for run in runtime.runs] == [["first"], ["second"]]
+    # The second executor saw the input, the first one's file and its stdout file.
+    assert runtime.runs[1].files["/data/in.txt"] == b"hello"
+    assert runtime.runs[1].files["/data/mid.txt"] == b"mid"
+    assert runtime.runs[1].files["/data/first.out"] == b"one\n"
+    logs = (result.model_extra or {})["tes"]["logs"]
+    assert [log["exit_code"] for log in logs] == [0, 3]
+    assert logs[1]["stderr"] == "bad\n"
+    assert not job.work_dir.exists()
+
+
+async def test_a_missing_image_is_a_system_error(tmp_path: Path) -> None:
+    task = TesTask.model_validate({"executors": [{"image": "nowhere:1", "command": ["x"]}]})
+    definition = JobDefinition.model_validate(task_definition(task))
+    job = JobContext(job_id=job_id(definition), attempt=1, definition=definition, work_dir=tmp_path / "j")
+    result = await run_tes_job(job, FakeRuntime(), MemoryIO(), settings=RunSettings())
+    assert result.reason is FinishedReason.ERROR and "nowhere:1" in (result.error or "")
