@@ -92,8 +92,9 @@ def test_cancel_while_running_stops_the_container(stack: Stack) -> None:
     assert stack.job(job_id)["finishedReason"] == "Cancelled"
     client = docker.DockerClient(base_url=stack.docker_host)
     deadline = time.monotonic() + 15
-    # sparse: no inspect per listed container, which may be removed between the listing and the inspect
-    while client.containers.list(all=True, sparse=True, filters={"name": "asman-"}):
+    # sparse: no inspect per listed container, which may be removed between the listing and the inspect. Only
+    # this job's container: other tests' workers, killed, may leave theirs on the shared engine.
+    while client.containers.list(all=True, sparse=True, filters={"name": f"asman-{job_id[:24]}"}):
         assert time.monotonic() < deadline, "the cancelled container is still there"
         time.sleep(0.2)
     # The worker is free again and takes the next job.
