@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tarfile
 import threading
 import uuid
 import zipfile
@@ -26,6 +25,7 @@ from asman.worker.runtimes import (
     Mount,
     RuntimeUnavailable,
 )
+from tests.support.archives import tar_gz
 from tests.support.jobs import Lines
 
 pytestmark = pytest.mark.docker
@@ -150,17 +150,6 @@ async def test_failing_build_is_a_build_error(
         await runtime.build_image(build, new_tag("broken"), Lines())
 
 
-def _tar_gz(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def _zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -179,7 +168,7 @@ def archive_server(test_image: str) -> Iterator[str]:
         "repo-main/app/Other.dockerfile": f"FROM {test_image}\nRUN echo other > /message.txt\n",
     }
     bodies = {
-        "/repo.tar.gz": _tar_gz(files),
+        "/repo.tar.gz": tar_gz(files),
         "/ctx.zip": _zip(
             {"Dockerfile": f"FROM {test_image}\nCOPY a.txt /message.txt\n", "a.txt": "from the zip\n"}
         ),

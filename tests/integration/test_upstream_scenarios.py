@@ -9,11 +9,9 @@ worker to the other, so every answer crosses replicas.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import secrets
 import signal
-import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.archives import tar_gz
 from tests.support.server import ServerProcess, start_server
 from tests.support.stack import Stack, start_worker
 
@@ -267,17 +266,6 @@ def test_blobs_exist_after_upload_and_round_trip(upstream: Stack) -> None:
 # -- 27: builds, exit codes, logs, the stream -----------------------------------------------------------------
 
 
-def tarball(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def logs_json(stack: Stack, job: str, step: str, since: int | None = None) -> dict[str, Any]:
     query = "" if since is None else f"?since={since}"
     body: dict[str, Any] = httpx.get(f"{stack.url}/j/{job}/{step}-logs.json{query}", timeout=10).json()
@@ -352,7 +340,7 @@ def test_a_non_zero_exit_is_a_success_with_its_status_code(upstream: Stack) -> N
 
 def test_a_build_context_tarball_under_a_random_key_builds(upstream: Upstream) -> None:
     nonce = secrets.token_hex(4)
-    context = tarball(
+    context = tar_gz(
         {"Dockerfile": f"FROM {upstream.image}\nCOPY hello.txt /hello.txt\n", "hello.txt": f"ctx-{nonce}"}
     )
     key = secrets.token_hex(16)  # 32 hex digits: not a content address
