@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect as websockets_connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import ServerProcess, run_of, sse_events
@@ -221,3 +223,34 @@ async def test_sse_stream_delivers_state_logs_and_final(live_server: ServerProce
     listed = httpx.get(f"{live_server.url}/q/sse").json()["data"]
     assert listed[job_id]["exitCode"] == 0 and listed[job_id]["finishedReason"] == "Success"
     await worker.close()
+
+
+@pytest.mark.parametrize(
+    ("running", "why"),
+    [
+        (
+            [{"jobId": f"{index:064x}", "attempt": 1} for index in range(200_000)],
+            "200000 running jobs announced",
+        ),
+        ([{"jobId": "not-an-id", "attempt": 1}], "64 hex digits"),
+        ([{"jobId": "a" * 64, "attempt": "1"}], "attempt: <integer>"),
+        ({"jobId": "a" * 64}, "must be a list"),
+    ],
+)
+async def test_a_registration_that_announces_nonsense_is_refused_at_once(
+    live_server: ServerProcess, running: Any, why: str
+) -> None:
+    """A worker runs at most one job per slot: a huge announcement (once quadratic to check, freezing the
+    server) or malformed items are refused before any store work, with the reason, and the server stays free."""
+    worker = FakeWorker(live_server.url, "nonsense", "w-nonsense", slots=2)
+    worker.ws = await websockets_connect(worker.socket_url, max_size=None)
+    started = asyncio.get_running_loop().time()
+    await worker.send({"type": "register", "worker": worker.info, "running": running})
+    with pytest.raises(ConnectionClosed) as closed:
+        await worker.receive(timeout=10)
+    assert (
+        closed.value.rcvd is not None and closed.value.rcvd.code == 1007 and why in closed.value.rcvd.reason
+    )
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(f"{live_server.url}/healthz", timeout=2)).text == "OK"
+    assert asyncio.get_running_loop().time() - started < 5

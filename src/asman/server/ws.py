@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asman.core import protocol
 from asman.core.errors import AsmanError
-from asman.core.names import check_queue
+from asman.core.names import JOB_ID, check_queue
 from asman.core.protocol import JobResult, WorkerInfo
 from asman.server.hub import Hub, WorkerConn
 from asman.server.views import stored_result
@@ -67,13 +67,15 @@ async def worker_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         return
 
+    announced = _announced(first.get("running"), info.slots)
+    if isinstance(announced, str):
+        await websocket.close(code=1007, reason=announced[:120])
+        return
     conn = WorkerConn(queue=queue, info=info, send=send)
     service = hub.service
-    announced = [
-        (item["jobId"], int(item["attempt"])) for item in first.get("running") or [] if "jobId" in item
-    ]
     stale = await service.renew(queue, info.id, announced)
-    keep = [pair for pair in announced if pair not in stale]
+    dropped = set(stale)  # a set: a check per announced job, not a scan of the stale list for each
+    keep = [pair for pair in announced if pair not in dropped]
     conn.running.update(dict(keep))
     await send(
         {
@@ -96,6 +98,26 @@ async def worker_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1007, reason=str(exc)[:120])
     finally:
         await hub.remove(conn)
+
+
+def _announced(running: Any, slots: int) -> list[tuple[str, int]] | str:
+    """The (job, attempt) pairs a registering worker says it runs, or why they are refused. A worker runs at
+    most one job per slot; some slack is allowed (it may still hold attempts the server has since dropped), but
+    a list far longer is refused before any of it is looked at."""
+    if running is None:
+        return []
+    if not isinstance(running, list):
+        return "register: 'running' must be a list of {jobId, attempt}"
+    if len(running) > 4 * slots + 16:
+        return f"register: {len(running)} running jobs announced for {slots} slot(s)"
+    pairs: list[tuple[str, int]] = []
+    for item in running:
+        job = item.get("jobId") if isinstance(item, dict) else None
+        attempt = item.get("attempt") if isinstance(item, dict) else None
+        if not isinstance(job, str) or not JOB_ID.fullmatch(job) or not isinstance(attempt, int):
+            return "register: each running job is {jobId: <64 hex digits>, attempt: <integer>}"
+        pairs.append((job, attempt))
+    return pairs
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
