@@ -213,3 +213,33 @@ def test_strict_backend_parameters(client: tes.HTTPClient, tes_url: str) -> None
     response = httpx.post(f"{tes_url}/q/local/ga4gh/tes/v1/tasks", json=body, timeout=10)
     assert response.status_code == 400
     assert "bogus" in response.json()["message"]
+
+
+SNAKEFILE = """
+rule all:
+    input: "result.txt"
+
+rule sort_lines:
+    input: "data/input.txt"
+    output: "work/sorted.txt"
+    shell: "sort {input} > {output}"
+
+rule count_lines:
+    input: "work/sorted.txt"
+    output: "result.txt"
+    shell: "(wc -l < {input}; head -n 1 {input}) > {output}"
+"""
+
+
+def test_a_snakemake_workflow_runs_through_tes(
+    tes_url: str, snakemake_venv: Path, snakemake_image: str, tmp_path: Path
+) -> None:
+    """Snakemake 7.32's own TES executor: two rules, each a task, the files going through file:// URLs."""
+    (tmp_path / "Snakefile").write_text(SNAKEFILE)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "input.txt").write_text("pear\napple\nfig\n")
+    args = [str(snakemake_venv), "--tes", tes_url, "--container-image", snakemake_image, "--jobs", "2"]
+    done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr[-6000:]
+    assert (tmp_path / "work" / "sorted.txt").read_text() == "apple\nfig\npear\n"
+    assert (tmp_path / "result.txt").read_text().split() == ["3", "apple"]
