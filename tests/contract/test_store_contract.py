@@ -481,6 +481,25 @@ async def test_list_is_newest_first_with_a_cursor_and_a_state_filter(store: Stor
     assert (await store.list_jobs("elsewhere", 10, None, None)).jobs == []
 
 
+async def test_a_list_with_records_carries_definitions_and_results(store: Store) -> None:
+    await submit(store, "done", at=T0)
+    await run(store, "done", at=T0 + 1)
+    await submit(store, "waiting", at=T0 + 2)
+    plain = await store.list_jobs(Q, 10, None, None)
+    assert [(job.definition, job.result) for job in plain.jobs] == [(None, None), (None, None)]
+    page = await store.list_jobs(Q, 1, None, None, records=True)
+    [waiting] = page.jobs
+    assert (waiting.job_id, waiting.definition, waiting.result) == (
+        jid("waiting"),
+        definition("waiting"),
+        None,
+    )
+    [done] = (await store.list_jobs(Q, 1, page.next_cursor, None, records=True)).jobs
+    assert done.definition == definition("done")
+    assert done.result is not None and done.result["StatusCode"] == 0
+    assert done.namespaces == ("_",)
+
+
 async def test_counts_follow_every_transition(store: Store) -> None:
     for index in range(6):
         await submit(store, f"j{index}", at=T0 + index)

@@ -171,7 +171,12 @@ class Store(Protocol):
 
     async def get_result(self, job_id: str) -> dict[str, Any] | None: ...
 
-    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page: ...
+    async def list_jobs(
+        self, queue: str, limit: int, cursor: int | None, state: JobState | None, *, records: bool = False
+    ) -> Page:
+        """A page of the queue's jobs, newest first; with `records`, each row carries its definition and kept
+        result too (read in the same transaction)."""
+        ...
 
     async def counts(self, queue: str) -> dict[str, int]: ...
 

@@ -156,6 +156,15 @@ SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND seq < ? ORDER BY seq DE
 -- name: list_jobs_in_state
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?
 
+-- The definitions and kept results of a page of jobs, for listings that show them (TES's BASIC and FULL).
+-- name: records_of_jobs
+SELECT jobs.id, jobs.definition, results.result FROM jobs LEFT JOIN results ON results.job_id = jobs.id
+WHERE jobs.id IN ({ids})
+
+-- name: records_of_jobs :postgres
+SELECT jobs.id, jobs.definition, results.result FROM jobs LEFT JOIN results ON results.job_id = jobs.id
+WHERE jobs.id = ANY(?::text[])
+
 -- name: upsert_worker
 INSERT INTO workers (queue, worker_id, replica, info, seen_ms) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (queue, worker_id, replica) DO UPDATE SET info = excluded.info, seen_ms = excluded.seen_ms

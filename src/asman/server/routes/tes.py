@@ -154,13 +154,17 @@ async def list_tasks(request: Request, queue: str | None = None) -> JSONResponse
     tasks: list[dict[str, Any]] = []
     last_seq: int | None = None
     more = False
+    # Unfiltered, one batch of page_size + 1 rows is the whole page (in a queue of TES tasks alone).
+    filtered = bool(wanted_state or tags or name_prefix)
+    batch = _SCAN_BATCH if filtered else min(_SCAN_BATCH, page_size + 1)
     while not more:
-        page = await service.store.list_jobs(name, _SCAN_BATCH, cursor, None)
+        # One store read per batch: the rows come with their definitions and results.
+        page = await service.store.list_jobs(name, batch, cursor, None, records=True)
         for row in page.jobs:
-            found = await _task_of(service, row)
-            if found is None or not matches(found[0], name_prefix, tags):
+            task = stored_task(row.definition)
+            if task is None or not matches(task, name_prefix, tags):
                 continue
-            task, result = found
+            result = row.result
             state = task_state(row.state, row.reason, result)
             if wanted_state is not None and state is not wanted_state:
                 continue
