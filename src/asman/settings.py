@@ -412,6 +412,16 @@ class Settings(BaseSettings):
         bool,
         Setting("let jobs fetch inputs and build contexts from internal addresses", BOOL, Scope.WORKER),
     ] = False
+    worker_s3_endpoint: Annotated[
+        str,
+        Setting(
+            "the S3-compatible service of TES `s3://` inputs and outputs (credentials from the AWS variables)",
+            "an http(s) URL, or empty for AWS S3",
+            Scope.WORKER,
+            default_text="AWS S3",
+            metavar="URL",
+        ),
+    ] = ""
     worker_grace_period: Annotated[
         Duration,
         Setting(

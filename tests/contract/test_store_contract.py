@@ -548,6 +548,16 @@ async def test_logs_read_since_a_cursor_for_the_latest_attempt(store: Store) -> 
     assert await store.read_logs(jid("u"), "run", 0) == (unicode, 1)
 
 
+async def test_logged_attempts_name_each_jobs_latest_attempt_with_lines_of_a_step(store: Store) -> None:
+    assert await store.logged_attempts([], "run") == {}
+    await store.append_logs(jid("a"), 1, "run", [["one", 1, False]], EXPIRES)
+    await store.append_logs(jid("a"), 2, "run", [["two", 2, False]], EXPIRES)
+    await store.append_logs(jid("b"), 1, "build", [["step", 1, False]], EXPIRES)
+    ids = [jid("a"), jid("b"), jid("none")]
+    assert await store.logged_attempts(ids, "run") == {jid("a"): 2}
+    assert await store.logged_attempts(ids, "build") == {jid("b"): 1}
+
+
 async def test_delete_drops_result_and_logs(store: Store) -> None:
     await submit(store, "a")
     [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 1)

@@ -153,6 +153,13 @@ ORDER BY id
 -- name: list_jobs
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND seq < ? ORDER BY seq DESC LIMIT ?
 
+-- The latest attempt of each job that has logged lines of a step (TES: an executor has started).
+-- name: logged_attempts
+SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id IN ({ids}) GROUP BY job_id
+
+-- name: logged_attempts :postgres
+SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id = ANY(?::text[]) GROUP BY job_id
+
 -- name: list_jobs_in_state
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?
 

@@ -427,6 +427,16 @@ class SqlStore(abc.ABC):
 
         return await self._execute(program)
 
+    async def logged_attempts(self, job_ids: list[str], step: str) -> dict[str, int]:
+        if not job_ids:
+            return {}
+
+        def program() -> Program[dict[str, int]]:
+            sql, ids = self.q.in_list("logged_attempts", job_ids)
+            return {str(job_id): int(attempt) for job_id, attempt in (yield rows(sql, step, *ids))}
+
+        return await self._execute(program)
+
     async def get_definition(self, job_id: str) -> dict[str, Any] | None:
         return await self._read_json(self.q.get_definition, job_id)
 

@@ -15,6 +15,8 @@ from asman._version import __version__
 from asman.core.definition import DEFAULT_NAMESPACE
 from asman.core.errors import InvalidInput, NotFound
 from asman.core.names import check_job_id, check_queue
+from asman.core.protocol import STEP_RUN
+from asman.core.states import JobState
 from asman.server.http import JSONResponse, read_json
 from asman.server.service import JobService, describe_validation
 from asman.store.base import JobRow
@@ -69,7 +71,7 @@ async def service_info(request: Request, queue: str | None = None) -> JSONRespon
             organization=Organization(name="Asman", url=base),
             documentationUrl=f"{base}/docs",
             version=__version__,
-            storage=["file:// (local mode)", "http://", "https://"],
+            storage=["s3:// (the worker's S3 service)", "file:// (local mode)", "http://", "https://"],
             tesResources_backend_parameters=list(BACKEND_PARAMETERS),
         )
     )
@@ -87,12 +89,13 @@ async def create_task(request: Request, queue: str | None = None) -> JSONRespons
     return _response(TesCreateTaskResponse(id=row.job_id))
 
 
-async def _task_of(service: JobService, row: JobRow) -> tuple[TesTask, dict[str, Any] | None] | None:
-    task = stored_task(await service.store.get_definition(row.job_id))
-    if task is None:
-        return None
-    result = row.result if row.result is not None else await service.store.get_result(row.job_id)
-    return task, result
+async def _started(service: JobService, rows: list[JobRow]) -> set[str]:
+    """The running jobs whose current attempt has begun an executor (the worker logs a line before each)."""
+    running = [row for row in rows if row.state is JobState.RUNNING]
+    if not running:
+        return set()
+    logged = await service.store.logged_attempts([row.job_id for row in running], STEP_RUN)
+    return {row.job_id for row in running if logged.get(row.job_id) == row.attempt}
 
 
 async def get_task(request: Request, id: str, queue: str | None = None) -> JSONResponse:
@@ -100,11 +103,11 @@ async def get_task(request: Request, id: str, queue: str | None = None) -> JSONR
     name = _queue(request, queue)
     check_job_id(id)
     row = await service.require_job(name, id)
-    found = await _task_of(service, row)
-    if found is None:
+    task = stored_task(await service.store.get_definition(row.job_id))
+    if task is None:
         raise NotFound(f"job {id} in queue {name} is not a TES task")
-    task, result = found
-    state = task_state(row.state, row.reason, result)
+    result = await service.store.get_result(row.job_id)
+    state = task_state(row.state, row.reason, result, id in await _started(service, [row]))
     view = _view(request.query_params.get("view"), View.MINIMAL)
     return JSONResponse(task_view(id, task, state, row.queued_ms, _finished(row, result), view))
 
@@ -160,12 +163,13 @@ async def list_tasks(request: Request, queue: str | None = None) -> JSONResponse
     while not more:
         # One store read per batch: the rows come with their definitions and results.
         page = await service.store.list_jobs(name, batch, cursor, None, records=True)
+        started = await _started(service, page.jobs)
         for row in page.jobs:
             task = stored_task(row.definition)
             if task is None or not matches(task, name_prefix, tags):
                 continue
             result = row.result
-            state = task_state(row.state, row.reason, result)
+            state = task_state(row.state, row.reason, result, row.job_id in started)
             if wanted_state is not None and state is not wanted_state:
                 continue
             if len(tasks) == page_size:
