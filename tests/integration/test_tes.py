@@ -209,7 +209,14 @@ def test_cancel_a_long_task(client: tes.HTTPClient) -> None:
     )
     _wait(client, task_id, ("RUNNING",))
     client.cancel_task(task_id)
-    assert _wait(client, task_id, timeout=20).state == "CANCELED"
+    seen: list[str] = []
+    deadline = time.monotonic() + 20
+    while not seen or seen[-1] != "CANCELED":
+        assert time.monotonic() < deadline, seen
+        seen.append(client.get_task(task_id).state)
+    # CANCELING (the container is being stopped) may be too brief to see; it never follows CANCELED.
+    assert set(seen) <= {"CANCELING", "CANCELED"} and seen[-1] == "CANCELED"
+    assert client.get_task(task_id, view="FULL").state == "CANCELED"
 
 
 def test_strict_backend_parameters(client: tes.HTTPClient, tes_url: str) -> None:

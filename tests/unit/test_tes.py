@@ -59,6 +59,9 @@ def test_states_and_views() -> None:
     assert task_state(JobState.QUEUED, None, None) is TesState.QUEUED
     assert task_state(JobState.RUNNING, None, None) is TesState.INITIALIZING
     assert task_state(JobState.RUNNING, None, None, started=True) is TesState.RUNNING
+    cancelled = (JobState.FINISHED, FinishedReason.CANCELLED, None)
+    assert task_state(*cancelled, stopping=True) is TesState.CANCELING
+    assert task_state(*cancelled) is TesState.CANCELED
     assert task_state(JobState.FINISHED, FinishedReason.SUCCESS, {"StatusCode": 0}) is TesState.COMPLETE
     assert task_state(JobState.FINISHED, FinishedReason.SUCCESS, {"StatusCode": 3}) is TesState.EXECUTOR_ERROR
     assert task_state(JobState.FINISHED, FinishedReason.ERROR, {}) is TesState.SYSTEM_ERROR

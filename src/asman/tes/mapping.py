@@ -26,6 +26,8 @@ RUN_TAG_PREFIX = "tes-run:"
 CACHE_TAG = "asman.cache"
 # The worker's run-log line before each executor starts: the first one turns INITIALIZING into RUNNING.
 EXECUTOR_NOTE = "[asman] TES executor"
+# Its last line after a cancel, once the containers are gone: until then a cancelled task is CANCELING.
+STOPPED_NOTE = "[asman] TES task stopped after the cancel"
 
 # backend_parameters Asman understands; any other is ignored, or refused when backend_parameters_strict.
 BACKEND_PARAMETERS = ("cache", "gpus", "max_duration", "shm_size")
@@ -146,14 +148,21 @@ def rfc3339(epoch_ms: int) -> str:
 
 
 def task_state(
-    state: JobState, reason: FinishedReason | None, result: dict[str, Any] | None, started: bool = False
+    state: JobState,
+    reason: FinishedReason | None,
+    result: dict[str, Any] | None,
+    started: bool = False,
+    stopping: bool = False,
 ) -> TesState:
-    """The TES state of a job; `started` says whether the running attempt has begun its first executor
-    (its run log has a line), which is what tells RUNNING from INITIALIZING (inputs, images)."""
+    """The TES state of a job. `started`: the running attempt has begun its first executor (its run log has a
+    line), which tells RUNNING from INITIALIZING (inputs, images). `stopping`: the job was cancelled while a
+    worker had it, and the worker has not yet said its containers are gone (CANCELING)."""
     if state is JobState.QUEUED:
         return TesState.QUEUED
     if state is JobState.RUNNING:
         return TesState.RUNNING if started else TesState.INITIALIZING
+    if reason is FinishedReason.CANCELLED and stopping:
+        return TesState.CANCELING
     if reason is FinishedReason.SUCCESS:
         code = (result or {}).get("StatusCode")
         return TesState.COMPLETE if code == 0 else TesState.EXECUTOR_ERROR

@@ -29,7 +29,7 @@ from asman.core.errors import AsmanError
 from asman.core.protocol import STEP_RUN, JobResult
 from asman.core.states import FinishedReason
 from asman.core.urls import check_fetchable
-from asman.tes.mapping import EXECUTOR_NOTE, TES_FIELD, rfc3339, stored_task
+from asman.tes.mapping import EXECUTOR_NOTE, STOPPED_NOTE, TES_FIELD, rfc3339, stored_task
 from asman.tes.models import (
     FileType,
     TesExecutor,
@@ -389,6 +389,8 @@ async def run_tes_job(
                 log.outputs.extend(await _upload(output, tree, settings, s3))
         return result(FinishedReason.SUCCESS, StatusCode=status)
     except _Cancelled:
+        # The server shows the task as CANCELING until this line arrives (the containers are gone by now).
+        run_log(f"{STOPPED_NOTE}\n", _now_ms(), True)
         return result(FinishedReason.CANCELLED)
     except (JobFailed, ContainerRuntimeError) as error:
         return result(FinishedReason.ERROR, error=error.message)

@@ -16,11 +16,19 @@ from asman.core.definition import DEFAULT_NAMESPACE
 from asman.core.errors import InvalidInput, NotFound
 from asman.core.names import check_job_id, check_queue
 from asman.core.protocol import STEP_RUN
-from asman.core.states import JobState
+from asman.core.states import FinishedReason, JobState
 from asman.server.http import JSONResponse, read_json
 from asman.server.service import JobService, describe_validation
 from asman.store.base import JobRow
-from asman.tes.mapping import BACKEND_PARAMETERS, matches, stored_task, task_definition, task_state, task_view
+from asman.tes.mapping import (
+    BACKEND_PARAMETERS,
+    STOPPED_NOTE,
+    matches,
+    stored_task,
+    task_definition,
+    task_state,
+    task_view,
+)
 from asman.tes.models import (
     Organization,
     TesCreateTaskResponse,
@@ -98,6 +106,26 @@ async def _started(service: JobService, rows: list[JobRow]) -> set[str]:
     return {row.job_id for row in running if logged.get(row.job_id) == row.attempt}
 
 
+async def _stopping(service: JobService, rows: list[JobRow]) -> set[str]:
+    """The jobs cancelled while a worker had them whose worker has not yet reported its containers gone (its
+    last run-log line says so). A worker that never reports is given up on after a lease."""
+    now = service.now()
+    window_ms = service.settings.lease_seconds * 1000
+    found: set[str] = set()
+    for row in rows:
+        # A requeue clears the worker: one is kept only by a cancel that found the job Running.
+        if (
+            row.reason is not FinishedReason.CANCELLED
+            or row.worker is None
+            or now - row.updated_ms > window_ms
+        ):
+            continue
+        lines, _ = await service.store.read_logs(row.job_id, STEP_RUN, 0)
+        if not lines or not str(lines[-1][0]).startswith(STOPPED_NOTE):
+            found.add(row.job_id)
+    return found
+
+
 async def get_task(request: Request, id: str, queue: str | None = None) -> JSONResponse:
     service = _service(request)
     name = _queue(request, queue)
@@ -107,7 +135,8 @@ async def get_task(request: Request, id: str, queue: str | None = None) -> JSONR
     if task is None:
         raise NotFound(f"job {id} in queue {name} is not a TES task")
     result = await service.store.get_result(row.job_id)
-    state = task_state(row.state, row.reason, result, id in await _started(service, [row]))
+    started, stopping = await _started(service, [row]), await _stopping(service, [row])
+    state = task_state(row.state, row.reason, result, id in started, id in stopping)
     view = _view(request.query_params.get("view"), View.MINIMAL)
     return JSONResponse(task_view(id, task, state, row.queued_ms, _finished(row, result), view))
 
@@ -169,7 +198,9 @@ async def list_tasks(request: Request, queue: str | None = None) -> JSONResponse
             if task is None or not matches(task, name_prefix, tags):
                 continue
             result = row.result
-            state = task_state(row.state, row.reason, result, row.job_id in started)
+            # Reads only for a task cancelled in the last lease while a worker had it.
+            stopping = await _stopping(service, [row])
+            state = task_state(row.state, row.reason, result, row.job_id in started, row.job_id in stopping)
             if wanted_state is not None and state is not wanted_state:
                 continue
             if len(tasks) == page_size:
