@@ -197,6 +197,28 @@ def test_exit_codes_and_missing_images(client: tes.HTTPClient) -> None:
     done = _wait(client, client.create_task(ignored))
     assert done.state == "COMPLETE"
     assert [log.exit_code for log in done.logs[0].logs] == [3, 0]
+    # A program the image does not have fails like a shell's: exit 127, an executor error (and ignorable).
+    absent = tes.Executor(image="asman/busybox:latest", command=["ERROR"])
+    done = _wait(
+        client,
+        client.create_task(
+            tes.Task(executors=[absent, tes.Executor(image="asman/busybox:latest", command=["true"])])
+        ),
+    )
+    assert done.state == "EXECUTOR_ERROR"
+    assert [log.exit_code for log in done.logs[0].logs] == [127]
+    assert "ERROR" in done.logs[0].logs[0].stderr
+    absent.ignore_error = True
+    done = _wait(
+        client,
+        client.create_task(
+            tes.Task(
+                executors=[absent, tes.Executor(image="asman/busybox:latest", command=["echo", "hello"])]
+            )
+        ),
+    )
+    assert done.state == "COMPLETE"
+    assert [log.exit_code for log in done.logs[0].logs] == [127, 0]
     missing = tes.Task(executors=[tes.Executor(image="asman/no-such-image:1", command=["true"])])
     done = _wait(client, client.create_task(missing))
     assert done.state == "SYSTEM_ERROR"

@@ -13,7 +13,7 @@ from asman.tes.mapping import EXECUTOR_NOTE, stored_task, task_definition, task_
 from asman.tes.models import TesState, TesTask, View
 from asman.worker.run import JobContext, RunSettings
 from asman.worker.runtimes.fake import FakeRuntime, Script
-from asman.worker.tes_run import mount_points, run_tes_job
+from asman.worker.tes_run import command_failure, mount_points, run_tes_job
 from tests.support.jobs import MemoryIO
 
 IMAGE = "asman/busybox:latest"
@@ -185,3 +185,12 @@ async def test_disk_gb_over_the_free_space_is_refused(tmp_path: Path) -> None:
     job = JobContext(job_id=job_id(definition), attempt=1, definition=definition, work_dir=tmp_path / "j")
     result = await run_tes_job(job, FakeRuntime(images=[IMAGE]), MemoryIO(), settings=RunSettings())
     assert result.reason is FinishedReason.ERROR and "disk_gb" in (result.error or "")
+
+
+def test_a_command_missing_from_the_image_is_the_executors_failure() -> None:
+    runc = "the container could not start: OCI runtime create failed: runc create failed: unable to start"
+    assert (
+        command_failure(f'{runc} container process: exec: "ERROR": executable file not found in $PATH') == 127
+    )
+    assert command_failure(f'{runc} container process: exec: "/x.sh": permission denied') == 126
+    assert command_failure("could not create the container: no such file or directory") is None

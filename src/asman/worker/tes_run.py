@@ -483,5 +483,21 @@ async def _run_executor(
         exit_code=exit_code if exit_code is not None else -1,
     )
     if exit_code is None:
-        return executor_log, outcome.error or f"executor {spec.name} did not run"
+        code = command_failure(outcome.error or "")
+        if code is None:
+            return executor_log, outcome.error or f"executor {spec.name} did not run"
+        # The image has no such program: the executor's own failure, reported as a shell would.
+        executor_log.exit_code, executor_log.stderr = code, f"{outcome.error}\n"
     return executor_log, None
+
+
+def command_failure(error: str) -> int | None:
+    """The shell's exit code (127 not found, 126 not executable) when the engine could not start a container
+    because its command is missing from the image or not executable; None for any other failure."""
+    if 'exec: "' not in error:
+        return None
+    if "not found" in error or "no such file or directory" in error:
+        return 127
+    if "permission denied" in error:
+        return 126
+    return None
