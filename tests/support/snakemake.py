@@ -28,6 +28,8 @@ SNAKEMAKE_VERSION = "7.32.4"
 PINS = (f"snakemake=={SNAKEMAKE_VERSION}", "pulp==2.7.0")
 HOST_PINS = (*PINS, "py-tes==1.1.4")  # the host side submits tasks through py-tes
 VENV = ROOT / "tests" / ".venv-snakemake"
+# The image's copy of Snakemake, installed once beside the venv (an install takes a minute on a busy machine).
+IMAGE_SITE = VENV / "image-packages"
 IMAGE = f"asman/snakemake:{SNAKEMAKE_VERSION}"
 # Debian's Python in the image reads packages from here (it is on its sys.path, unlike site-packages).
 IMAGE_PACKAGES = "usr/local/lib/python3.11/dist-packages"
@@ -41,20 +43,23 @@ def _uv() -> str:
 
 
 def ensure_snakemake_venv() -> Path:
-    """The venv's `snakemake` executable, installing Snakemake (and py-tes) first if the pins changed."""
+    """The venv's `snakemake` executable, installing Snakemake (and py-tes) first if the pins changed, and the
+    image's packages beside it."""
     executable = VENV / "bin" / "snakemake"
     stamp = VENV / "asman-pins.txt"
     wanted = "\n".join(HOST_PINS)
-    if executable.exists() and stamp.exists() and stamp.read_text() == wanted:
+    if executable.exists() and IMAGE_SITE.is_dir() and stamp.exists() and stamp.read_text() == wanted:
         return executable
     shutil.rmtree(VENV, ignore_errors=True)
     uv = _uv()
-    subprocess.run([uv, "venv", "--quiet", "--python", "3.11", str(VENV)], check=True, capture_output=True)
-    subprocess.run(
-        [uv, "pip", "install", "--quiet", "--python", str(VENV / "bin" / "python"), *HOST_PINS],
-        check=True,
-        capture_output=True,
-    )
+    for args in (
+        ["venv", "--quiet", "--python", "3.11", str(VENV)],
+        ["pip", "install", "--quiet", "--python", str(VENV / "bin" / "python"), *HOST_PINS],
+        ["pip", "install", "--quiet", "--python", "3.11", "--target", str(IMAGE_SITE), *PINS],
+    ):
+        subprocess.run([uv, *args], check=True, capture_output=True)
+    # pulp's bundled solver binaries (30 MB): without them a job's Snakemake schedules greedily, as one job needs.
+    shutil.rmtree(IMAGE_SITE / "pulp" / "solverdir", ignore_errors=True)
     stamp.write_text(wanted)
     return executable
 
@@ -62,12 +67,7 @@ def ensure_snakemake_venv() -> Path:
 def _context(staging: Path) -> bytes:
     """The build context: Snakemake's packages, bash and its libraries, and `python` for `python -m snakemake`."""
     root = staging / "root"
-    packages = root / IMAGE_PACKAGES
-    subprocess.run(
-        [_uv(), "pip", "install", "--quiet", "--python", "3.11", "--target", str(packages), *PINS],
-        check=True,
-        capture_output=True,
-    )
+    shutil.copytree(IMAGE_SITE, root / IMAGE_PACKAGES, symlinks=True)
     bash = Path("/usr/bin/bash")
     for path in [bash, *_shared_libraries([bash])]:
         target = root / str(path).lstrip("/")
@@ -90,6 +90,7 @@ def ensure_snakemake_image(client: docker.DockerClient) -> str:
         return IMAGE
     except docker.errors.ImageNotFound:
         pass
+    ensure_snakemake_venv()
     ensure_python_image(client)
     with tempfile.TemporaryDirectory(prefix="asman-snakemake-") as folder:
         context = _context(Path(folder))

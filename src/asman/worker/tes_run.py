@@ -8,6 +8,11 @@ containers run as the worker's non-root user.
 Outcomes follow TES: an executor that exits non-zero (and may not ignore it) ends the task as a `Success` with that
 `StatusCode` (EXECUTOR_ERROR); anything that keeps the task from running or its outputs from being delivered is an
 `Error` (SYSTEM_ERROR) whose message becomes a system log. The per-executor logs travel in the result's `tes` field.
+
+The run log tells the server where the task is: a line before each executor (the first makes an INITIALIZING
+task RUNNING), and after a cancel a last line once the containers are gone (until then it is CANCELING).
+Files move by URL scheme: inline content, http(s), s3:// (the worker's S3 service, `tes_s3`), file:// in local
+mode.
 """
 
 from __future__ import annotations
