@@ -22,6 +22,7 @@ import docker.errors
 import pytest
 
 from tests.support.docker import ROOT, _image_on, _shared_libraries, ensure_python_image
+from tests.support.services import _missing
 
 SNAKEMAKE_VERSION = "7.32.4"
 # pulp 2.8 dropped `list_solvers`, which Snakemake 7 calls when it builds its argument parser.
@@ -36,9 +37,9 @@ IMAGE_PACKAGES = "usr/local/lib/python3.11/dist-packages"
 
 
 def _uv() -> str:
-    found = shutil.which("uv") or str(Path(ROOT / ".venv" / "bin" / "uv"))
+    found = shutil.which("uv") or str(ROOT / ".venv" / "bin" / "uv")
     if not Path(found).exists():
-        pytest.skip("uv is needed to make the Snakemake venv")
+        _missing("uv (to make the Snakemake venv)")
     return found
 
 
