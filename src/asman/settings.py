@@ -415,10 +415,11 @@ class Settings(BaseSettings):
     worker_s3_endpoint: Annotated[
         str,
         Setting(
-            "the S3-compatible service of TES `s3://` inputs and outputs (credentials from the AWS variables)",
-            "an http(s) URL, or empty for AWS S3",
+            "the S3 service of TES `s3://` inputs and outputs, with the AWS variables' credentials"
+            " (`https://s3.amazonaws.com` for AWS); every task on the queue may use them",
+            "an http(s) URL, or empty to refuse s3:// URLs",
             Scope.WORKER,
-            default_text="AWS S3",
+            default_text="none (s3:// refused)",
             metavar="URL",
         ),
     ] = ""

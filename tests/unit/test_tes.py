@@ -194,3 +194,11 @@ def test_a_command_missing_from_the_image_is_the_executors_failure() -> None:
     )
     assert command_failure(f'{runc} container process: exec: "/x.sh": permission denied') == 126
     assert command_failure("could not create the container: no such file or directory") is None
+
+
+async def test_s3_urls_need_a_worker_with_an_s3_service(tmp_path: Path) -> None:
+    task = _task(inputs=[{"path": "/data/in.txt", "url": "s3://bucket/in.txt"}])
+    definition = JobDefinition.model_validate(task_definition(task))
+    job = JobContext(job_id=job_id(definition), attempt=1, definition=definition, work_dir=tmp_path / "j")
+    result = await run_tes_job(job, FakeRuntime(images=[IMAGE]), MemoryIO(), settings=RunSettings())
+    assert result.reason is FinishedReason.ERROR and "--s3-endpoint" in (result.error or "")

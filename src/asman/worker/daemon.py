@@ -78,7 +78,7 @@ class WorkerSettings:
     allow_private_urls: bool = False
     # Whether file:// URLs (TES inputs and outputs) may name this machine's files: local mode only.
     local_files: bool = False
-    # The S3 service of TES s3:// URLs: an S3-compatible endpoint, or empty for AWS S3.
+    # The S3 service of TES s3:// URLs (an endpoint URL); empty refuses them.
     s3_endpoint: str = ""
     reconnect_max_seconds: float = 10.0
 

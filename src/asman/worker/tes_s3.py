@@ -1,9 +1,12 @@
 """`s3://bucket/key` inputs and outputs of TES tasks, through the worker's own S3 settings.
 
-The worker reaches one S3 service: AWS S3 itself, or the S3-compatible store at `--s3-endpoint`
-(`ASMAN_WORKER_S3_ENDPOINT`; path-style addressing). Credentials and region come from the standard AWS chain
-(`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`, the platform's role; `AWS_REGION` or
-`AWS_DEFAULT_REGION`, else `us-east-1`). A key is a file; a DIRECTORY is every object under `key/`.
+The worker reaches the one S3 service its operator names with `--s3-endpoint` (`ASMAN_WORKER_S3_ENDPOINT`):
+`https://s3.amazonaws.com` (or a regional AWS endpoint) for AWS S3, or any S3-compatible store (path-style
+addressing). Without it s3:// URLs are refused: every task on the queue acts with the worker's credentials, so
+an operator opts in, with a key that reaches only the buckets the queue's tasks may use. Credentials and region
+come from the standard AWS chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`, the platform's
+role; `AWS_REGION` or `AWS_DEFAULT_REGION`, else `us-east-1`). A key is a file; a DIRECTORY is every object
+under `key/`.
 """
 
 from __future__ import annotations
@@ -36,13 +39,22 @@ def split_s3_url(url: str) -> tuple[str, str]:
 @contextlib.asynccontextmanager
 async def s3_client(endpoint: str) -> AsyncIterator[Any]:
     """An S3 client for one task's transfers (opened only when a task has s3:// URLs)."""
+    if not endpoint:
+        raise S3Error(
+            "s3:// URLs: this worker has no S3 service; its operator starts it with --s3-endpoint URL"
+            " (https://s3.amazonaws.com for AWS S3)"
+        )
     try:
         from aiobotocore.session import get_session
         from botocore.config import Config
     except ImportError:
         raise S3Error("s3:// URLs need aiobotocore on the worker: pip install 'asman[worker]'") from None
     config = Config(
-        s3={"addressing_style": "path" if endpoint else "auto"},
+        s3={
+            "addressing_style": "auto"
+            if (urlsplit(endpoint).hostname or "").endswith("amazonaws.com")
+            else "path"
+        },
         signature_version="s3v4",
         retries={"max_attempts": 3, "mode": "standard"},
         connect_timeout=10,
@@ -52,7 +64,7 @@ async def s3_client(endpoint: str) -> AsyncIterator[Any]:
     )
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or _DEFAULT_REGION
     async with get_session().create_client(
-        "s3", endpoint_url=endpoint or None, region_name=region, config=config
+        "s3", endpoint_url=endpoint, region_name=region, config=config
     ) as client:
         yield client
 
@@ -73,10 +85,11 @@ async def download(client: Any, url: str, target: Path, directory: bool) -> None
         prefix = key.rstrip("/") + "/" if key else ""
         found = False
         async for item in _objects(client, bucket, prefix):
-            relative = item[len(prefix) :]
-            if relative and not relative.endswith("/") and ".." not in relative.split("/"):
+            # Keys are free text: only plain relative names land, never `..`, `/x` or `a//b`.
+            parts = item[len(prefix) :].split("/")
+            if all(part not in ("", ".", "..") for part in parts):
                 found = True
-                await _get(client, bucket, item, target / relative)
+                await _get(client, bucket, item, target.joinpath(*parts))
         if not found:
             raise S3Error(f"{url[:200]}: no objects under this prefix")
     except S3Error:

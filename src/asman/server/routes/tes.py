@@ -79,7 +79,12 @@ async def service_info(request: Request, queue: str | None = None) -> JSONRespon
             organization=Organization(name="Asman", url=base),
             documentationUrl=f"{base}/docs",
             version=__version__,
-            storage=["s3:// (the worker's S3 service)", "file:// (local mode)", "http://", "https://"],
+            storage=[
+                "s3:// (workers started with --s3-endpoint)",
+                "file:// (local mode)",
+                "http://",
+                "https://",
+            ],
             tesResources_backend_parameters=list(BACKEND_PARAMETERS),
         )
     )
