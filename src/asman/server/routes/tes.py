@@ -44,6 +44,8 @@ DEFAULT_PAGE_SIZE = 256
 MAX_PAGE_SIZE = 2048
 _SCAN_BATCH = 500
 PREFIXES = ("/ga4gh/tes/v1", "/q/{queue}/ga4gh/tes/v1")
+# How long a container engine may take to kill an executor after the worker asks.
+_ENGINE_STOP_SECONDS = 2.0
 
 
 def _service(request: Request) -> JobService:
@@ -113,9 +115,14 @@ async def _started(service: JobService, rows: list[JobRow]) -> set[str]:
 
 async def _stopping(service: JobService, rows: list[JobRow]) -> set[str]:
     """The jobs cancelled while a worker had them whose worker has not yet reported its containers gone (its
-    last run-log line says so). A worker that never reports is given up on after a lease."""
+    last run-log line says so).
+
+    The worker hears of a cancel at once, or through the rejection of its next heartbeat (which also makes it
+    drop its report), and kills the containers straight away: so past two heartbeats and a little time for the
+    engine, or a lease, the task is CANCELED whatever was reported."""
     now = service.now()
-    window_ms = service.settings.lease_seconds * 1000
+    settings = service.settings
+    window_ms = min(settings.lease_seconds, 2 * settings.heartbeat_seconds + _ENGINE_STOP_SECONDS) * 1000
     found: set[str] = set()
     for row in rows:
         # A requeue clears the worker: one is kept only by a cancel that found the job Running.
