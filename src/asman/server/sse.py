@@ -27,8 +27,11 @@ STALLED_CLIENT_SECONDS = 60.0
 log = logging.getLogger(__name__)
 
 
-def encode(event: str, data: Any) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+def encode(event: str, data: Any, event_id: str = "") -> bytes:
+    frame = b"event: " + event.encode()
+    if event_id:
+        frame += b"\nid: " + event_id.encode()
+    return frame + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
 
 class Subscription:
