@@ -12,6 +12,8 @@ import httpx
 import orjson
 import pytest
 
+from asman.client import AsyncClient
+from asman.client._models import Finished, LogsWritten
 from asman.client._sse import ServerSentEvent, SSEDecoder
 from asman.core.events import Resync
 from asman.server import sse
@@ -272,4 +274,45 @@ async def test_a_reconnection_with_the_last_event_id_gets_only_the_missing_lines
     stranger = Resumable(url, {"Last-Event-ID": "not-an-id"})
     await stranger.read_until(lambda events: events[-1].event == "final")
     assert stranger.run_lines() == ["one", "two", "three", "four", "five"]
+    await worker.close()
+
+
+class Recording(httpx.AsyncHTTPTransport):
+    """A real transport that remembers the headers of each stream request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resumes: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/stream"):
+            self.resumes.append(request.headers.get("last-event-id"))
+        return await super().handle_async_request(request)
+
+
+async def test_the_sdk_resumes_a_dropped_stream_from_its_last_event(served: Served) -> None:
+    job_id = await served.submit("sdk-resume", "echo sdk")
+    worker = FakeWorker(served.url, "sdk-resume", "w-sdk")
+    await worker.connect()
+    await worker.receive_type("assign")
+    await worker.log(job_id, 1, "before")
+    transport = Recording()
+    lines: list[str] = []
+    async with AsyncClient(served.url, transport=transport) as client:
+        events = client.job("sdk-resume", job_id).events(timeout=20)
+        async for event in events:
+            if isinstance(event, LogsWritten):
+                lines += [line.text for line in event.lines]
+                if lines == ["before"]:
+                    # The server drops the stream (as for a slow client); the job goes on meanwhile.
+                    for callback in list(served.notifier._by_queue["sdk-resume"].values()):
+                        if isinstance(getattr(callback, "__self__", None), sse.Subscription):
+                            callback.__self__.end()
+                    await worker.log(job_id, 1, "after")
+                    await worker.finish(job_id, 1)
+            if isinstance(event, Finished):
+                break
+    assert lines == ["before", "after"]
+    assert transport.resumes[0] is None
+    assert transport.resumes[1] == "1:0:1", "the reconnection says where the last one stopped"
     await worker.close()
