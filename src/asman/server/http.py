@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse as _StarletteJSON
+from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import AsmanError, InvalidInput, TooLarge
+
+Header = tuple[bytes, bytes]
 
 
 class JSONResponse(_StarletteJSON):
@@ -55,3 +59,31 @@ def wants_html(request: Request) -> bool:
     """Browsers navigating to a queue or job URL get the web client; scripts get JSON."""
     accept = request.headers.get("accept", "")
     return "text/html" in accept and request.query_params.get("format") != "json"
+
+
+async def refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    body: dict[str, str],
+    headers: Sequence[Header] = (),
+) -> None:
+    """Answer a request, or a WebSocket handshake, with an error envelope from ASGI middleware. A handshake
+    gets the HTTP answer where the server can give one before the upgrade, else a policy-violation close."""
+    content = orjson.dumps(body)
+    all_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+        *headers,
+    ]
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send({"type": "websocket.http.response.start", "status": status, "headers": all_headers})
+            await send({"type": "websocket.http.response.body", "body": content})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": body["error"]})
+        return
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": content})

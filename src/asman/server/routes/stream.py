@@ -4,22 +4,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import time
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import AsmanError
 from asman.core.events import Event, LogsAppended, Resync, StateChanged, WorkersChanged
 from asman.core.names import check_queue
 from asman.core.states import JobState
-from asman.server.metrics import ROUTE_TEMPLATE
+from asman.server.limits import HttpLimits
 from asman.server.service import JobService
 from asman.server.sse import EventStreamResponse, Subscription, encode
 
@@ -59,7 +61,27 @@ class Watchers:
     " it has not had.",
 )
 async def job_stream(queue: str, job_id: str, request: Request) -> EventStreamResponse:
-    return await open_job_stream(request.app.state, queue, job_id, last_event_id(request.scope))
+    state = request.app.state
+    return await counted(
+        state, request.scope, lambda: open_job_stream(state, queue, job_id, last_event_id(request.scope))
+    )
+
+
+async def counted(
+    state: State, scope: Scope, open_stream: Callable[[], Awaitable[EventStreamResponse]]
+) -> EventStreamResponse:
+    """A stream opened in one of the client's stream slots, given back when it ends; TooManyStreams (429)
+    when it has none left."""
+    limits: HttpLimits = state.limits
+    client = limits.proxies.client(scope)
+    limits.streams.admit(client)
+    try:
+        response = await open_stream()
+    except BaseException:
+        limits.streams.release(client)
+        raise
+    response.on_close = functools.partial(limits.streams.release, client)
+    return response
 
 
 def last_event_id(scope: Scope) -> str:
@@ -191,7 +213,8 @@ async def _job_events(
     description="Events `hello`, `job`, `workers`, `resync` (docs/api.md).",
 )
 async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
-    return await open_queue_stream(request.app.state, queue)
+    state = request.app.state
+    return await counted(state, request.scope, lambda: open_queue_stream(state, queue))
 
 
 async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
@@ -254,37 +277,46 @@ _QUEUE_STREAM = re.compile(r"/q/([^/]+)/events")
 
 
 class StreamShortcut:
-    """ASGI middleware answering the two stream endpoints before routing.
+    """The two stream endpoints, answered in front of the application's middleware and routing.
 
-    An open stream keeps its whole ASGI call stack alive, and FastAPI's routing layers (exception wrappers, exit
-    stacks, the request) cost more per watcher than the stream itself. Requests that fail (unknown job, bad
-    queue name) go on to the routes above, which give the documented error answers.
+    An open stream keeps its whole ASGI call stack alive, and every layer of it costs memory for as long as
+    the stream lasts, and a call on every event written: FastAPI's routing (exception wrappers, exit stacks,
+    the request) and the middleware (errors, metrics, CORS, rate limits). So the shortcut does what those do
+    for a stream itself: it draws from the client's rate limit and stream cap, adds the CORS header and
+    counts the request in the metrics. Requests that fail (unknown job, bad queue name, over a limit) go on
+    to the routes above, which give the documented error answers.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: Any) -> None:
+        self.app = app  # the FastAPI app: its state holds the service once it has started
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            response = await self._open(scope)
-            if response is not None:
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _open(scope: Scope) -> EventStreamResponse | None:
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer `scope` if it opens a stream that can be served; False to let the application answer."""
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith("/q/"):
+            return False
         path: str = scope["path"]
-        if not path.startswith("/q/"):
-            return None
-        state: State = scope["app"].state
+        state: State = self.app.state
+        if match := _QUEUE_STREAM.fullmatch(path):
+            template, queue = "/q/{queue}/events", match[1]
+            opener = functools.partial(open_queue_stream, state, queue)
+        elif match := _JOB_STREAM.fullmatch(path):
+            template = "/q/{queue}/j/{job_id}/stream"
+            opener = functools.partial(open_job_stream, state, match[1], match[2], last_event_id(scope))
+        else:
+            return False
+        limits: HttpLimits = state.limits
+        if not limits.allow(scope):
+            return False
         try:
-            if match := _QUEUE_STREAM.fullmatch(path):
-                scope[ROUTE_TEMPLATE] = "/q/{queue}/events"
-                return await open_queue_stream(state, match[1])
-            if match := _JOB_STREAM.fullmatch(path):
-                scope[ROUTE_TEMPLATE] = "/q/{queue}/j/{job_id}/stream"
-                return await open_job_stream(state, match[1], match[2], last_event_id(scope))
+            response = await counted(state, scope, opener)
         except AsmanError:
-            return None
-        return None
+            return False
+        response.raw_headers.extend(limits.origins.cors_headers(scope))
+        started = time.perf_counter()
+        try:
+            await response(scope, receive, send)
+        finally:
+            state.replica_metrics.requests.observe(
+                ("GET", template, str(response.status_code)), time.perf_counter() - started
+            )
+        return True
