@@ -32,6 +32,9 @@ from asman.core.units import parse_duration, parse_size
 DEFAULT_JOB_NETWORK = "asman-jobs"
 DEFAULT_DATA_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "asman"
 ENV_PREFIX = "ASMAN_"
+# The hosts of metapages that embed Asman's web client, or upstream's, and send jobs from it to a server on
+# the user's computer: the origins local mode allows.
+METAPAGE_ORIGINS = ("https://metapage.io", "https://app.metapage.io", "https://container.mtfm.io")
 # ASMAN_* names that are not settings: the worker Deployment's queue (passed as an argument), the private
 # Docker engine folder of `make run`, and the test suite's own knobs.
 OTHER_VARIABLES = frozenset({"ASMAN_QUEUE", "ASMAN_DOCKER_DIR"})

@@ -208,7 +208,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["web"],
     )
     async def _metaframe() -> Response:
-        return JSONResponse(METAFRAME)
+        # Read by the metapage that embeds the web client, from any origin.
+        return JSONResponse(METAFRAME, headers={"Access-Control-Allow-Origin": "*"})
 
     app.include_router(tes_routes.router)
     app.include_router(queues.router)

@@ -14,9 +14,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asman.server.http import refuse
 
-# The hosts of metapages that embed Asman's web client, or upstream's, and send jobs to a local server from
-# it: the default origins of local mode.
-METAPAGE_ORIGINS = ("https://metapage.io", "https://app.metapage.io", "https://container.mtfm.io")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -43,4 +43,6 @@ class WebAssets(StaticFiles):
     def file_response(self, *args: Any, **kwargs: Any) -> Response:
         response = super().file_response(*args, **kwargs)
         response.headers["Cache-Control"] = "no-cache"
+        # Public files, whatever ASMAN_CORS_ORIGINS says: metapages of any origin import the vendored library.
+        response.headers["Access-Control-Allow-Origin"] = "*"
         return response
