@@ -4,6 +4,7 @@ connections, and web pages of other origins. Each test makes the attack and show
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -200,3 +201,27 @@ async def test_a_foreign_web_page_cannot_open_a_socket(guarded: ServerProcess) -
     )
     async with metapage as allowed:
         assert await asyncio.wait_for(allowed.recv(), 10)
+
+
+async def test_web_pages_carry_security_headers_and_the_docs_come_from_this_server(tmp_path: Path) -> None:
+    async with in_process(Settings(data_dir=tmp_path, cors_origins="https://metapage.io")) as client:
+        for path in ("/", "/docs", "/q/demo"):
+            page = await client.get(path, headers={"Accept": "text/html"})
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), path
+            policy = page.headers["content-security-policy"]
+            assert "script-src 'self';" in policy and "object-src 'none'" in policy
+            # Embeddable by the metapages that may use it (and itself), nobody else.
+            assert policy.endswith("frame-ancestors 'self' https://metapage.io")
+            assert page.headers["x-content-type-options"] == "nosniff"
+            assert page.headers["referrer-policy"] == "no-referrer"
+        docs = (await client.get("/docs")).text
+        sources = re.findall(r'(?:src|href)="([^"]+)"', docs)
+        assert sources and all(source.startswith("/") for source in sources), sources
+        for source in sources:
+            asset = await client.get(source)
+            assert asset.status_code == 200, source
+            if source.startswith("/static/"):
+                assert asset.headers["x-content-type-options"] == "nosniff", source
+    async with in_process(Settings(data_dir=tmp_path)) as client:
+        policy = (await client.get("/")).headers["content-security-policy"]
+        assert policy.endswith("frame-ancestors *"), "any metapage may embed the client of an open server"

@@ -35,7 +35,7 @@ from asman.server.origins import OriginGuard, Origins
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.routes import tes as tes_routes
 from asman.server.service import JobService, describe_validation
-from asman.server.web import METAFRAME, STATIC_DIR, WebAssets, index_page
+from asman.server.web import METAFRAME, STATIC_DIR, WebAssets, docs_page, index_page, page_headers
 from asman.server.webhooks import WebhookSender
 from asman.server.ws import worker_socket
 from asman.settings import Settings, parse_networks, parse_origins
@@ -140,7 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Public compute queues: push containerized jobs to a queue URL; workers anyone runs take them.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
-        docs_url="/docs",
+        docs_url=None,  # served below from the vendored Swagger UI, not a CDN
         redoc_url=None,
     )
     limits = app.state.limits = HttpLimits(
@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         origins=Origins(parse_origins(settings.cors_origins)),
     )
     app.streams = stream.StreamShortcut(app)
+    pages = app.state.page_headers = page_headers(limits.origins)
     # Added first, so they run innermost; the streams are answered in front of all of it (AsmanAPI).
     if limits.buckets is not None:
         app.add_middleware(RateLimiter, buckets=limits.buckets, proxies=limits.proxies)
@@ -182,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and wants_html(request) and request.method == "GET":
-            return index_page()  # the web client shows its own "not found" page
+            return index_page(pages)  # the web client shows its own "not found" page
         if exc.status_code == 404:
             return error_response(
                 NotFound(f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)")
@@ -199,7 +200,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def _index() -> Response:
-        return index_page()
+        return index_page(pages)
+
+    @app.get("/docs", include_in_schema=False)
+    async def _docs() -> Response:
+        return docs_page(pages)
 
     @app.get(
         "/metaframe.json",
