@@ -225,3 +225,15 @@ async def test_web_pages_carry_security_headers_and_the_docs_come_from_this_serv
     async with in_process(Settings(data_dir=tmp_path)) as client:
         policy = (await client.get("/")).headers["content-security-policy"]
         assert policy.endswith("frame-ancestors *"), "any metapage may embed the client of an open server"
+
+
+async def test_namespaces_are_bounded(tmp_path: Path) -> None:
+    async with in_process(Settings(data_dir=tmp_path)) as client:
+        huge = "n" * 100_000
+        submitted = await client.post("/q/ns", json={"definition": VECTOR, "control": {"namespace": huge}})
+        assert submitted.status_code == 422 and "namespace" in submitted.json()["message"]
+        fine = await client.post("/q/ns", json={"definition": VECTOR, "control": {"namespace": "n" * 256}})
+        job_id = fine.json()["jobId"]
+        cancel = await client.post(f"/q/ns/j/{job_id}/cancel", params={"namespace": "n" * 5000})
+        assert cancel.status_code == 400 and "at most 256" in cancel.json()["message"]
+        assert (await client.get(f"/q/ns/j/{job_id}/namespaces.json")).json()["data"] == ["n" * 256]

@@ -1,11 +1,16 @@
-"""Who a client is and how much it may hold: trusted proxies, the bounded bucket table, the stream cap."""
+"""Who a client is and how much it may hold (trusted proxies, the bounded bucket table, the stream cap), and\nwhat an error may tell it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
 import pytest
 
+from asman.core.errors import BackendUnavailable
+from asman.server.http import error_response, private_strings
 from asman.server.limits import StreamCap, TokenBuckets, TooManyStreams, TrustedProxies
-from asman.settings import parse_networks
+from asman.settings import Settings, parse_networks
 
 
 def scope(peer: str, *forwarded: str) -> dict[str, object]:
@@ -43,3 +48,17 @@ def test_streams_per_client_are_capped() -> None:
     cap.release("a")
     cap.admit("a")
     StreamCap(0).admit("a")  # 0: no cap
+
+
+def test_error_messages_do_not_show_the_servers_paths(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "secret-home", database_url="postgresql://asman:pw@db.internal/asman"
+    )
+    private = private_strings(settings)
+    sqlite = BackendUnavailable(
+        f"SQLite at {tmp_path}/secret-home/asman.sqlite3 failed: disk I/O error. Check free disk space"
+    )
+    message = orjson.loads(error_response(sqlite, private).body)["message"]
+    assert message == "SQLite at <data folder>/asman.sqlite3 failed: disk I/O error. Check free disk space"
+    postgres = BackendUnavailable("PostgreSQL at postgresql://asman:pw@db.internal/asman is unavailable")
+    assert "pw@" not in orjson.loads(error_response(postgres, private).body)["message"]

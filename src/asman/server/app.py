@@ -26,7 +26,7 @@ from asman.events.local import LocalNotifier
 from asman.mcp.http import mount_agents
 from asman.server.client_ws import PATHS as CLIENT_SOCKET_PATHS
 from asman.server.client_ws import ClientRooms, client_socket
-from asman.server.http import JSONResponse, error_response, wants_html
+from asman.server.http import JSONResponse, error_response, private_strings, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import HttpLimits, RateLimiter, StreamCap, TokenBuckets, TrustedProxies
 from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_durations
@@ -172,9 +172,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.replica_metrics = ReplicaMetrics()
     app.add_middleware(HttpMetrics, metrics=app.state.replica_metrics)
 
+    private = private_strings(settings)
+
     @app.exception_handler(AsmanError)
     async def _asman_error(request: Request, exc: AsmanError) -> Response:
-        return error_response(exc)
+        if exc.status_code >= 500:
+            log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return error_response(exc, private)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse as _StarletteJSON
 from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import AsmanError, InvalidInput, TooLarge
+from asman.settings import Settings
 
 Header = tuple[bytes, bytes]
 
@@ -23,8 +24,24 @@ class JSONResponse(_StarletteJSON):
         return orjson.dumps(content)
 
 
-def error_response(error: AsmanError) -> JSONResponse:
-    return JSONResponse({"error": error.code, "message": error.message}, status_code=error.status_code)
+def error_response(error: AsmanError, private: Mapping[str, str] | None = None) -> JSONResponse:
+    """The error envelope. `private` maps what clients must not learn (the data folder, the database URL)
+    to what the message says instead; the server's log keeps the original."""
+    message = error.message
+    for secret, shown in (private or {}).items():
+        message = message.replace(secret, shown)
+    return JSONResponse({"error": error.code, "message": message}, status_code=error.status_code)
+
+
+def private_strings(settings: Settings) -> dict[str, str]:
+    """The server's own paths and URLs as error messages may quote them, longest first."""
+    named = {
+        settings.database_url: "the database (ASMAN_DATABASE_URL)",
+        settings.blob_url: "the blob store (ASMAN_BLOB_URL)",
+        str(settings.data_dir): "<data folder>",
+        str(settings.data_dir.resolve()): "<data folder>",
+    }
+    return {secret: named[secret] for secret in sorted(named, key=len, reverse=True) if secret}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
