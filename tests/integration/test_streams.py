@@ -263,7 +263,7 @@ async def test_a_reconnection_with_the_last_event_id_gets_only_the_missing_lines
     await again.read_until(lambda events: events[-1].event == "final")
     await follower
     assert again.run_lines() == ["three", "four", "five"], "exactly the missing lines, once, in order"
-    assert [event.event for event in again.events][0] == "state"
+    assert again.events[0].event == "state"
     cursors = [orjson.loads(e.data)["cursor"] for e in again.events if e.event == "run-log"]
     assert cursors[-1] == 5
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from asman.settings import Settings
 from tests.support.server import ServerProcess, in_process, start_server
@@ -188,16 +189,16 @@ async def test_a_foreign_web_page_cannot_open_a_socket(guarded: ServerProcess) -
     with pytest.raises(InvalidStatus) as refused:
         evil = connect(
             f"{url}/q/local/client",
-            origin="https://evil.example",
-            additional_headers=as_client("192.0.2.3"),  # type: ignore[arg-type]
+            origin=Origin("https://evil.example"),
+            additional_headers=as_client("192.0.2.3"),
         )
         async with evil:
             pass
     assert refused.value.response.status_code == 403
     metapage = connect(
         f"{url}/q/local/client",
-        origin="https://metapage.io",
-        additional_headers=as_client("192.0.2.3"),  # type: ignore[arg-type]
+        origin=Origin("https://metapage.io"),
+        additional_headers=as_client("192.0.2.3"),
     )
     async with metapage as allowed:
         assert await asyncio.wait_for(allowed.recv(), 10)

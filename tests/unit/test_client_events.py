@@ -165,6 +165,6 @@ def test_watch_keeps_the_last_event_id_and_places_resumed_lines_by_their_cursor(
             "run-log", json.dumps({"lines": [["c\n", 3, False], ["d\n", 4, False]], "cursor": 4}), "1:0:4"
         )
     )
-    assert [line.text for line in written.lines] == ["c", "d"]
+    assert isinstance(written, LogsWritten) and [line.text for line in written.lines] == ["c", "d"]
     assert watch.feed(ServerSentEvent("state", json.dumps({"jobId": "j", "state": "Running"}))) != []
     assert watch.last_event_id == "1:0:4", "an event without an id keeps the last one"
