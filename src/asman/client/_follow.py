@@ -42,10 +42,14 @@ class Watch:
     def __init__(self, queue: str) -> None:
         self.queue = queue
         self.seen: dict[str, int] = {"run": 0, "build": 0}
+        # Lines the current connection has sent per step: where a log event without a `cursor` starts.
+        self.position: dict[str, int] = {"run": 0, "build": 0}
         self.connections = 0
         self.last_event_id = ""
 
     def connected(self) -> None:
+        if not self.last_event_id:
+            self.position = {"run": 0, "build": 0}  # a fresh connection replays the logs from the first line
         self.connections += 1
 
     def feed(self, event: ServerSentEvent) -> list[JobEvent]:
@@ -61,7 +65,8 @@ class Watch:
             # `{lines, cursor}`: the new lines, and how many the stream has sent so far.
             lines = log_lines(data.get("lines") if isinstance(data, dict) else data, step)
             cursor = data.get("cursor") if isinstance(data, dict) else None
-            end = cursor if isinstance(cursor, int) else self.seen[step] + len(lines)
+            end = cursor if isinstance(cursor, int) else self.position[step] + len(lines)
+            self.position[step] = end
             fresh = lines[max(0, self.seen[step] - (end - len(lines))) :]
             self.seen[step] = max(self.seen[step], end)
             return [LogsWritten(fresh)] if fresh else []
