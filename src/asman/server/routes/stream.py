@@ -309,7 +309,7 @@ class StreamShortcut:
             return False
         try:
             response = await counted(state, scope, opener)
-        except AsmanError:
+        except Exception:  # the route answers it again, inside the error handling (envelope, log)
             return False
         response.raw_headers.extend(limits.origins.cors_headers(scope))
         started = time.perf_counter()
