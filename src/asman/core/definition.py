@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asman.core.errors import InvalidInput
+from asman.core.names import MAX_NAMESPACE
 from asman.core.urls import http_target
 from asman.core.whatwg_url import https_href_without_query
 
@@ -129,7 +130,7 @@ class Callback(_Model):
 
 
 class Control(_Model):
-    namespace: str | None = None
+    namespace: str | None = Field(default=None, max_length=MAX_NAMESPACE)
     maxDuration: str | None = None
     callbacks: dict[str, Callback] | None = None
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse as _StarletteJSON
+from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import AsmanError, InvalidInput, TooLarge
+from asman.settings import Settings
+
+Header = tuple[bytes, bytes]
 
 
 class JSONResponse(_StarletteJSON):
@@ -19,8 +24,24 @@ class JSONResponse(_StarletteJSON):
         return orjson.dumps(content)
 
 
-def error_response(error: AsmanError) -> JSONResponse:
-    return JSONResponse({"error": error.code, "message": error.message}, status_code=error.status_code)
+def error_response(error: AsmanError, private: Mapping[str, str] | None = None) -> JSONResponse:
+    """The error envelope. `private` maps what clients must not learn (the data folder, the database URL)
+    to what the message says instead; the server's log keeps the original."""
+    message = error.message
+    for secret, shown in (private or {}).items():
+        message = message.replace(secret, shown)
+    return JSONResponse({"error": error.code, "message": message}, status_code=error.status_code)
+
+
+def private_strings(settings: Settings) -> dict[str, str]:
+    """The server's own paths and URLs as error messages may quote them, longest first."""
+    named = {
+        settings.database_url: "the database (ASMAN_DATABASE_URL)",
+        settings.blob_url: "the blob store (ASMAN_BLOB_URL)",
+        str(settings.data_dir): "<data folder>",
+        str(settings.data_dir.resolve()): "<data folder>",
+    }
+    return {secret: named[secret] for secret in sorted(named, key=len, reverse=True) if secret}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -55,3 +76,31 @@ def wants_html(request: Request) -> bool:
     """Browsers navigating to a queue or job URL get the web client; scripts get JSON."""
     accept = request.headers.get("accept", "")
     return "text/html" in accept and request.query_params.get("format") != "json"
+
+
+async def refuse(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    body: dict[str, str],
+    headers: Sequence[Header] = (),
+) -> None:
+    """Answer a request, or a WebSocket handshake, with an error envelope from ASGI middleware. A handshake
+    gets the HTTP answer where the server can give one before the upgrade, else a policy-violation close."""
+    content = orjson.dumps(body)
+    all_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(content)).encode()),
+        *headers,
+    ]
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await send({"type": "websocket.http.response.start", "status": status, "headers": all_headers})
+            await send({"type": "websocket.http.response.body", "body": content})
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": body["error"]})
+        return
+    await send({"type": "http.response.start", "status": status, "headers": all_headers})
+    await send({"type": "http.response.body", "body": content})

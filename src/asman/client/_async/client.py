@@ -76,7 +76,9 @@ class AsyncJob(JobBase):
             read_timeout = follow.read_timeout()
             pause: float | None = None
             try:
-                async with self._session.stream(self._path("/stream"), read_timeout) as response:
+                async with self._session.stream(
+                    self._path("/stream"), read_timeout, headers=follow.headers()
+                ) as response:
                     follow.connected()
                     async for line in response.aiter_lines():
                         for event in follow.feed(line):

@@ -78,7 +78,9 @@ class Job(JobBase):
             read_timeout = follow.read_timeout()
             pause: float | None = None
             try:
-                with self._session.stream(self._path("/stream"), read_timeout) as response:
+                with self._session.stream(
+                    self._path("/stream"), read_timeout, headers=follow.headers()
+                ) as response:
                     follow.connected()
                     for line in response.iter_lines():
                         yield from follow.feed(line)

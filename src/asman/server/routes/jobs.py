@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import InvalidInput, NotFound
-from asman.core.names import check_job_id, check_queue, safe_relative_path
+from asman.core.names import check_job_id, check_namespace, check_queue, safe_relative_path
 from asman.core.states import JobState
 from asman.server.files import ref_response
 from asman.server.http import JSONResponse, read_json, wants_html
@@ -159,7 +159,7 @@ async def list_jobs(
     queue: str, request: Request, limit: int = 100, cursor: int | None = None, state: str | None = None
 ) -> Response:
     if wants_html(request):
-        return index_page()
+        return index_page(request.app.state.page_headers)
     check_queue(queue)
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
@@ -185,7 +185,7 @@ async def list_jobs(
 )
 async def get_job(queue: str, job_id: str, request: Request) -> Response:
     if wants_html(request):
-        return index_page()
+        return index_page(request.app.state.page_headers)
     service = _service(request)
     row = await service.require_job(queue, job_id)
     return JSONResponse({"data": await service.job_view(row)})
@@ -219,7 +219,7 @@ async def get_job_json(job_id: str, request: Request) -> Response:
 )
 async def get_job_global(job_id: str, request: Request) -> Response:
     if wants_html(request):
-        return index_page()
+        return index_page(request.app.state.page_headers)
     return await _global_view(request, job_id)
 
 
@@ -362,7 +362,7 @@ async def global_logs_json(job_id: str, step: str, request: Request) -> Response
     responses=answers(Cancelled),
 )
 async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_") -> Response:
-    row = await _service(request).cancel(queue, job_id, namespace)
+    row = await _service(request).cancel(queue, job_id, check_namespace(namespace))
     return JSONResponse(
         {
             "success": True,
