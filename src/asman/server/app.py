@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from asman._version import __version__
 from asman.blobs import open_blobs
@@ -25,6 +26,7 @@ from asman.events.local import LocalNotifier
 from asman.mcp.http import mount_agents
 from asman.server.client_ws import PATHS as CLIENT_SOCKET_PATHS
 from asman.server.client_ws import ClientRooms, client_socket
+from asman.server.fastlane import FastLane
 from asman.server.http import JSONResponse, error_response, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
@@ -81,6 +83,21 @@ def _observe_durations(histograms: Histograms) -> Callable[[Event], None]:
     return listener
 
 
+class AsmanApp(FastAPI):
+    """FastAPI with the fast lane in front (server/fastlane.py)."""
+
+    lane: FastLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.lane is not None:
+            taken = self.lane.route(scope)
+            if taken is not None:
+                scope["app"] = self
+                await self.lane.serve(scope, receive, send, *taken)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -121,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await blob_store.close()
             await store.close()
 
-    app = FastAPI(
+    app = AsmanApp(
         title="Asman",
         version=__version__,
         description="Public compute queues: push containerized jobs to a queue URL; workers anyone runs take them.",
@@ -129,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JSONResponse,
         docs_url="/docs",
         redoc_url=None,
+        # No OpenTelemetry here: FastAPI would otherwise look for a configured provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # Added first, so it runs innermost: rate limits and CORS headers apply to streams as to every request.
     app.add_middleware(stream.StreamShortcut)
@@ -145,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost, so rate-limited and preflight answers are counted and timed too.
     app.state.replica_metrics = ReplicaMetrics()
     app.add_middleware(HttpMetrics, metrics=app.state.replica_metrics)
+    if settings.rate_limit <= 0:  # the lane has no rate limiter: a limited server takes the full stack
+        app.lane = FastLane(app.state.replica_metrics)
 
     @app.exception_handler(AsmanError)
     async def _asman_error(request: Request, exc: AsmanError) -> Response:
