@@ -29,6 +29,7 @@ def run_server(settings: Settings) -> None:
         loop="auto",
         http="auto",
         ws_max_size=32 * 1024 * 1024,
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         **uvicorn_logging(settings),
     )
