@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-
 from asman.settings import Settings
 from tests.support.server import in_process
 
@@ -27,13 +25,14 @@ CASES: list[tuple[str, bytes, dict[str, str]]] = [
 ]
 
 
-async def _answers(settings: Settings, lane: bool) -> tuple[list[tuple[int, list[tuple[str, str]], bytes]], str]:
+async def _answers(
+    settings: Settings, lane: bool
+) -> tuple[list[tuple[int, list[tuple[str, str]], bytes]], str]:
     answers = []
     async with in_process(settings) as client:
         app = client.app  # type: ignore[attr-defined]
-        assert app.lane is not None
-        if not lane:
-            app.lane = None
+        assert app.lane.submits
+        app.lane.submits = lane
         for path, body, headers in CASES:
             response = await client.post(path, content=body, headers=headers)
             answers.append((response.status_code, list(response.headers.multi_items()), response.content))
@@ -67,6 +66,6 @@ async def test_browsers_and_rate_limited_servers_take_the_full_stack(tmp_path: P
         assert response.headers["access-control-allow-origin"] == "*"
     limited = Settings(data_dir=tmp_path / "b", sweep_interval_seconds=3600, rate_limit=1, rate_burst=1)
     async with in_process(limited) as client:
-        assert client.app.lane is None  # type: ignore[attr-defined]
+        assert not client.app.lane.submits  # type: ignore[attr-defined]
         assert (await client.post("/q/lane", content=body, headers=JSON)).status_code == 200
         assert (await client.post("/q/lane", content=body, headers=JSON)).status_code == 429

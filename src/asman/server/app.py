@@ -89,11 +89,16 @@ class AsmanApp(FastAPI):
     lane: FastLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self.lane is not None:
-            taken = self.lane.route(scope)
+        lane = self.lane
+        if lane is not None and scope["type"] == "http":
+            taken = lane.route(scope)
             if taken is not None:
                 scope["app"] = self
-                await self.lane.serve(scope, receive, send, *taken)
+                await lane.serve(scope, receive, send, *taken)
+                return
+        elif lane is not None and scope["type"] == "websocket":
+            scope["app"] = self
+            if await lane.socket(scope, receive, send):
                 return
         await super().__call__(scope, receive, send)
 
@@ -164,8 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost, so rate-limited and preflight answers are counted and timed too.
     app.state.replica_metrics = ReplicaMetrics()
     app.add_middleware(HttpMetrics, metrics=app.state.replica_metrics)
-    if settings.rate_limit <= 0:  # the lane has no rate limiter: a limited server takes the full stack
-        app.lane = FastLane(app.state.replica_metrics)
+    app.lane = FastLane(app.state.replica_metrics, submits=settings.rate_limit <= 0)
 
     @app.exception_handler(AsmanError)
     async def _asman_error(request: Request, exc: AsmanError) -> Response:
