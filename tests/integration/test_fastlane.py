@@ -69,3 +69,28 @@ async def test_browsers_and_rate_limited_servers_take_the_full_stack(tmp_path: P
         assert not client.app.lane.submits  # type: ignore[attr-defined]
         assert (await client.post("/q/lane", content=body, headers=JSON)).status_code == 200
         assert (await client.post("/q/lane", content=body, headers=JSON)).status_code == 429
+
+
+def test_worker_sockets_with_or_without_origin_register_alike(tmp_path: Path) -> None:
+    """The lane takes the socket without Origin, the full stack the one with it: both speak the protocol, and
+    both refuse a bad queue name the same way."""
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from asman.server.app import create_app
+
+    register = {"type": "register", "worker": {"id": "w1", "slots": 1}, "running": []}
+    app = create_app(Settings(data_dir=tmp_path / "ws", sweep_interval_seconds=3600))
+    with TestClient(app) as client:
+        answers = []
+        for headers in ({}, {"origin": "https://x.test"}):
+            with client.websocket_connect("/q/lane/worker", headers=headers) as socket:
+                socket.send_json(register)
+                answers.append(socket.receive_json(mode="binary"))
+            try:
+                with client.websocket_connect("/q/bad%20name/worker", headers=headers) as socket:
+                    socket.receive_json(mode="binary")
+            except WebSocketDisconnect as closed:
+                answers.append({"code": closed.code, "reason": closed.reason})
+        assert answers[0] == answers[2] and answers[0]["type"] == "registered"
+        assert answers[1] == answers[3] and answers[1]["code"] == 1008

@@ -83,23 +83,14 @@ def _observe_durations(histograms: Histograms) -> Callable[[Event], None]:
     return listener
 
 
-class AsmanApp(FastAPI):
-    """FastAPI with the fast lane in front (server/fastlane.py)."""
+class AsmanAPI(FastAPI):
+    """FastAPI, with submits and worker sockets served in front of its middleware (server/fastlane.py)."""
 
     lane: FastLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane = self.lane
-        if lane is not None and scope["type"] == "http":
-            taken = lane.route(scope)
-            if taken is not None:
-                scope["app"] = self
-                await lane.serve(scope, receive, send, *taken)
-                return
-        elif lane is not None and scope["type"] == "websocket":
-            scope["app"] = self
-            if await lane.socket(scope, receive, send):
-                return
+        if self.lane is not None and await self.lane.serve(self, scope, receive, send):
+            return
         await super().__call__(scope, receive, send)
 
 
@@ -143,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await blob_store.close()
             await store.close()
 
-    app = AsmanApp(
+    app = AsmanAPI(
         title="Asman",
         version=__version__,
         description="Public compute queues: push containerized jobs to a queue URL; workers anyone runs take them.",
