@@ -33,6 +33,7 @@ def run_server(settings: Settings) -> None:
         # The client address is decided in one place, by ASMAN_TRUSTED_PROXIES (server/limits.py).
         proxy_headers=False,
         ws_max_size=32 * 1024 * 1024,
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         **uvicorn_logging(settings),
     )

@@ -26,6 +26,7 @@ from asman.events.local import LocalNotifier
 from asman.mcp.http import mount_agents
 from asman.server.client_ws import PATHS as CLIENT_SOCKET_PATHS
 from asman.server.client_ws import ClientRooms, client_socket
+from asman.server.fastlane import FastLane
 from asman.server.http import JSONResponse, error_response, private_strings, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import HttpLimits, RateLimiter, StreamCap, TokenBuckets, TrustedProxies
@@ -84,12 +85,18 @@ def _observe_durations(histograms: Histograms) -> Callable[[Event], None]:
 
 
 class AsmanAPI(FastAPI):
-    """FastAPI, with the event streams answered in front of its middleware (routes/stream.py says why)."""
+    """FastAPI, with event streams, submits and worker sockets answered in front of its middleware.
+
+    routes/stream.py and server/fastlane.py say why.
+    """
 
     streams: stream.StreamShortcut | None = None
+    lane: FastLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.streams is not None and await self.streams.serve(scope, receive, send):
+            return
+        if self.lane is not None and await self.lane.serve(self, scope, receive, send):
             return
         await super().__call__(scope, receive, send)
 
@@ -142,6 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JSONResponse,
         docs_url=None,  # served below from the vendored Swagger UI, not a CDN
         redoc_url=None,
+        # No OpenTelemetry here: FastAPI would otherwise look for a configured provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     limits = app.state.limits = HttpLimits(
         proxies=TrustedProxies(parse_networks(settings.trusted_proxies)),
@@ -171,6 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost, so rate-limited and preflight answers are counted and timed too.
     app.state.replica_metrics = ReplicaMetrics()
     app.add_middleware(HttpMetrics, metrics=app.state.replica_metrics)
+    app.lane = FastLane(app.state.replica_metrics, enabled=settings.rate_limit <= 0)
 
     private = private_strings(settings)
 
