@@ -103,6 +103,17 @@ class Queries:
             return sql.replace("{ids}", ",".join("?" * len(items))), tuple(items)
         return sql, (items,)
 
+    def values(self, name: str, items: list[tuple[Any, ...]]) -> tuple[str, tuple[Any, ...]]:
+        """A statement with a `VALUES {rows}` list, one row per item, and its parameters (the items'
+        values, which must be the statement's only ones)."""
+        width = len(items[0])
+        if self.dialect == "sqlite":
+            marks = ",".join(["(" + ",".join("?" * width) + ")"] * len(items))
+        else:
+            numbers = iter(range(1, width * len(items) + 1))
+            marks = ",".join("(" + ",".join(f"${next(numbers)}" for _ in range(width)) + ")" for _ in items)
+        return self._statements[name].replace("{rows}", marks), tuple(v for item in items for v in item)
+
 
 def job_row(values: Any, namespaces: tuple[str, ...] = ()) -> JobRow:
     queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code = tuple(values)

@@ -12,6 +12,7 @@ transaction (`_keep_hooks`, `_fire_callbacks`), and the server's delivery loop c
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,7 +25,16 @@ from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobSt
 from asman.core.webhooks import FINISHED as FINISHED_EVENT
 from asman.core.webhooks import QUEUED as QUEUED_EVENT
 from asman.core.webhooks import Delivery, Hooks
-from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, WorkerRow, exit_code_of, requested_gpus
+from asman.store.base import (
+    Assignment,
+    JobRow,
+    Page,
+    Submission,
+    SubmitOutcome,
+    WorkerRow,
+    exit_code_of,
+    requested_gpus,
+)
 from asman.store.sql import (
     ATTEMPT,
     EXIT_CODE,
@@ -56,6 +66,8 @@ FINISHED = JobState.FINISHED.value
 SUCCESS = FinishedReason.SUCCESS.value
 # The lowest seq no job has: "no cursor" in a listing.
 _NO_CURSOR = 2**62
+# Rows per statement of a batch submit: within SQLite's 32,766 parameters at nine a row.
+_ROWS_PER_STATEMENT = 1000
 # Workers unseen this long are forgotten by the sweep.
 _WORKER_MEMORY_MS = 86_400_000
 
@@ -227,46 +239,121 @@ class SqlStore(abc.ABC):
         expires_ms: int,
         hooks: Hooks | None = None,
     ) -> SubmitOutcome:
-        text = orjson.dumps(definition).decode()
-        gpus = requested_gpus(definition)
+        one_job = Submission(job_id, definition, namespace, hooks)
+        text, gpus = orjson.dumps(definition).decode(), requested_gpus(definition)
+        return await self._execute(lambda: self._submit(queue, one_job, text, gpus, now_ms, expires_ms))
 
-        def program() -> Program[SubmitOutcome]:
-            transitions: list[StateChanged] = []
-            row = yield from self._insert_new(
-                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
+    def _submit(
+        self, queue: str, sub: Submission, text: str, gpus: int, now_ms: int, expires_ms: int
+    ) -> Program[SubmitOutcome]:
+        job_id, namespace, hooks = sub.job_id, sub.namespace, sub.hooks
+        transitions: list[StateChanged] = []
+        row = yield from self._insert_new(NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms))
+        inserted = row is not None
+        if inserted:
+            transitions.append(state_changed(row))
+        else:
+            row = yield one(self.q.get_job_locked, queue, job_id)
+            if row is None:
+                raise JobVanished(job_id)
+            state = JobState(row[STATE])
+            kept = (
+                state is JobState.FINISHED
+                and row[REASON] == SUCCESS
+                # A kept success stands only while its result does (a delete elsewhere drops it).
+                and (yield value(self.q.has_result, job_id)) is not None
             )
-            inserted = row is not None
-            if inserted:
+            if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
+                yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
+                yield count(self.q.drop_failed_result, job_id, SUCCESS)
+                row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
                 transitions.append(state_changed(row))
-            else:
-                row = yield one(self.q.get_job_locked, queue, job_id)
-                if row is None:
-                    raise JobVanished(job_id)
-                state = JobState(row[STATE])
-                kept = (
-                    state is JobState.FINISHED
-                    and row[REASON] == SUCCESS
-                    # A kept success stands only while its result does (a delete elsewhere drops it).
-                    and (yield value(self.q.has_result, job_id)) is not None
-                )
-                if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
-                    yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
-                    yield count(self.q.drop_failed_result, job_id, SUCCESS)
-                    row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
-                    transitions.append(state_changed(row))
-            if hooks is not None:
-                queued = bool(transitions) and row[STATE] == QUEUED
-                yield from self._keep_hooks(hooks, row, queued, namespace, now_ms, expires_ms)
-            added = inserted or bool((yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)))
-            stop: list[StateChanged] = []
-            # A job new to this namespace, or queued again in it, is its newest job.
-            if (added or transitions) and namespace != DEFAULT_NAMESPACE:
-                replaced, stop = yield from self._replace_rivals(queue, job_id, namespace, now_ms)
-                transitions.extend(replaced)
-            names = (namespace,) if inserted else (yield from self._namespaces(queue, job_id))
-            return SubmitOutcome(job_row(row, names), transitions, stop)
+        if hooks is not None:
+            queued = bool(transitions) and row[STATE] == QUEUED
+            yield from self._keep_hooks(hooks, row, queued, namespace, now_ms, expires_ms)
+        added = inserted or bool((yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)))
+        stop: list[StateChanged] = []
+        # A job new to this namespace, or queued again in it, is its newest job.
+        if (added or transitions) and namespace != DEFAULT_NAMESPACE:
+            replaced, stop = yield from self._replace_rivals(queue, job_id, namespace, now_ms)
+            transitions.extend(replaced)
+        names = (namespace,) if inserted else (yield from self._namespaces(queue, job_id))
+        return SubmitOutcome(job_row(row, names), transitions, stop)
 
-        return await self._execute(program)
+    async def submit_many(
+        self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int
+    ) -> list[SubmitOutcome]:
+        """Many submits to one queue in one transaction, answered in order, each as `submit` would have. Jobs
+        new to the queue in the default namespace and without webhooks (a sweep's) are written together; every
+        other submit, and every repeat of a job within the batch, runs `submit`'s program after them, in order."""
+        texts = [orjson.dumps(sub.definition).decode() for sub in subs]
+        gpus = [requested_gpus(sub.definition) for sub in subs]
+        plain: dict[str, int] = {}  # job id -> the index of its first submit, when that one is plain
+        seen: set[str] = set()
+        for index, sub in enumerate(subs):
+            if sub.job_id not in seen and sub.namespace == DEFAULT_NAMESPACE and sub.hooks is None:
+                plain[sub.job_id] = index
+            seen.add(sub.job_id)
+        fresh = [
+            NewJob(queue, job_id, texts[index], gpus[index], DEFAULT_NAMESPACE, now_ms, expires_ms)
+            for job_id, index in plain.items()
+        ]
+
+        def program() -> Program[list[SubmitOutcome]]:
+            inserted = (yield from self._insert_many(fresh)) if fresh else {}
+            outcomes: list[SubmitOutcome] = []
+            for index, sub in enumerate(subs):
+                row = inserted.get(sub.job_id) if plain.get(sub.job_id) == index else None
+                if row is not None:
+                    outcomes.append(SubmitOutcome(job_row(row, (DEFAULT_NAMESPACE,)), [state_changed(row)]))
+                else:
+                    outcomes.append(
+                        (yield from self._submit(queue, sub, texts[index], gpus[index], now_ms, expires_ms))
+                    )
+            return outcomes
+
+        return await self._execute(program) if subs else []
+
+    def _insert_many(self, fresh: list[NewJob]) -> Program[dict[str, Any]]:
+        """Jobs new to their queue (one queue, distinct ids, one namespace) written with their definitions and
+        namespace, a few statements per thousand jobs; returns the rows written by job id (the queue already
+        had the others)."""
+        written: dict[str, Any] = {}
+        for start in range(0, len(fresh), _ROWS_PER_STATEMENT):
+            chunk = fresh[start : start + _ROWS_PER_STATEMENT]
+            sql, ids = self.q.in_list("kept_results", [new.job_id for new in chunk])
+            kept = {job_id: code for job_id, code in (yield rows(sql, SUCCESS, *ids))}
+            sql, params = self.q.values(
+                "insert_jobs",
+                [
+                    (
+                        new.queue,
+                        new.job_id,
+                        FINISHED if new.job_id in kept else QUEUED,
+                        SUCCESS if new.job_id in kept else None,
+                        new.gpus,
+                        new.now_ms,
+                        new.now_ms,
+                        new.expires_ms,
+                        kept.get(new.job_id),
+                    )
+                    for new in chunk
+                ],
+            )
+            found = {row[JOB_ID]: row for row in (yield rows(sql, *params))}
+            if not found:
+                continue
+            written.update(found)
+            news = [new for new in chunk if new.job_id in found]
+            sql, params = self.q.values(
+                "save_definitions", [(new.job_id, new.definition, new.now_ms, new.expires_ms) for new in news]
+            )
+            yield count(sql, *params)
+            sql, params = self.q.values(
+                "add_namespaces", [(new.queue, new.job_id, new.namespace, new.now_ms) for new in news]
+            )
+            yield count(sql, *params)
+        return written
 
     async def renew(
         self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
