@@ -319,8 +319,7 @@ class SqlStore(abc.ABC):
         namespace, a few statements per thousand jobs; returns the rows written by job id (the queue already
         had the others)."""
         written: dict[str, Any] = {}
-        for start in range(0, len(fresh), _ROWS_PER_STATEMENT):
-            chunk = fresh[start : start + _ROWS_PER_STATEMENT]
+        for chunk in _chunks(fresh):
             sql, ids = self.q.in_list("kept_results", [new.job_id for new in chunk])
             kept = {job_id: code for job_id, code in (yield rows(sql, SUCCESS, *ids))}
             sql, params = self.q.values(
@@ -340,17 +339,17 @@ class SqlStore(abc.ABC):
                     for new in chunk
                 ],
             )
-            found = {row[JOB_ID]: row for row in (yield rows(sql, *params))}
-            if not found:
-                continue
-            written.update(found)
-            news = [new for new in chunk if new.job_id in found]
+            written.update((row[JOB_ID], row) for row in (yield rows(sql, *params)))
+        # In key order: neighbours in the indexes are written together, twice as fast as in random order.
+        news = sorted((new for new in fresh if new.job_id in written), key=lambda new: new.job_id)
+        for chunk in _chunks(news):
             sql, params = self.q.values(
-                "save_definitions", [(new.job_id, new.definition, new.now_ms, new.expires_ms) for new in news]
+                "save_definitions",
+                [(new.job_id, new.definition, new.now_ms, new.expires_ms) for new in chunk],
             )
             yield count(sql, *params)
             sql, params = self.q.values(
-                "add_namespaces", [(new.queue, new.job_id, new.namespace, new.now_ms) for new in news]
+                "add_namespaces", [(new.queue, new.job_id, new.namespace, new.now_ms) for new in chunk]
             )
             yield count(sql, *params)
         return written
@@ -600,3 +599,7 @@ class SqlStore(abc.ABC):
         """A dialect's own housekeeping, in the sweep's transaction."""
         return
         yield
+
+
+def _chunks(items: list[T]) -> list[list[T]]:
+    return [items[start : start + _ROWS_PER_STATEMENT] for start in range(0, len(items), _ROWS_PER_STATEMENT)]
