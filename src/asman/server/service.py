@@ -5,7 +5,6 @@ published here as a typed event. The clock is injected, so tests can set the tim
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -163,11 +162,9 @@ class JobService:
                 errors[index] = error
         now = self.now()
         outcomes = await self.store.submit_many(queue, subs, now, self.expires_ms(now))
+        changes = [change for outcome in outcomes for change in outcome.transitions]
         stop = [change for outcome in outcomes for change in outcome.stop]
-        # Concurrently, so a notifier that sends in batches (PostgreSQL's) sends the whole batch's at once.
-        await asyncio.gather(
-            *(self.publish(outcome.transitions) for outcome in outcomes if outcome.transitions)
-        )
+        await self.notifier.publish_many(changes)
         if stop:
             await self.publish([], stop)
         jobs = iter(outcome.job for outcome in outcomes)
