@@ -11,11 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from asman.client import AsyncClient, Client, as_completed, wait_all
-from asman.core import protocol
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import start_server
 from tests.support.stack import Stack
@@ -23,33 +21,10 @@ from tests.support.stack import Stack
 SWEEP = 100_000
 
 
-def exit_code(command: str) -> int:
-    return int(command.rsplit(" ", 1)[1]) % 200
-
-
-async def serve(worker: FakeWorker, assigned: Counter[str]) -> None:
-    """Finish every assignment at once, the exit code and the log line saying which job it was."""
-    assert worker.ws is not None
-    async for raw in worker.ws:
-        message = orjson.loads(raw)
-        if message.get("type") != protocol.ASSIGN:
-            continue
-        assigned[message["jobId"]] += 1
-        command = message["definition"]["command"]
-        result = {
-            "reason": "Success",
-            "StatusCode": exit_code(command),
-            "logs": [[command.rsplit(" ", 1)[1] + "\n", 0, False]],
-            "outputs": {},
-        }
-        await worker.send(
-            {
-                "type": protocol.FINISHED,
-                "jobId": message["jobId"],
-                "attempt": message["attempt"],
-                "result": result,
-            }
-        )
+def echoed(definition: dict[str, Any]) -> dict[str, Any]:
+    """A job `echo N` ends with exit code N % 200, and N as its one log line."""
+    number = definition["command"].rsplit(" ", 1)[1]
+    return {"StatusCode": int(number) % 200, "logs": [[number + "\n", 0, False]]}
 
 
 async def test_a_100000_job_sweep_through_protocol_workers(tmp_path: Path) -> None:
@@ -60,7 +35,7 @@ async def test_a_100000_job_sweep_through_protocol_workers(tmp_path: Path) -> No
     try:
         for worker in workers:
             await worker.connect()
-        tasks = [asyncio.create_task(serve(worker, assigned)) for worker in workers]
+        tasks = [asyncio.create_task(worker.finish_every_assignment(echoed, assigned)) for worker in workers]
         started = time.monotonic()
         async with AsyncClient(server.url, timeout=120) as client:
             queue = client.queue("sweep")
