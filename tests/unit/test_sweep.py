@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import orjson
+import json
+
 import pytest
 import typer
 
@@ -88,7 +89,7 @@ def test_batches_keep_the_order_within_both_limits() -> None:
     split = list(batches(bodies, jobs=10, size=10**6))
     assert [len(batch) for batch in split] == [10, 10, 5]
     assert [body for batch in split for body in batch] == bodies
-    size = len(orjson.dumps(bodies[0])) + 1
+    size = len(json.dumps(bodies[0], separators=(",", ":"))) + 1
     assert [len(batch) for batch in batches(bodies[:6], jobs=100, size=2 * size)] == [2, 2, 2]
     big = [{"definition": {"command": "x" * 100}}]
     assert list(batches(big, jobs=10, size=10)) == [big]  # one too big still goes, alone

@@ -5,11 +5,10 @@ the CLI's `job add --matrix`)."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
-
-import orjson
 
 from asman.client._models import JobResult, JobStatus
 from asman.core.states import FinishedReason, JobState
@@ -70,7 +69,7 @@ def batches(
     batch: list[dict[str, Any]] = []
     used = 0
     for body in bodies:
-        length = len(orjson.dumps(body)) + 1
+        length = len(json.dumps(body, separators=(",", ":"))) + 1
         if batch and (len(batch) >= jobs or used + length > size):
             yield batch
             batch, used = [], 0

@@ -239,46 +239,62 @@ class SqlStore(abc.ABC):
         expires_ms: int,
         hooks: Hooks | None = None,
     ) -> SubmitOutcome:
-        one_job = Submission(job_id, definition, namespace, hooks)
-        text, gpus = orjson.dumps(definition).decode(), requested_gpus(definition)
-        return await self._execute(lambda: self._submit(queue, one_job, text, gpus, now_ms, expires_ms))
+        text = orjson.dumps(definition).decode()
+        gpus = requested_gpus(definition)
+        return await self._execute(
+            lambda: self._submit(queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks)
+        )
 
     def _submit(
-        self, queue: str, sub: Submission, text: str, gpus: int, now_ms: int, expires_ms: int
+        self,
+        queue: str,
+        job_id: str,
+        text: str,
+        gpus: int,
+        namespace: str,
+        now_ms: int,
+        expires_ms: int,
+        hooks: Hooks | None,
     ) -> Program[SubmitOutcome]:
-        job_id, namespace, hooks = sub.job_id, sub.namespace, sub.hooks
-        transitions: list[StateChanged] = []
-        row = yield from self._insert_new(NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms))
-        inserted = row is not None
-        if inserted:
-            transitions.append(state_changed(row))
-        else:
-            row = yield one(self.q.get_job_locked, queue, job_id)
-            if row is None:
-                raise JobVanished(job_id)
-            state = JobState(row[STATE])
-            kept = (
-                state is JobState.FINISHED
-                and row[REASON] == SUCCESS
-                # A kept success stands only while its result does (a delete elsewhere drops it).
-                and (yield value(self.q.has_result, job_id)) is not None
+        """One submit's program, for `submit` and for the submits of a batch that take the slow path."""
+
+        def program() -> Program[SubmitOutcome]:
+            transitions: list[StateChanged] = []
+            row = yield from self._insert_new(
+                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
             )
-            if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
-                yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
-                yield count(self.q.drop_failed_result, job_id, SUCCESS)
-                row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
+            inserted = row is not None
+            if inserted:
                 transitions.append(state_changed(row))
-        if hooks is not None:
-            queued = bool(transitions) and row[STATE] == QUEUED
-            yield from self._keep_hooks(hooks, row, queued, namespace, now_ms, expires_ms)
-        added = inserted or bool((yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)))
-        stop: list[StateChanged] = []
-        # A job new to this namespace, or queued again in it, is its newest job.
-        if (added or transitions) and namespace != DEFAULT_NAMESPACE:
-            replaced, stop = yield from self._replace_rivals(queue, job_id, namespace, now_ms)
-            transitions.extend(replaced)
-        names = (namespace,) if inserted else (yield from self._namespaces(queue, job_id))
-        return SubmitOutcome(job_row(row, names), transitions, stop)
+            else:
+                row = yield one(self.q.get_job_locked, queue, job_id)
+                if row is None:
+                    raise JobVanished(job_id)
+                state = JobState(row[STATE])
+                kept = (
+                    state is JobState.FINISHED
+                    and row[REASON] == SUCCESS
+                    # A kept success stands only while its result does (a delete elsewhere drops it).
+                    and (yield value(self.q.has_result, job_id)) is not None
+                )
+                if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
+                    yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
+                    yield count(self.q.drop_failed_result, job_id, SUCCESS)
+                    row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
+                    transitions.append(state_changed(row))
+            if hooks is not None:
+                queued = bool(transitions) and row[STATE] == QUEUED
+                yield from self._keep_hooks(hooks, row, queued, namespace, now_ms, expires_ms)
+            added = inserted or bool((yield count(self.q.add_namespace, queue, job_id, namespace, now_ms)))
+            stop: list[StateChanged] = []
+            # A job new to this namespace, or queued again in it, is its newest job.
+            if (added or transitions) and namespace != DEFAULT_NAMESPACE:
+                replaced, stop = yield from self._replace_rivals(queue, job_id, namespace, now_ms)
+                transitions.extend(replaced)
+            names = (namespace,) if inserted else (yield from self._namespaces(queue, job_id))
+            return SubmitOutcome(job_row(row, names), transitions, stop)
+
+        return program()
 
     async def submit_many(
         self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int
@@ -308,7 +324,18 @@ class SqlStore(abc.ABC):
                     outcomes.append(SubmitOutcome(job_row(row, (DEFAULT_NAMESPACE,)), [state_changed(row)]))
                 else:
                     outcomes.append(
-                        (yield from self._submit(queue, sub, texts[index], gpus[index], now_ms, expires_ms))
+                        (
+                            yield from self._submit(
+                                queue,
+                                sub.job_id,
+                                texts[index],
+                                gpus[index],
+                                sub.namespace,
+                                now_ms,
+                                expires_ms,
+                                sub.hooks,
+                            )
+                        )
                     )
             return outcomes
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import time
 from collections import deque
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from asman.client._async.session import AsyncSession
 from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission, unreachable
@@ -387,7 +387,7 @@ class AsyncQueue:
                                     yield tracker.finished[job_id]
                             delays = self._session.retry.delays()  # connected: a later drop starts afresh
                         elif event.event == "job":
-                            for job_id in tracker.feed(orjson.loads(event.data), self.name):
+                            for job_id in tracker.feed(json.loads(event.data), self.name):
                                 yield tracker.finished[job_id]
                         if not tracker.pending:
                             return

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import time
 from collections import deque
@@ -21,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission, unreachable
 from asman.client._datarefs import PathArg, Upload, decode_inline, fetch_url, output_path
@@ -381,7 +381,7 @@ class Queue:
                                     yield tracker.finished[job_id]
                             delays = self._session.retry.delays()  # connected: a later drop starts afresh
                         elif event.event == "job":
-                            for job_id in tracker.feed(orjson.loads(event.data), self.name):
+                            for job_id in tracker.feed(json.loads(event.data), self.name):
                                 yield tracker.finished[job_id]
                         if not tracker.pending:
                             return
