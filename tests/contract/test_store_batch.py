@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from asman.core.states import FinishedReason, JobState
+from asman.core.webhooks import Hooks, Target
 from asman.store import Store
 from asman.store.base import JobRow, Submission, SubmitOutcome
 from tests.contract.test_store_contract import (
+    DAY,
     ERROR,
     EXPIRES,
     FINISHED,
@@ -120,3 +122,21 @@ async def test_a_batch_of_jobs_the_queue_has_changes_nothing(store: Store) -> No
 
 async def test_an_empty_batch_is_answered_empty(store: Store) -> None:
     assert await store.submit_many("sweep", [], T0, EXPIRES) == []
+
+
+async def test_a_batch_entry_with_webhooks_writes_its_deliveries_as_a_single_submit(store: Store) -> None:
+    hooks = Hooks(
+        Target("q-1", "https://hooks.example/x", "{}"),
+        Target("f-1", "https://hooks.example/x", "{}"),
+        "https://asman.example",
+        DAY,
+    )
+    with_hooks = Submission(jid("hooked"), definition("hooked"), "_", hooks)
+    outcomes = await store.submit_many("sweep", [sub("plain"), with_hooks], T0, EXPIRES)
+    assert [o.job.state for o in outcomes] == [QUEUED, QUEUED]
+    [delivery] = await store.claim_deliveries(T0, 10, T0 + LEASE)
+    assert (delivery.id, delivery.job_id) == ("q-1", jid("hooked"))
+    await run(store, "plain", queue="sweep")
+    await run(store, "hooked", queue="sweep")
+    [finished] = await store.claim_deliveries(T0 + 10, 10, T0 + 10 + LEASE)
+    assert finished.job_id == jid("hooked") and finished.id != "q-1"
