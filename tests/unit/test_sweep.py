@@ -14,13 +14,13 @@ from asman.client._sweep import Tracker, batches, entry_error, fill, item_values
 def test_fill_replaces_known_placeholders_everywhere_and_leaves_other_braces() -> None:
     template = {
         "image": "alpine",
-        "command": "sh -c 'echo {n} ${HOME} {unknown}; awk \"{print $1}\"'",
+        "command": "sh -c 'echo {n} ${n} ${HOME} {unknown}; awk \"{print $1}\"'",
         "env": {"N_{n}": "{n}{n}"},
         "tags": ["run-{n}", 3],
     }
     assert fill(template, {"n": "7"}) == {
         "image": "alpine",
-        "command": "sh -c 'echo 7 ${HOME} {unknown}; awk \"{print $1}\"'",
+        "command": "sh -c 'echo 7 ${n} ${HOME} {unknown}; awk \"{print $1}\"'",
         "env": {"N_7": "77"},
         "tags": ["run-7", 3],
     }

@@ -18,13 +18,15 @@ from asman.core.states import FinishedReason, JobState
 BATCH_JOBS = 5000
 BATCH_BYTES = 8 * 1024**2
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `{name}`, but not `${name}`: that is the job's environment variable, which the worker substitutes.
+_PLACEHOLDER = re.compile(r"(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def fill(template: Any, values: Mapping[str, str]) -> Any:
     """`template` (a definition, or any JSON value) with `{name}` replaced by `values[name]` in every string,
-    keys included. Braces around other text stay as they are, so `${HOME}` or `awk '{print $1}'` survive."""
+    keys included. Braces around other text stay as they are, so `${n}`, `${HOME}` or `awk '{print $1}'`
+    survive."""
     if isinstance(template, str):
         return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
     if isinstance(template, Mapping):
