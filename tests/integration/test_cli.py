@@ -389,6 +389,8 @@ def test_sweep_usage_errors(live_server: ServerProcess, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "none empty" in bad.output
     mixed = run(live_server, "job", "add", "q", "-m", IMAGE, "--matrix", "K=a", "--file", "README.md")
     assert mixed.exit_code == 2 and "--file" in mixed.output
+    both = run(live_server, "job", "add", "q", "-", "-m", IMAGE, "--from-file", "-", stdin="{}")
+    assert both.exit_code == 2 and "not both" in both.output
     (tmp_path / "jobs.ndjson").write_text('{"command": "echo 1"}\nnot json\n')
     broken = run(live_server, "job", "add", "q", "-m", IMAGE, "--from-file", str(tmp_path / "jobs.ndjson"))
     assert broken.exit_code == 1 and "line 2" in broken.stderr

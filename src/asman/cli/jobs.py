@@ -185,6 +185,11 @@ def add(
     """
     variables = parse_pairs(env or [], "--env")
     if axes or from_file is not None:
+        if from_file is not None and definition is not None:
+            raise typer.BadParameter(
+                "give the definitions in --from-file, or one definition as [-|FILE]: not both",
+                param_hint="--from-file",
+            )
         if files or rerun or outputs:
             raise typer.BadParameter(
                 "--file, --rerun and --outputs are for one job: give a sweep's inputs by URL in --from-file",
