@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.common import QUICK, ROOT, Result, Section
 
-ORDER = ("dispatch", "lifecycle", "submit", "container", "scale", "watchers")
+ORDER = ("dispatch", "lifecycle", "submit", "batch", "container", "scale", "watchers")
 DOC = ROOT / "docs" / "benchmarks.md"
 KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0", "false", "no")
 NOTES = ROOT / "bench" / "NOTES.md"

@@ -271,6 +271,19 @@ class Settings(BaseSettings):
             "largest JSON body; larger files go to `/f/<sha256>`", SIZE, default_text="`16m`", metavar="SIZE"
         ),
     ] = 16 * 1024**2
+    max_batch_jobs: Annotated[
+        int,
+        Setting(
+            "jobs per batch submit (`POST /q/QUEUE/batch`); a bigger batch is refused with 413",
+            "a whole number such as 10000",
+            metavar="N",
+        ),
+        Field(ge=1),
+    ] = 10_000
+    max_batch_bytes: Annotated[
+        Size,
+        Setting("largest batch submit body", SIZE, default_text="`64m`", metavar="SIZE"),
+    ] = 64 * 1024**2
     max_blob_bytes: Annotated[Size, Setting("largest blob", SIZE, default_text="`5g`", metavar="SIZE")] = (
         5 * 1024**3
     )

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from asman.blobs import BlobStore
 from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id
-from asman.core.errors import InvalidInput, NotFound, ValidationFailed
+from asman.core.errors import AsmanError, InvalidInput, NotFound, TooLarge, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
 from asman.core.names import check_job_id, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
@@ -22,7 +22,7 @@ from asman.events.base import Notifier
 from asman.server.views import job_view
 from asman.settings import Settings
 from asman.store import Store
-from asman.store.base import Assignment, JobRow, WorkerRow
+from asman.store.base import Assignment, JobRow, Submission, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
 
@@ -115,6 +115,18 @@ class JobService:
         """Queue a job (or join it, or answer its kept success). `origin` gives the address the request came in
         on, for the links webhooks carry; it is asked only when there are webhooks."""
         check_queue(queue)
+        sub = self.submission(body, origin)
+        now = self.now()
+        outcome = await self.store.submit(
+            queue, sub.job_id, sub.definition, sub.namespace, now, self.expires_ms(now), hooks=sub.hooks
+        )
+        if outcome.transitions or outcome.stop:
+            await self.publish(outcome.transitions, outcome.stop)
+        return outcome.job
+
+    def submission(self, body: Any, origin: Origin | None = None) -> Submission:
+        """A submit's body validated, its id computed (and checked against the one it claims), its webhooks
+        prepared: what the store takes."""
         definition, control, claimed = self.parse_submission(body)
         computed = job_id(definition)
         if claimed and claimed != computed:
@@ -122,17 +134,41 @@ class JobService:
                 f"the submitted id {claimed[:80]} does not match the definition, whose id is {computed}:"
                 " leave 'id' out and the server computes it"
             )
-        namespace = control.namespace or DEFAULT_NAMESPACE
-        now = self.now()
         hooks = None
         if control.callbacks:
             hooks = hooks_of(control, self.public_origin(origin), int(self.settings.webhook_expiry * 1000))
-        outcome = await self.store.submit(
-            queue, computed, definition, namespace, now, self.expires_ms(now), hooks=hooks
-        )
-        if outcome.transitions or outcome.stop:
-            await self.publish(outcome.transitions, outcome.stop)
-        return outcome.job
+        return Submission(computed, definition, control.namespace or DEFAULT_NAMESPACE, hooks)
+
+    async def submit_many(
+        self, queue: str, bodies: Sequence[Any], origin: Origin | None = None
+    ) -> list[JobRow | AsmanError]:
+        """Many submits to one queue, each answered as `submit` would (or with its own error: a bad entry
+        fails alone), all committed before the answer, their events published as single submits publish
+        theirs."""
+        check_queue(queue)
+        if len(bodies) > self.settings.max_batch_jobs:
+            raise TooLarge(
+                f"the batch has {len(bodies)} jobs, over the limit of {self.settings.max_batch_jobs}:"
+                " send it in several batches"
+            )
+        errors: dict[int, AsmanError] = {}
+        subs: list[Submission] = []
+        for index, body in enumerate(bodies):
+            try:
+                if isinstance(body, AsmanError):  # an entry that could not even be read
+                    raise body
+                subs.append(self.submission(body, origin))
+            except AsmanError as error:
+                errors[index] = error
+        now = self.now()
+        outcomes = await self.store.submit_many(queue, subs, now, self.expires_ms(now))
+        changes = [change for outcome in outcomes for change in outcome.transitions]
+        stop = [change for outcome in outcomes for change in outcome.stop]
+        await self.notifier.publish_many(changes)
+        if stop:
+            await self.publish([], stop)
+        jobs = iter(outcome.job for outcome in outcomes)
+        return [errors[index] if index in errors else next(jobs) for index in range(len(bodies))]
 
     async def require_job(self, queue: str, job: str) -> JobRow:
         check_queue(queue)

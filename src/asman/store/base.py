@@ -7,9 +7,11 @@ makes comes back as a `StateChanged` event for the service to publish.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from asman.core.definition import DEFAULT_NAMESPACE
 from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState
 from asman.core.webhooks import Delivery, Hooks
@@ -61,6 +63,16 @@ class JobRow:
         if self.namespaces:
             data["namespaces"] = list(self.namespaces)
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One job of a batch submit, as the store takes it: already validated, its id computed."""
+
+    job_id: str
+    definition: dict[str, Any]
+    namespace: str = DEFAULT_NAMESPACE
+    hooks: Hooks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +134,13 @@ class Store(Protocol):
         """Queue a job, or add a namespace to it, or answer its kept success. `hooks` are written in the same
         transaction: a `queued` delivery when this submit queued the job, a `finished` callback while the job
         is unfinished. Every verb that finishes a job turns its callbacks into deliveries, in its transaction."""
+        ...
+
+    async def submit_many(
+        self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int
+    ) -> list[SubmitOutcome]:
+        """Many submits to one queue, committed together before the answer: each answered, in order, as
+        `submit` would have answered it."""
         ...
 
     async def claim(

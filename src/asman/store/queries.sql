@@ -71,6 +71,58 @@ named AS (
 )
 SELECT * FROM inserted
 
+-- Many jobs new to their queue at once (a batch submit): each row `(queue, job_id, state, reason, gpus,
+-- queued_ms, updated_ms, expires_ms, exit_code)` with its state decided from `kept_results`. Rows the queue
+-- already has are left alone and not returned. PostgreSQL does this, the definitions and the namespaces in
+-- one statement: `insert_jobs_in_full`.
+-- name: insert_jobs
+INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
+VALUES {rows}
+ON CONFLICT (queue, job_id) DO NOTHING
+RETURNING {job_columns}
+
+-- name: kept_results
+SELECT job_id, exit_code FROM results WHERE reason = ? AND job_id IN ({ids})
+
+-- name: kept_results :postgres
+SELECT job_id, exit_code FROM results WHERE reason = ? AND job_id = ANY(?::text[])
+
+-- name: save_definitions
+INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES {rows}
+ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.expires_ms)
+
+-- name: add_namespaces
+INSERT INTO namespaces (queue, job_id, namespace, added_ms) VALUES {rows} ON CONFLICT DO NOTHING
+
+-- Many jobs new to one queue, with their definitions and namespace, in one round trip and in the order given:
+-- the arrays are the job ids, definitions and GPUs wanted. Jobs the queue already has are not returned.
+-- name: insert_jobs_in_full :postgres
+WITH given AS (
+    SELECT * FROM unnest(?::text[], ?::text[], ?::int[]) WITH ORDINALITY AS given (job_id, definition, gpus, n)
+),
+inserted AS (
+    INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
+    SELECT ?::text, given.job_id,
+        CASE WHEN kept.job_id IS NULL THEN ?::text ELSE ?::text END,
+        CASE WHEN kept.job_id IS NOT NULL THEN ?::text END,
+        given.gpus, ?::bigint, ?::bigint, ?::bigint, kept.exit_code
+    FROM given LEFT JOIN results AS kept ON kept.job_id = given.job_id AND kept.reason = ?::text
+    ORDER BY given.n
+    ON CONFLICT (queue, job_id) DO NOTHING
+    RETURNING {job_columns}
+),
+saved AS (
+    INSERT INTO jobs (id, definition, created_ms, expires_ms)
+    SELECT inserted.job_id, given.definition, inserted.queued_ms, ?::bigint
+    FROM inserted JOIN given ON given.job_id = inserted.job_id
+    ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.expires_ms)
+),
+named AS (
+    INSERT INTO namespaces (queue, job_id, namespace, added_ms) SELECT queue, job_id, ?, queued_ms FROM inserted
+    ON CONFLICT DO NOTHING
+)
+SELECT * FROM inserted
+
 -- name: requeue
 UPDATE queue_jobs SET state = ?, reason = NULL, worker = NULL, lease_until_ms = NULL, exit_code = NULL,
     failures = 0, updated_ms = ?, expires_ms = GREATEST(expires_ms, ?)

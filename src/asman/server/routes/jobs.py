@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -15,9 +16,10 @@ from asman.core.errors import InvalidInput, NotFound
 from asman.core.names import check_job_id, check_namespace, check_queue, safe_relative_path
 from asman.core.states import JobState
 from asman.server.files import ref_response
-from asman.server.http import JSONResponse, read_json, wants_html
+from asman.server.http import JSONResponse, read_body, read_json, wants_html
 from asman.server.openapi import answers, file
 from asman.server.schemas import (
+    BatchAnswer,
     Cancelled,
     Copied,
     DefinitionAnswer,
@@ -33,8 +35,10 @@ from asman.server.schemas import (
 from asman.server.service import JobService
 from asman.server.views import KEPT_REASONS, finished_job, job_view, queue_job
 from asman.server.web import index_page
+from asman.store.base import JobRow
 
 router = APIRouter(tags=["jobs"])
+NDJSON = "application/x-ndjson"
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 SUBMIT_SCHEMA: dict[str, Any] = {
@@ -42,6 +46,19 @@ SUBMIT_SCHEMA: dict[str, Any] = {
         "required": True,
         "description": "`{definition, control?, id?}`; a bare definition is accepted too",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBody"}}},
+    }
+}
+BATCH_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "Submissions, each as `POST /q/{queue}` takes one: a JSON array, or one per line"
+        " (Content-Type application/x-ndjson). At most ASMAN_MAX_BATCH_JOBS of them in ASMAN_MAX_BATCH_BYTES.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/SubmitBody"}}
+            },
+            NDJSON: {"schema": {"type": "string"}},
+        },
     }
 }
 SUBMIT_ANSWERS = answers(
@@ -110,18 +127,79 @@ class DirectRoute(APIRoute):
         await response(scope, receive, send)
 
 
+def _submitted(job: JobRow) -> dict[str, Any]:
+    return {
+        "success": True,
+        "jobId": job.job_id,
+        "state": job.state.value,
+        **({"finishedReason": job.reason.value} if job.reason else {}),
+    }
+
+
 async def submit(queue: str, request: Request) -> Response:
     service = _service(request)
     body = await read_json(request, service.settings.max_body_bytes)
     job = await service.submit(queue, body, lambda: str(request.base_url))
+    return JSONResponse(_submitted(job))
+
+
+def batch_entries(body: bytes, ndjson: bool) -> list[Any]:
+    """A batch body's entries: a JSON array, or one JSON value per line. An NDJSON line that is not JSON is an
+    entry of its own (answered with its error); a body that is not an array fails whole."""
+    if not ndjson:
+        entries = orjson.loads(body) if body.strip() else []
+        if not isinstance(entries, list):
+            raise InvalidInput(
+                "a batch is a JSON array of submissions, or one submission per line with Content-Type"
+                " application/x-ndjson"
+            )
+        return entries
+    found: list[Any] = []
+    for number, line in enumerate(body.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            found.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            found.append(InvalidInput(f"line {number} is not JSON ({exc})"))
+    return found
+
+
+async def submit_batch(queue: str, request: Request) -> Response:
+    service = _service(request)
+    check_queue(queue)
+    body = await read_body(request, service.settings.max_batch_bytes)
+    ndjson = request.headers.get("content-type", "").startswith(NDJSON)
+    try:
+        entries = batch_entries(body, ndjson)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON ({exc}): send a JSON array of submissions") from exc
+    answered = await service.submit_many(queue, entries, lambda: str(request.base_url))
     return JSONResponse(
-        {
-            "success": True,
-            "jobId": job.job_id,
-            "state": job.state.value,
-            **({"finishedReason": job.reason.value} if job.reason else {}),
-        }
+        [
+            _submitted(job)
+            if isinstance(job, JobRow)
+            else {"success": False, "status": job.status_code, "error": job.code, "message": job.message}
+            for job in answered
+        ]
     )
+
+
+router.add_api_route(
+    "/q/{queue}/batch",
+    submit_batch,
+    methods=["POST"],
+    openapi_extra=BATCH_SCHEMA,
+    responses=answers(
+        BatchAnswer,
+        400,
+        413,
+        description="Each submission's answer, in order: as a single submit's, or that entry's own error",
+    ),
+    summary="Submit many jobs at once",
+    operation_id="submitJobs",
+    route_class_override=DirectRoute,
+)
 
 
 router.add_api_route(
