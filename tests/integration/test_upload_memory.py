@@ -53,7 +53,9 @@ def big_body(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return path, digest.hexdigest()
 
 
-def test_uploads_are_streamed_whatever_the_key(live_server: ServerProcess, big_body: tuple[Path, str]) -> None:
+def test_uploads_are_streamed_whatever_the_key(
+    live_server: ServerProcess, big_body: tuple[Path, str]
+) -> None:
     body, key = big_body
     pid = live_server.process.pid
     idle = _peak_rss(pid)

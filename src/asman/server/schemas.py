@@ -8,7 +8,7 @@ from upstream allow extra fields, so Asman can add its own beside upstream's wit
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -89,7 +89,11 @@ class FinishedJob(_Open):
     finished: Finished
     attempt: int
     exitCode: int | None = None
+    # The queue that made this result, and whom its makers were trusted as (docs/security.md): `queue` (that
+    # queue's own workers), `token` (workers with that queue's token), `public` (any public queue's, with
+    # ASMAN_SHARE_PUBLIC_RESULTS) or `unknown` (kept by an older release).
     queue: str | None = None
+    trust: Literal["queue", "token", "public", "unknown"] | None = None
 
 
 class JobView(QueueJob):

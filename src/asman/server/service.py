@@ -17,6 +17,7 @@ from asman.core.errors import InvalidInput, NotFound, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
 from asman.core.names import check_job_id, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
+from asman.core.trust import Trust, trust_domain
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
 from asman.events.base import Notifier
 from asman.server.views import job_view
@@ -57,6 +58,18 @@ class JobService:
         self.blobs = blobs
         self.notifier = notifier
         self.now = clock
+        self._domains: dict[str, str] = {}
+
+    def trust(self, queue: str) -> Trust:
+        """Whose results `queue` believes (core/trust.py), from its worker token and ASMAN_SHARE_PUBLIC_RESULTS:
+        every verb that keeps, serves or answers with a result asks this."""
+        domain = self._domains.get(queue)
+        if domain is None:
+            settings = self.settings
+            domain = trust_domain(queue, settings.worker_token(queue), settings.share_public_results)
+            if len(self._domains) < 10_000:  # settings do not change; bound the cache against queue floods
+                self._domains[queue] = domain
+        return Trust(queue, domain)
 
     def expires_ms(self, now: int) -> int:
         return now + int(self.settings.ttl_seconds * 1000)
@@ -128,7 +141,14 @@ class JobService:
         if control.callbacks:
             hooks = hooks_of(control, self.public_origin(origin), int(self.settings.webhook_expiry * 1000))
         outcome = await self.store.submit(
-            queue, computed, definition, namespace, now, self.expires_ms(now), hooks=hooks
+            queue,
+            computed,
+            definition,
+            namespace,
+            now,
+            self.expires_ms(now),
+            hooks=hooks,
+            domain=self.trust(queue).domain,
         )
         if outcome.transitions or outcome.stop:
             await self.publish(outcome.transitions, outcome.stop)
@@ -202,7 +222,10 @@ class JobService:
         except IllegalTransition:
             return None
         now = self.now()
-        change = await self.store.finish(queue, job, attempt, reason, result, now, self.expires_ms(now))
+        domain = self.trust(queue).domain
+        change = await self.store.finish(
+            queue, job, attempt, reason, result, now, self.expires_ms(now), domain
+        )
         if change is not None:
             await self.publish([change])
         return change
@@ -253,8 +276,13 @@ class JobService:
         removed = await self.store.sweep(now)
         return removed + await self.blobs.sweep(now - int(self.settings.ttl_seconds * 1000))
 
+    async def result(self, job: str, queue: str | None) -> dict[str, Any] | None:
+        """The result `queue` serves for `job` (one its trust domain made), or for the global lookup (no queue)
+        the newest one, whichever queue made it."""
+        return await self.store.get_result(job, self.trust(queue) if queue is not None else None)
+
     async def job_view(self, row: JobRow) -> dict[str, Any]:
         """The full JSON view of one job in one queue (views.job_view)."""
         return job_view(
-            row, await self.store.get_definition(row.job_id), await self.store.get_result(row.job_id)
+            row, await self.store.get_definition(row.job_id), await self.result(row.job_id, row.queue)
         )

@@ -1,7 +1,8 @@
 -- The store's statements, written once for both dialects. Each starts with a `-- name: <name>` line; a
 -- `-- name: <name> :<dialect>` section replaces it for that dialect only. Placeholders are `?` (PostgreSQL gets
 -- `$1, $2, ...` at import); `GREATEST(` becomes `MAX(` and `FOR UPDATE ...` clauses disappear on SQLite, whose
--- single writer needs no row locks. `{job_columns}` is the column list every job row is read with.
+-- single writer needs no row locks. `{job_columns}` is the column list every job row is read with; `{trusted}`
+-- is the rule of which kept results a queue believes (sql.py TRUSTED: its two parameters are domain, queue).
 
 -- name: get_job
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND job_id = ?
@@ -37,27 +38,31 @@ ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.e
 -- name: get_definition
 SELECT definition FROM jobs WHERE id = ?
 
--- A job new to its queue: Queued, or Finished at once when a successful result is kept. Nothing when the queue
--- already has the job. (`WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.) PostgreSQL
--- does this, the definition and the namespace in one statement: `insert_job_in_full`.
+-- A job new to its queue: Queued, or Finished at once when a successful result the queue trusts is kept.
+-- Nothing when the queue already has the job. (`WHERE true` tells SQLite's parser that ON CONFLICT belongs to
+-- the INSERT.) PostgreSQL does this, the definition and the namespace in one statement: `insert_job_in_full`.
 -- name: insert_job
 INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
 SELECT ?, ?, CASE WHEN kept.n > 0 THEN ? ELSE ? END, CASE WHEN kept.n > 0 THEN ? END,
     ?, ?, ?, ?, kept.exit_code
-FROM (SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results WHERE job_id = ? AND reason = ?) AS kept
+FROM (SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results
+    WHERE job_id = ? AND reason = ? AND {trusted}) AS kept
 WHERE true
 ON CONFLICT (queue, job_id) DO NOTHING
 RETURNING {job_columns}
 
 -- A job new to its queue, its definition and its namespace in one round trip.
 -- name: insert_job_in_full :postgres
-WITH cached AS (SELECT exit_code FROM results WHERE job_id = ? AND reason = ?),
+WITH cached AS (
+    SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results WHERE job_id = ? AND reason = ? AND {trusted}
+),
 inserted AS (
     INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
     SELECT ?, ?,
-        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN ?::text ELSE ?::text END,
-        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN ?::text END,
-        ?, ?, ?, ?, (SELECT exit_code FROM cached)
+        CASE WHEN cached.n > 0 THEN ?::text ELSE ?::text END,
+        CASE WHEN cached.n > 0 THEN ?::text END,
+        ?, ?, ?, ?, cached.exit_code
+    FROM cached
     ON CONFLICT (queue, job_id) DO NOTHING
     RETURNING {job_columns}
 ),
@@ -76,20 +81,25 @@ UPDATE queue_jobs SET state = ?, reason = NULL, worker = NULL, lease_until_ms = 
     failures = 0, updated_ms = ?, expires_ms = GREATEST(expires_ms, ?)
 WHERE seq = ? RETURNING {job_columns}
 
--- name: has_result
-SELECT 1 FROM results WHERE job_id = ?
+-- Results are kept per queue, with the trust domain of their makers (core/trust.py).
+-- name: has_trusted_success
+SELECT 1 FROM results WHERE job_id = ? AND reason = ? AND {trusted} LIMIT 1
 
--- name: get_result
-SELECT result FROM results WHERE job_id = ?
+-- What a queue serves: its own result first, else the newest its domain made.
+-- name: trusted_result
+SELECT result, queue, domain FROM results WHERE job_id = ? AND {trusted}
+ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
+
+-- What the global lookup shows: the newest result, whichever queue made it (the view says which).
+-- name: newest_result
+SELECT result, queue, domain FROM results WHERE job_id = ? ORDER BY finished_ms DESC LIMIT 1
 
 -- name: drop_failed_result
-DELETE FROM results WHERE job_id = ? AND reason <> ?
+DELETE FROM results WHERE job_id = ? AND queue = ? AND reason <> ?
 
--- name: drop_job_records
-DELETE FROM results WHERE job_id = ?
-
--- name: drop_logs
-DELETE FROM logs WHERE job_id = ?
+-- A delete drops the deleting queue's result only.
+-- name: drop_queue_result
+DELETE FROM results WHERE job_id = ? AND queue = ?
 
 -- Unfinished jobs of a namespace other than one: a new job there replaces them.
 -- name: namespace_rivals
@@ -106,9 +116,11 @@ UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms =
 WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {job_columns}
 
 -- name: keep_result
-INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
-    finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code
+INSERT INTO results (job_id, queue, domain, reason, result, finished_ms, expires_ms, exit_code)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id, queue) DO UPDATE SET domain = excluded.domain, reason = excluded.reason,
+    result = excluded.result, finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms,
+    exit_code = excluded.exit_code
 
 -- The current attempt finished and its result kept, in one round trip; nothing when the attempt is stale.
 -- name: finish_attempt_in_full :postgres
@@ -118,10 +130,11 @@ WITH finished AS (
     RETURNING {job_columns}
 ),
 kept AS (
-    INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code)
-    SELECT job_id, reason, ?, updated_ms, ?, exit_code FROM finished
-    ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
-        finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code
+    INSERT INTO results (job_id, queue, domain, reason, result, finished_ms, expires_ms, exit_code)
+    SELECT job_id, queue, ?, reason, ?, updated_ms, ?, exit_code FROM finished
+    ON CONFLICT (job_id, queue) DO UPDATE SET domain = excluded.domain, reason = excluded.reason,
+        result = excluded.result, finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms,
+        exit_code = excluded.exit_code
 )
 SELECT * FROM finished
 

@@ -21,6 +21,7 @@ from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.events import StateChanged
 from asman.core.logs import with_newlines
 from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobState, Verb, transition
+from asman.core.trust import Trust
 from asman.core.webhooks import FINISHED as FINISHED_EVENT
 from asman.core.webhooks import QUEUED as QUEUED_EVENT
 from asman.core.webhooks import Delivery, Hooks
@@ -71,6 +72,11 @@ class NewJob:
     namespace: str
     now_ms: int
     expires_ms: int
+    trust: Trust
+
+    def trusted_params(self) -> tuple[Any, ...]:
+        """The parameters of the TRUSTED rule (sql.py) for this job's queue."""
+        return (self.trust.domain, self.trust.queue)
 
     def row_params(self) -> tuple[Any, ...]:
         """The queue row's parameters, as both dialects' insert statements take them: Finished at once with
@@ -100,6 +106,7 @@ class Outcome:
     exit_code: int | None
     now_ms: int
     expires_ms: int
+    domain: str  # the trust domain of the queue it was made on
 
     def update_params(self) -> tuple[Any, ...]:
         """The current attempt's row finished (nothing when the attempt is stale)."""
@@ -108,7 +115,16 @@ class Outcome:
 
     def result_params(self) -> tuple[Any, ...]:
         reason = self.reason.value
-        return (self.job_id, reason, self.result, self.now_ms, self.expires_ms, self.exit_code)
+        return (
+            self.job_id,
+            self.queue,
+            self.domain,
+            reason,
+            self.result,
+            self.now_ms,
+            self.expires_ms,
+            self.exit_code,
+        )
 
 
 class JobVanished(Exception):
@@ -188,9 +204,15 @@ class SqlStore(abc.ABC):
                 expires_ms,  # as long as the queue entry it waits on
             )
 
+    def _trusted_success(self, job_id: str, trust: Trust) -> Program[bool]:
+        """Whether a successful result of `job_id` is kept that `trust`'s queue believes (core/trust.py): the
+        one rule a submit, and any other verb that answers with a kept success, decides by."""
+        found = yield value(self.q.has_trusted_success, job_id, SUCCESS, trust.domain, trust.queue)
+        return found is not None
+
     def _insert_new(self, new: NewJob) -> Program[Any]:
         """A job new to its queue written with its definition and namespace; None when the queue has it."""
-        row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS)
+        row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS, *new.trusted_params())
         if row is not None:
             yield count(self.q.save_definition, new.job_id, new.definition, new.now_ms, new.expires_ms)
             yield count(self.q.add_namespace, new.queue, new.job_id, new.namespace, new.now_ms)
@@ -226,14 +248,16 @@ class SqlStore(abc.ABC):
         now_ms: int,
         expires_ms: int,
         hooks: Hooks | None = None,
+        domain: str | None = None,
     ) -> SubmitOutcome:
         text = orjson.dumps(definition).decode()
         gpus = requested_gpus(definition)
+        trust = Trust.of(queue, domain)
 
         def program() -> Program[SubmitOutcome]:
             transitions: list[StateChanged] = []
             row = yield from self._insert_new(
-                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
+                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms, trust)
             )
             inserted = row is not None
             if inserted:
@@ -246,12 +270,12 @@ class SqlStore(abc.ABC):
                 kept = (
                     state is JobState.FINISHED
                     and row[REASON] == SUCCESS
-                    # A kept success stands only while its result does (a delete elsewhere drops it).
-                    and (yield value(self.q.has_result, job_id)) is not None
+                    # A kept success stands only while a result this queue trusts does (it may expire).
+                    and (yield from self._trusted_success(job_id, trust))
                 )
                 if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
                     yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
-                    yield count(self.q.drop_failed_result, job_id, SUCCESS)
+                    yield count(self.q.drop_failed_result, job_id, queue, SUCCESS)
                     row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
                     transitions.append(state_changed(row))
             if hooks is not None:
@@ -299,6 +323,7 @@ class SqlStore(abc.ABC):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        domain: str | None = None,
     ) -> StateChanged | None:
         transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         outcome = Outcome(
@@ -310,6 +335,7 @@ class SqlStore(abc.ABC):
             exit_code_of(result),
             now_ms,
             expires_ms,
+            Trust.of(queue, domain).domain,
         )
         return await self._execute(lambda: self._finish(outcome))
 
@@ -351,8 +377,9 @@ class SqlStore(abc.ABC):
             if row is None:
                 return None
             yield count(self.q.remove_namespaces, queue, job_id)
-            yield count(self.q.drop_job_records, job_id)
-            yield count(self.q.drop_logs, job_id)
+            # This queue's interest and result only: other queues' results, and the logs (kept by job, not
+            # by queue), stay theirs.
+            yield count(self.q.drop_queue_result, job_id, queue)
             _, reason = transition(JobState(row[STATE]), Verb.DELETE)
             assert reason is not None
             ended = yield from self._end(row[SEQ], reason, now_ms)
@@ -430,8 +457,20 @@ class SqlStore(abc.ABC):
     async def get_definition(self, job_id: str) -> dict[str, Any] | None:
         return await self._read_json(self.q.get_definition, job_id)
 
-    async def get_result(self, job_id: str) -> dict[str, Any] | None:
-        return await self._read_json(self.q.get_result, job_id)
+    async def get_result(self, job_id: str, trust: Trust | None = None) -> dict[str, Any] | None:
+        def program() -> Program[dict[str, Any] | None]:
+            if trust is None:
+                row = yield one(self.q.newest_result, job_id)
+            else:
+                row = yield one(self.q.trusted_result, job_id, trust.domain, trust.queue, trust.queue)
+            if row is None:
+                return None
+            text, made_on, domain = row
+            made = {"queue": made_on} if made_on else {}
+            found: dict[str, Any] = {**orjson.loads(text), **made, "domain": domain}
+            return found
+
+        return await self._execute(program)
 
     async def _read_json(self, sql: str, key: str) -> dict[str, Any] | None:
         def program() -> Program[dict[str, Any] | None]:

@@ -91,7 +91,7 @@ async def _task_of(service: JobService, row: JobRow) -> tuple[TesTask, dict[str,
     task = stored_task(await service.store.get_definition(row.job_id))
     if task is None:
         return None
-    result = row.result if row.result is not None else await service.store.get_result(row.job_id)
+    result = row.result if row.result is not None else await service.result(row.job_id, row.queue)
     return task, result
 
 
