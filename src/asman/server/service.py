@@ -5,6 +5,8 @@ published here as a typed event. The clock is injected, so tests can set the tim
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,7 +17,7 @@ from asman.blobs import BlobStore
 from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id
 from asman.core.errors import InvalidInput, NotFound, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
-from asman.core.names import check_job_id, check_queue
+from asman.core.names import blob_key_in_url, check_blob_key, check_job_id, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
 from asman.core.trust import Trust, trust_domain
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
@@ -26,6 +28,26 @@ from asman.store import Store
 from asman.store.base import Assignment, JobRow, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
+# Blobs checked at once when a job or result keeps them.
+_BLOB_TOUCHES_AT_ONCE = 16
+
+
+def blob_keys(refs: Any) -> set[str]:
+    """The keys of the blobs on this server that DataRefs `{name: ref}` name (`/f/<key>` URLs, `key` refs)."""
+    keys: set[str] = set()
+    if not isinstance(refs, dict):
+        return keys
+    for ref in refs.values():
+        if not isinstance(ref, dict) or not isinstance(ref.get("value"), str):
+            continue
+        key = ref["value"] if ref.get("type") == "key" else None
+        if ref.get("type") == "url":
+            key = blob_key_in_url(ref["value"])
+        if key is not None:
+            with contextlib.suppress(InvalidInput):  # not a name a blob can have here
+                keys.add(check_blob_key(key))
+    return keys
+
 
 # Where a request came in (its base URL), asked for only when needed: building it costs on the hot path.
 Origin = Callable[[], str]
@@ -152,6 +174,8 @@ class JobService:
         )
         if outcome.transitions or outcome.stop:
             await self.publish(outcome.transitions, outcome.stop)
+        # Its inputs must outlive the job: kept as long as the job is, from now.
+        await self.keep_blobs(blob_keys(definition.get("inputs")) | blob_keys(definition.get("configFiles")))
         return outcome.job
 
     async def require_job(self, queue: str, job: str) -> JobRow:
@@ -228,6 +252,8 @@ class JobService:
         )
         if change is not None:
             await self.publish([change])
+            # A result's outputs live as long as it does (the worker skips uploading a blob that exists).
+            await self.keep_blobs(blob_keys(result.get("outputs")))
         return change
 
     async def release(self, queue: str, job: str, attempt: int) -> StateChanged | None:
@@ -270,11 +296,32 @@ class JobService:
         await self.store.postpone_delivery(delivery.id, delivery.attempt, due, error)
         return False
 
+    def _blob_slack_ms(self) -> int:
+        """A blob kept within this long (a tenth of a lifetime, at most a day) is not kept again, so use costs
+        one look-up; the sweep spares blobs this much longer, so each lives a lifetime past its last use."""
+        return min(int(self.settings.ttl_seconds * 1000) // 10, 86_400_000)
+
+    def _stale_before(self) -> int:
+        return self.now() - self._blob_slack_ms()
+
+    async def keep_blob(self, key: str) -> bool:
+        """Keep a blob a whole lifetime from now (it is in use); False when there is none."""
+        return await self.blobs.touch(key, self._stale_before())
+
+    async def keep_blobs(self, keys: set[str]) -> None:
+        """Keep these blobs a whole lifetime from now: something that lives that long uses them."""
+        ordered = sorted(keys)
+        stale_before = self._stale_before()
+        for start in range(0, len(ordered), _BLOB_TOUCHES_AT_ONCE):
+            batch = ordered[start : start + _BLOB_TOUCHES_AT_ONCE]
+            await asyncio.gather(*(self.blobs.touch(key, stale_before) for key in batch))
+
     async def sweep(self) -> int:
         """Delete what has expired: store rows, then blobs."""
         now = self.now()
         removed = await self.store.sweep(now)
-        return removed + await self.blobs.sweep(now - int(self.settings.ttl_seconds * 1000))
+        lifetime = int(self.settings.ttl_seconds * 1000)
+        return removed + await self.blobs.sweep(now - lifetime - self._blob_slack_ms())
 
     async def result(self, job: str, queue: str | None) -> dict[str, Any] | None:
         """The result `queue` serves for `job` (one its trust domain made), or for the global lookup (no queue)
