@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from asman.blobs import BlobStore
-from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id
+from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id, settled
 from asman.core.errors import InvalidInput, NotFound, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
 from asman.core.names import blob_key_in_url, check_blob_key, check_job_id, check_queue
@@ -165,7 +166,7 @@ class JobService:
         outcome = await self.store.submit(
             queue,
             computed,
-            definition,
+            settled(definition),
             namespace,
             now,
             self.expires_ms(now),
@@ -218,7 +219,8 @@ class JobService:
         now = self.now()
         assignments = await self.store.claim(queue, worker, slots, gpus, self.lease_until_ms(now), now)
         await self.publish([assignment.transition for assignment in assignments])
-        return assignments
+        # Definitions kept by an older release may still carry fields the id does not cover.
+        return [dataclasses.replace(a, definition=settled(a.definition)) for a in assignments]
 
     async def renew(self, queue: str, worker: str, attempts: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """Extend the leases of `attempts`; return those that are no longer current."""
