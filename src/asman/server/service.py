@@ -29,8 +29,10 @@ from asman.store import Store
 from asman.store.base import Assignment, JobRow, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
-# Blobs checked at once when a job or result keeps them.
+# Blobs checked at once when a job or result keeps them, and at most how many one job or result keeps (each is
+# a look-up, and an S3 one is a request: a result naming a million blobs must not hold its worker's socket).
 _BLOB_TOUCHES_AT_ONCE = 16
+_MOST_BLOBS_KEPT = 1000
 
 
 def blob_keys(refs: Any) -> set[str]:
@@ -312,7 +314,7 @@ class JobService:
 
     async def keep_blobs(self, keys: set[str]) -> None:
         """Keep these blobs a whole lifetime from now: something that lives that long uses them."""
-        ordered = sorted(keys)
+        ordered = sorted(keys)[:_MOST_BLOBS_KEPT]
         stale_before = self._stale_before()
         for start in range(0, len(ordered), _BLOB_TOUCHES_AT_ONCE):
             batch = ordered[start : start + _BLOB_TOUCHES_AT_ONCE]
