@@ -85,8 +85,10 @@ def test_uploads_are_streamed_whatever_the_key(
         )
         for part, part_key in parts
     ]
-    for process in running:
+    for process, (part, part_key) in zip(running, parts, strict=True):
         out, _ = process.communicate(timeout=120)
+        if "backend_unavailable" in out:  # the test's S3 server gave up under the machine's load: once more
+            out = _curl_put(f"{live_server.url}/f/{part_key}", part)
         assert '"size"' in out, out
 
     grown = _peak_rss(pid) - idle
