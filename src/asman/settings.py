@@ -395,6 +395,14 @@ class Settings(BaseSettings):
             metavar="QUEUE=TOKEN,...",
         ),
     ] = ""
+    share_public_results: Annotated[
+        bool,
+        Setting(
+            "let every queue without a worker token serve results made on any other such queue (by default each"
+            " queue serves only its own; docs/security.md)",
+            BOOL,
+        ),
+    ] = False
     replica_id: Annotated[
         str,
         Setting("this API replica's name in worker listings", "a name", default_text="host name and pid"),

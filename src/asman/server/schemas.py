@@ -99,7 +99,11 @@ class FinishedJob(_Open):
     finished: Finished
     attempt: int
     exitCode: int | None = None
+    # The queue that made this result, and whom its makers were trusted as (docs/security.md): `queue` (that
+    # queue's own workers), `token` (workers with that queue's token), `public` (any public queue's, with
+    # ASMAN_SHARE_PUBLIC_RESULTS) or `unknown` (kept by an older release).
     queue: str | None = None
+    trust: Literal["queue", "token", "public", "unknown"] | None = None
 
 
 class JobView(QueueJob):

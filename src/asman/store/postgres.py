@@ -198,6 +198,7 @@ class PostgresStore(SqlStore):
             self.q.insert_job_in_full,
             new.job_id,
             SUCCESS,
+            *new.trusted_params(),
             *new.row_params(),
             new.definition,
             new.expires_ms,
@@ -220,6 +221,7 @@ class PostgresStore(SqlStore):
             first.now_ms,
             first.expires_ms,
             SUCCESS,
+            *first.trusted_params(),
             first.expires_ms,
             first.namespace,
         )
@@ -227,7 +229,11 @@ class PostgresStore(SqlStore):
 
     def _finish(self, outcome: Outcome) -> Program[StateChanged | None]:
         row = yield one(
-            self.q.finish_attempt_in_full, *outcome.update_params(), outcome.result, outcome.expires_ms
+            self.q.finish_attempt_in_full,
+            *outcome.update_params(),
+            outcome.domain,
+            outcome.result,
+            outcome.expires_ms,
         )
         if row is None:
             return None

@@ -26,6 +26,9 @@ Dialect = Literal["sqlite", "postgres"]
 Mode = Literal["one", "all", "value", "count"]
 
 JOB_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code"
+# The one rule of which kept results a queue believes (core/trust.py): those of its trust domain, and those kept
+# before domains existed that were made on the queue itself. Its parameters: the domain, then the queue.
+TRUSTED = "(domain = ? OR (domain = '' AND queue = ?))"
 # Positions in a job row.
 QUEUE, JOB_ID, STATE, REASON, ATTEMPT, WORKER, UPDATED, SEQ, EXIT_CODE = 0, 1, 2, 3, 4, 5, 7, 8, 9
 
@@ -83,7 +86,7 @@ class Queries:
         self._statements = {name: self._translate(sql) for name, sql in statements.items()}
 
     def _translate(self, sql: str) -> str:
-        sql = sql.replace("{job_columns}", JOB_COLUMNS)
+        sql = sql.replace("{job_columns}", JOB_COLUMNS).replace("{trusted}", TRUSTED)
         if self.dialect == "sqlite":
             return _FOR_UPDATE.sub("", sql).replace("GREATEST(", "MAX(")
         numbers = iter(range(1, 10_000))

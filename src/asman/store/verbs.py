@@ -22,6 +22,7 @@ from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.events import StateChanged
 from asman.core.logs import with_newlines
 from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobState, Verb, transition
+from asman.core.trust import Trust
 from asman.core.webhooks import FINISHED as FINISHED_EVENT
 from asman.core.webhooks import QUEUED as QUEUED_EVENT
 from asman.core.webhooks import Delivery, Hooks
@@ -83,6 +84,11 @@ class NewJob:
     namespace: str
     now_ms: int
     expires_ms: int
+    trust: Trust
+
+    def trusted_params(self) -> tuple[Any, ...]:
+        """The parameters of the TRUSTED rule (sql.py) for this job's queue."""
+        return (self.trust.domain, self.trust.queue)
 
     def row_params(self) -> tuple[Any, ...]:
         """The queue row's parameters, as both dialects' insert statements take them: Finished at once with
@@ -112,6 +118,7 @@ class Outcome:
     exit_code: int | None
     now_ms: int
     expires_ms: int
+    domain: str  # the trust domain of the queue it was made on
 
     def update_params(self) -> tuple[Any, ...]:
         """The current attempt's row finished (nothing when the attempt is stale)."""
@@ -120,7 +127,16 @@ class Outcome:
 
     def result_params(self) -> tuple[Any, ...]:
         reason = self.reason.value
-        return (self.job_id, reason, self.result, self.now_ms, self.expires_ms, self.exit_code)
+        return (
+            self.job_id,
+            self.queue,
+            self.domain,
+            reason,
+            self.result,
+            self.now_ms,
+            self.expires_ms,
+            self.exit_code,
+        )
 
 
 class JobVanished(Exception):
@@ -200,9 +216,15 @@ class SqlStore(abc.ABC):
                 expires_ms,  # as long as the queue entry it waits on
             )
 
+    def _trusted_success(self, job_id: str, trust: Trust) -> Program[bool]:
+        """Whether a successful result of `job_id` is kept that `trust`'s queue believes (core/trust.py): the
+        one rule a submit, and any other verb that answers with a kept success, decides by."""
+        found = yield value(self.q.has_trusted_success, job_id, SUCCESS, trust.domain, trust.queue)
+        return found is not None
+
     def _insert_new(self, new: NewJob) -> Program[Any]:
         """A job new to its queue written with its definition and namespace; None when the queue has it."""
-        row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS)
+        row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS, *new.trusted_params())
         if row is not None:
             yield count(self.q.save_definition, new.job_id, new.definition, new.now_ms, new.expires_ms)
             yield count(self.q.add_namespace, new.queue, new.job_id, new.namespace, new.now_ms)
@@ -238,11 +260,13 @@ class SqlStore(abc.ABC):
         now_ms: int,
         expires_ms: int,
         hooks: Hooks | None = None,
+        domain: str | None = None,
     ) -> SubmitOutcome:
         text = orjson.dumps(definition).decode()
         gpus = requested_gpus(definition)
+        trust = Trust.of(queue, domain)
         return await self._execute(
-            lambda: self._submit(queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks)
+            lambda: self._submit(queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks, trust)
         )
 
     def _submit(
@@ -255,13 +279,14 @@ class SqlStore(abc.ABC):
         now_ms: int,
         expires_ms: int,
         hooks: Hooks | None,
+        trust: Trust,
     ) -> Program[SubmitOutcome]:
         """One submit's program, for `submit` and for the submits of a batch that take the slow path."""
 
         def program() -> Program[SubmitOutcome]:
             transitions: list[StateChanged] = []
             row = yield from self._insert_new(
-                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
+                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms, trust)
             )
             inserted = row is not None
             if inserted:
@@ -274,12 +299,12 @@ class SqlStore(abc.ABC):
                 kept = (
                     state is JobState.FINISHED
                     and row[REASON] == SUCCESS
-                    # A kept success stands only while its result does (a delete elsewhere drops it).
-                    and (yield value(self.q.has_result, job_id)) is not None
+                    # A kept success stands only while a result this queue trusts does (it may expire).
+                    and (yield from self._trusted_success(job_id, trust))
                 )
                 if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
                     yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
-                    yield count(self.q.drop_failed_result, job_id, SUCCESS)
+                    yield count(self.q.drop_failed_result, job_id, queue, SUCCESS)
                     row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
                     transitions.append(state_changed(row))
             if hooks is not None:
@@ -297,11 +322,12 @@ class SqlStore(abc.ABC):
         return program()
 
     async def submit_many(
-        self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int
+        self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int, domain: str | None = None
     ) -> list[SubmitOutcome]:
         """Many submits to one queue in one transaction, answered in order, each as `submit` would have. Jobs
         new to the queue in the default namespace and without webhooks (a sweep's) are written together; every
         other submit, and every repeat of a job within the batch, runs `submit`'s program after them, in order."""
+        trust = Trust.of(queue, domain)
         texts = [orjson.dumps(sub.definition).decode() for sub in subs]
         gpus = [requested_gpus(sub.definition) for sub in subs]
         plain: dict[str, int] = {}  # job id -> the index of its first submit, when that one is plain
@@ -311,7 +337,7 @@ class SqlStore(abc.ABC):
                 plain[sub.job_id] = index
             seen.add(sub.job_id)
         fresh = [
-            NewJob(queue, job_id, texts[index], gpus[index], DEFAULT_NAMESPACE, now_ms, expires_ms)
+            NewJob(queue, job_id, texts[index], gpus[index], DEFAULT_NAMESPACE, now_ms, expires_ms, trust)
             for job_id, index in plain.items()
         ]
 
@@ -334,6 +360,7 @@ class SqlStore(abc.ABC):
                                 now_ms,
                                 expires_ms,
                                 sub.hooks,
+                                trust,
                             )
                         )
                     )
@@ -342,13 +369,16 @@ class SqlStore(abc.ABC):
         return await self._execute(program) if subs else []
 
     def _insert_many(self, fresh: list[NewJob]) -> Program[dict[str, Any]]:
-        """Jobs new to their queue (one queue, distinct ids, one namespace) written with their definitions and
-        namespace, a few statements per thousand jobs; returns the rows written by job id (the queue already
-        had the others)."""
+        """Jobs new to their queue (one queue and trust, distinct ids, one namespace) written with their
+        definitions and namespace, a few statements per thousand jobs; returns the rows written by job id (the
+        queue already had the others)."""
         written: dict[str, Any] = {}
         for chunk in _chunks(fresh):
             sql, ids = self.q.in_list("kept_results", [new.job_id for new in chunk])
-            kept = {job_id: code for job_id, code in (yield rows(sql, SUCCESS, *ids))}
+            found = yield rows(sql, SUCCESS, *chunk[0].trusted_params(), *ids)
+            kept: dict[str, int | None] = {}
+            for job_id, code in found:  # several trusted queues may keep one: the highest code, as insert_job
+                kept[job_id] = code if kept.get(job_id) is None else max(code or 0, kept[job_id] or 0)
             sql, params = self.q.values(
                 "insert_jobs",
                 [
@@ -412,6 +442,7 @@ class SqlStore(abc.ABC):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        domain: str | None = None,
     ) -> StateChanged | None:
         transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         outcome = Outcome(
@@ -423,6 +454,7 @@ class SqlStore(abc.ABC):
             exit_code_of(result),
             now_ms,
             expires_ms,
+            Trust.of(queue, domain).domain,
         )
         return await self._execute(lambda: self._finish(outcome))
 
@@ -464,8 +496,9 @@ class SqlStore(abc.ABC):
             if row is None:
                 return None
             yield count(self.q.remove_namespaces, queue, job_id)
-            yield count(self.q.drop_job_records, job_id)
-            yield count(self.q.drop_logs, job_id)
+            # This queue's interest and result only: other queues' results, and the logs (kept by job, not
+            # by queue), stay theirs.
+            yield count(self.q.drop_queue_result, job_id, queue)
             _, reason = transition(JobState(row[STATE]), Verb.DELETE)
             assert reason is not None
             ended = yield from self._end(row[SEQ], reason, now_ms)
@@ -553,8 +586,20 @@ class SqlStore(abc.ABC):
     async def get_definition(self, job_id: str) -> dict[str, Any] | None:
         return await self._read_json(self.q.get_definition, job_id)
 
-    async def get_result(self, job_id: str) -> dict[str, Any] | None:
-        return await self._read_json(self.q.get_result, job_id)
+    async def get_result(self, job_id: str, trust: Trust | None = None) -> dict[str, Any] | None:
+        def program() -> Program[dict[str, Any] | None]:
+            if trust is None:
+                row = yield one(self.q.newest_result, job_id)
+            else:
+                row = yield one(self.q.trusted_result, job_id, trust.domain, trust.queue, trust.queue)
+            if row is None:
+                return None
+            text, made_on, domain = row
+            made = {"queue": made_on} if made_on else {}
+            found: dict[str, Any] = {**orjson.loads(text), **made, "domain": domain}
+            return found
+
+        return await self._execute(program)
 
     async def _read_json(self, sql: str, key: str) -> dict[str, Any] | None:
         def program() -> Program[dict[str, Any] | None]:
@@ -564,7 +609,13 @@ class SqlStore(abc.ABC):
         return await self._execute(program)
 
     async def list_jobs(
-        self, queue: str, limit: int, cursor: int | None, state: JobState | None, *, records: bool = False
+        self,
+        queue: str,
+        limit: int,
+        cursor: int | None,
+        state: JobState | None,
+        *,
+        records_for: Trust | None = None,
     ) -> Page:
         below = cursor if cursor is not None else _NO_CURSOR
 
@@ -581,9 +632,10 @@ class SqlStore(abc.ABC):
                 sql, ids = self.q.in_list("namespaces_of_jobs", [row[1] for row in found])
                 for job_id, namespace in (yield rows(sql, queue, *ids)):
                     namespaces.setdefault(job_id, []).append(namespace)
-                if records:
+                if records_for is not None:
                     sql, ids = self.q.in_list("records_of_jobs", [row[1] for row in found])
-                    for job_id, definition, result in (yield rows(sql, *ids)):
+                    trusted = (records_for.domain, records_for.queue, records_for.queue)
+                    for job_id, definition, result in (yield rows(sql, *trusted, *ids)):
                         kept[job_id] = {
                             "definition": orjson.loads(definition),
                             "result": orjson.loads(result) if result is not None else None,

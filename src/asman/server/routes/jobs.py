@@ -271,11 +271,12 @@ async def get_job(queue: str, job_id: str, request: Request) -> Response:
 
 async def _global_view(request: Request, job_id: str) -> Response:
     check_job_id(job_id)
-    store = _service(request).store
-    definition = await store.get_definition(job_id)
+    service = _service(request)
+    definition = await service.store.get_definition(job_id)
     if definition is None:
         raise NotFound(f"no job {job_id}: it was never submitted or has expired")
-    view = job_view(None, definition, await store.get_result(job_id))
+    # Whichever queue made the newest result: its `queue` and `trust` fields say which, and whose it is.
+    view = job_view(None, definition, await service.result(job_id, None))
     return JSONResponse({"data": {"jobId": job_id, **view}})
 
 
@@ -344,11 +345,11 @@ async def definition_json(job_id: str, request: Request, queue: str | None = Non
 )
 async def result_json(job_id: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
-    store = _service(request).store
-    stored = await store.get_result(job_id)
+    service = _service(request)
+    stored = await service.result(job_id, check_queue(queue) if queue is not None else None)
     if stored is None:
         return JSONResponse({"data": None})
-    row = await store.get_job(check_queue(queue), job_id) if queue is not None else None
+    row = await service.store.get_job(queue, job_id) if queue is not None else None
     finished = row if row is not None and row.state is JobState.FINISHED else None
     return JSONResponse({"data": finished_job(stored, finished)})
 
@@ -374,7 +375,7 @@ async def output_file(job_id: str, file: str, request: Request, queue: str | Non
     check_job_id(job_id)
     name = safe_relative_path(file)
     service = _service(request)
-    result = await service.store.get_result(job_id)
+    result = await service.result(job_id, check_queue(queue) if queue is not None else None)
     if result is None:
         raise NotFound("Finished job not found")
     return await ref_response(service.blobs, (result.get("outputs") or {}).get(name), name, "Output")
@@ -400,14 +401,14 @@ def _since(raw: str | None) -> int:
         raise InvalidInput("`since` must be a number") from None
 
 
-async def _logs(request: Request, job_id: str, step: str) -> Response:
+async def _logs(request: Request, job_id: str, step: str, queue: str | None = None) -> Response:
     if step not in ("run", "build"):
         raise NotFound("logs are at run-logs.json and build-logs.json")
     check_job_id(job_id)
     since = _since(request.query_params.get("since"))
-    store = _service(request).store
-    lines, total = await store.read_logs(job_id, step, since)
-    stored = await store.get_result(job_id)
+    service = _service(request)
+    lines, total = await service.store.read_logs(job_id, step, since)
+    stored = await service.result(job_id, queue)
     final = stored is not None and stored.get("reason") in {reason.value for reason in KEPT_REASONS}
     return JSONResponse({"data": lines, "sliceStart": since, "nextCursor": total, "isFinal": final})
 
@@ -419,8 +420,7 @@ async def _logs(request: Request, job_id: str, step: str) -> Response:
     responses=LOGS_ANSWERS,
 )
 async def logs_json(queue: str, job_id: str, step: str, request: Request) -> Response:
-    check_queue(queue)
-    return await _logs(request, job_id, step)
+    return await _logs(request, job_id, step, check_queue(queue))
 
 
 @router.get(

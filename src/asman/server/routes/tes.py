@@ -146,7 +146,7 @@ async def get_task(request: Request, id: str, queue: str | None = None) -> JSONR
     task = stored_task(await service.store.get_definition(row.job_id))
     if task is None:
         raise NotFound(f"job {id} in queue {name} is not a TES task")
-    result = await service.store.get_result(row.job_id)
+    result = await service.result(row.job_id, row.queue)
     started, stopping = await _started(service, [row]), await _stopping(service, [row])
     state = task_state(row.state, row.reason, result, id in started, id in stopping)
     view = _view(request.query_params.get("view"), View.MINIMAL)
@@ -203,7 +203,7 @@ async def list_tasks(request: Request, queue: str | None = None) -> JSONResponse
     batch = _SCAN_BATCH if filtered else min(_SCAN_BATCH, page_size + 1)
     while not more:
         # One store read per batch: the rows come with their definitions and results.
-        page = await service.store.list_jobs(name, batch, cursor, None, records=True)
+        page = await service.store.list_jobs(name, batch, cursor, None, records_for=service.trust(name))
         started = await _started(service, page.jobs)
         for row in page.jobs:
             task = stored_task(row.definition)
