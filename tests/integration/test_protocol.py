@@ -146,7 +146,7 @@ async def test_a_reconnecting_worker_keeps_its_current_attempt(live_server: Serv
     registered = await again.connect(
         running=[{"jobId": job_id, "attempt": assigned["attempt"]}, {"jobId": "f" * 64, "attempt": 7}]
     )
-    assert registered["keep"] == [{"jobId": job_id, "attempt": 1}]
+    assert registered["keep"] == [{"jobId": job_id, "attempt": 1, "logs": {}}]
     assert registered["drop"] == [{"jobId": "f" * 64, "attempt": 7}]
     await again.finish(job_id, 1)
     await wait_for(lambda: job(live_server, "reconnect", job_id)["state"] == "Finished")

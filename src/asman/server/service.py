@@ -19,10 +19,11 @@ from asman.core.names import check_job_id, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
 from asman.events.base import Notifier
+from asman.server.attempt_logs import Admitted
 from asman.server.views import job_view
 from asman.settings import Settings
 from asman.store import Store
-from asman.store.base import Assignment, JobRow, WorkerRow
+from asman.store.base import Assignment, JobRow, LogBatch, LogCount, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
 
@@ -176,39 +177,54 @@ class JobService:
         await self.publish([assignment.transition for assignment in assignments])
         return assignments
 
-    async def renew(self, queue: str, worker: str, attempts: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Extend the leases of `attempts`; return those that are no longer current."""
+    async def renew(
+        self,
+        queue: str,
+        worker: str,
+        attempts: list[tuple[str, int]],
+        tokens: list[str | None] | None = None,
+    ) -> list[tuple[str, int]]:
+        """Extend the leases of `attempts`; return those that are no longer current, or (with `tokens`, one per
+        attempt) whose secret is not the one given."""
         if not attempts:
             return []
-        return await self.store.renew(queue, worker, attempts, self.lease_until_ms(self.now()))
+        return await self.store.renew(queue, worker, attempts, self.lease_until_ms(self.now()), tokens)
+
+    async def log_counts(self, job: str, attempt: int) -> dict[str, LogCount]:
+        return await self.store.log_counts(job, attempt)
 
     async def append_logs(
-        self, queue: str, job: str, attempt: int, step: str, lines: list[list[Any]], offset: int
-    ) -> None:
-        """Store an attempt's log lines (`offset` lines of `step` are stored before them) and publish them."""
-        await self.store.append_logs(job, attempt, step, lines, self.expires_ms(self.now()))
-        await self.notifier.publish(LogsAppended(queue, job, attempt, step, offset, lines))
-
-    async def stored_log_lines(self, job: str, step: str) -> int:
-        _, total = await self.store.read_logs(job, step, 0)
-        return total
+        self, queue: str, job: str, attempt: int, step: str, admitted: Admitted, before: LogCount
+    ) -> bool:
+        """Store an attempt's log lines after the `before` counts of `step`, and publish them; False (nothing
+        stored) when the counts moved meanwhile."""
+        batch = LogBatch(
+            job, attempt, step, admitted.text, before, admitted.after, self.expires_ms(self.now())
+        )
+        if not await self.store.append_logs(batch):
+            return False
+        await self.notifier.publish(LogsAppended(queue, job, attempt, step, before.lines, admitted.lines))
+        return True
 
     async def finish(
-        self, queue: str, job: str, attempt: int, reason: FinishedReason, result: dict[str, Any]
+        self, queue: str, job: str, attempt: int, reason: FinishedReason, result: dict[str, Any], token: str
     ) -> StateChanged | None:
-        """Record an attempt's outcome; None when the attempt is stale, or the reason not a worker's to give."""
+        """Record an attempt's outcome; None when the attempt is stale, `token` not its secret, or the reason
+        not a worker's to give."""
         try:
             transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         except IllegalTransition:
             return None
         now = self.now()
-        change = await self.store.finish(queue, job, attempt, reason, result, now, self.expires_ms(now))
+        change = await self.store.finish(
+            queue, job, attempt, reason, result, now, self.expires_ms(now), token
+        )
         if change is not None:
             await self.publish([change])
         return change
 
-    async def release(self, queue: str, job: str, attempt: int) -> StateChanged | None:
-        change = await self.store.release(queue, job, attempt, self.now())
+    async def release(self, queue: str, job: str, attempt: int, token: str) -> StateChanged | None:
+        change = await self.store.release(queue, job, attempt, self.now(), token)
         if change is not None:
             await self.publish([change])
         return change

@@ -79,6 +79,8 @@ class Assignment:
     definition: dict[str, Any]
     time_ms: int
     worker: str
+    # The attempt's secret: every later message about it must carry it (or come from the connection it went to).
+    token: str = ""
 
     @property
     def transition(self) -> StateChanged:
@@ -94,6 +96,29 @@ class WorkerRow:
     replica: str
     info: dict[str, Any]
     seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogCount:
+    """What one attempt's log of one step holds: the worker's count of lines sent (the next sequence number it
+    will use), the lines stored and their serialized size."""
+
+    next_seq: int = 0
+    lines: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    """Lines to store for one attempt's step (as JSON text), and the counts they move it from and to."""
+
+    job_id: str
+    attempt: int
+    step: str
+    text: str
+    before: LogCount
+    after: LogCount
+    expires_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +154,15 @@ class Store(Protocol):
     ) -> list[Assignment]: ...
 
     async def renew(
-        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+        self,
+        queue: str,
+        worker_id: str,
+        attempts: list[tuple[str, int]],
+        lease_until_ms: int,
+        tokens: list[str | None] | None = None,
     ) -> list[tuple[str, int]]:
-        """Extend leases; return the (job_id, attempt) pairs that are no longer current."""
+        """Extend leases; return the (job_id, attempt) pairs that are no longer current, or whose token (one per
+        attempt in `tokens`; None: not checked) is not theirs."""
         ...
 
     async def is_current(self, queue: str, job_id: str, attempt: int) -> bool: ...
@@ -145,11 +176,15 @@ class Store(Protocol):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        token: str | None = None,
     ) -> StateChanged | None:
-        """Record an attempt's outcome; None when the attempt is stale (fencing)."""
+        """Record an attempt's outcome; None when the attempt is stale (fencing) or `token` is not its secret
+        (None: the caller has bound the attempt already)."""
         ...
 
-    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None: ...
+    async def release(
+        self, queue: str, job_id: str, attempt: int, now_ms: int, token: str | None = None
+    ) -> StateChanged | None: ...
 
     async def expire_leases(self, now_ms: int, retry_budget: int) -> list[StateChanged]: ...
 
@@ -159,17 +194,35 @@ class Store(Protocol):
 
     async def delete(self, queue: str, job_id: str, now_ms: int) -> StateChanged | None: ...
 
-    async def append_logs(
-        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
-    ) -> None: ...
+    async def append_logs(self, batch: LogBatch) -> bool:
+        """Store a batch of log lines and move its attempt's counts; False (nothing stored) when the counts are
+        no longer `batch.before`."""
+        ...
 
-    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]: ...
+    async def log_counts(self, job_id: str, attempt: int) -> dict[str, LogCount]:
+        """Each step's log counts of one attempt (steps with no lines are missing)."""
+        ...
+
+    async def read_logs(
+        self, job_id: str, step: str, since: int, limit: int = 10_000
+    ) -> tuple[list[list[Any]], int]:
+        """Up to about `limit` lines of the latest attempt's log of `step` from line `since`, and how many lines
+        that log holds."""
+        ...
 
     async def get_job(self, queue: str, job_id: str) -> JobRow | None: ...
 
     async def get_definition(self, job_id: str) -> dict[str, Any] | None: ...
 
     async def get_result(self, job_id: str) -> dict[str, Any] | None: ...
+
+    async def result_reason(self, job_id: str) -> str | None:
+        """The finished reason of a job's kept result, without reading the result."""
+        ...
+
+    async def result_output(self, job_id: str, name: str) -> dict[str, Any] | None:
+        """One output's DataRef from a job's kept result, without reading the rest of it."""
+        ...
 
     async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page: ...
 

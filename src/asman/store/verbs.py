@@ -24,7 +24,17 @@ from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobSt
 from asman.core.webhooks import FINISHED as FINISHED_EVENT
 from asman.core.webhooks import QUEUED as QUEUED_EVENT
 from asman.core.webhooks import Delivery, Hooks
-from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, WorkerRow, exit_code_of, requested_gpus
+from asman.store.base import (
+    Assignment,
+    JobRow,
+    LogBatch,
+    LogCount,
+    Page,
+    SubmitOutcome,
+    WorkerRow,
+    exit_code_of,
+    requested_gpus,
+)
 from asman.store.sql import (
     ATTEMPT,
     EXIT_CODE,
@@ -56,6 +66,8 @@ FINISHED = JobState.FINISHED.value
 SUCCESS = FinishedReason.SUCCESS.value
 # The lowest seq no job has: "no cursor" in a listing.
 _NO_CURSOR = 2**62
+# Log batches read for one page of a log.
+_PAGE_BATCHES = 8
 # Workers unseen this long are forgotten by the sweep.
 _WORKER_MEMORY_MS = 86_400_000
 
@@ -100,11 +112,23 @@ class Outcome:
     exit_code: int | None
     now_ms: int
     expires_ms: int
+    token: str | None = None
 
     def update_params(self) -> tuple[Any, ...]:
-        """The current attempt's row finished (nothing when the attempt is stale)."""
+        """The current attempt's row finished (nothing when the attempt is stale or the token not its own)."""
         reason = self.reason.value
-        return (FINISHED, reason, self.now_ms, self.exit_code, self.queue, self.job_id, RUNNING, self.attempt)
+        return (
+            FINISHED,
+            reason,
+            self.now_ms,
+            self.exit_code,
+            self.queue,
+            self.job_id,
+            RUNNING,
+            self.attempt,
+            self.token,
+            self.token,
+        )
 
     def result_params(self) -> tuple[Any, ...]:
         reason = self.reason.value
@@ -269,13 +293,28 @@ class SqlStore(abc.ABC):
         return await self._execute(program)
 
     async def renew(
-        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+        self,
+        queue: str,
+        worker_id: str,
+        attempts: list[tuple[str, int]],
+        lease_until_ms: int,
+        tokens: list[str | None] | None = None,
     ) -> list[tuple[str, int]]:
+        checked = tokens if tokens is not None else [None] * len(attempts)
+
         def program() -> Program[list[tuple[str, int]]]:
             stale = []
-            for job_id, attempt in attempts:
+            for (job_id, attempt), token in zip(attempts, checked, strict=True):
                 changed = yield count(
-                    self.q.renew_attempt, lease_until_ms, worker_id, queue, job_id, RUNNING, attempt
+                    self.q.renew_attempt,
+                    lease_until_ms,
+                    worker_id,
+                    queue,
+                    job_id,
+                    RUNNING,
+                    attempt,
+                    token,
+                    token,
                 )
                 if not changed:
                     stale.append((job_id, attempt))
@@ -299,6 +338,7 @@ class SqlStore(abc.ABC):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        token: str | None = None,
     ) -> StateChanged | None:
         transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         outcome = Outcome(
@@ -310,6 +350,7 @@ class SqlStore(abc.ABC):
             exit_code_of(result),
             now_ms,
             expires_ms,
+            token,
         )
         return await self._execute(lambda: self._finish(outcome))
 
@@ -321,9 +362,13 @@ class SqlStore(abc.ABC):
         yield from self._fire_callbacks(row)
         return state_changed(row)
 
-    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None:
+    async def release(
+        self, queue: str, job_id: str, attempt: int, now_ms: int, token: str | None = None
+    ) -> StateChanged | None:
         def program() -> Program[StateChanged | None]:
-            row = yield one(self.q.release_attempt, QUEUED, now_ms, queue, job_id, RUNNING, attempt)
+            row = yield one(
+                self.q.release_attempt, QUEUED, now_ms, queue, job_id, RUNNING, attempt, token, token
+            )
             return state_changed(row) if row is not None else None
 
         return await self._execute(program)
@@ -353,6 +398,7 @@ class SqlStore(abc.ABC):
             yield count(self.q.remove_namespaces, queue, job_id)
             yield count(self.q.drop_job_records, job_id)
             yield count(self.q.drop_logs, job_id)
+            yield count(self.q.drop_log_counts, job_id)
             _, reason = transition(JobState(row[STATE]), Verb.DELETE)
             assert reason is not None
             ended = yield from self._end(row[SEQ], reason, now_ms)
@@ -395,24 +441,65 @@ class SqlStore(abc.ABC):
 
     # -- logs -------------------------------------------------------------------------------------------------
 
-    async def append_logs(
-        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
-    ) -> None:
-        text = orjson.dumps(logs).decode()
+    async def append_logs(self, batch: LogBatch) -> bool:
+        return await self._execute(lambda: self._append(batch))
 
-        def program() -> Program[None]:
-            yield count(self.q.append_logs, job_id, attempt, step, text, expires_ms)
+    def _append(self, batch: LogBatch) -> Program[bool]:
+        before, after = batch.before, batch.after
+        moved = yield count(
+            self.q.count_logs,
+            batch.job_id,
+            batch.attempt,
+            batch.step,
+            after.next_seq,
+            after.lines - before.lines,
+            after.bytes - before.bytes,
+            batch.expires_ms,
+            before.next_seq,
+        )
+        if not moved:
+            return False
+        if after.lines > before.lines:
+            yield count(
+                self.q.append_logs,
+                batch.job_id,
+                batch.attempt,
+                batch.step,
+                batch.text,
+                batch.expires_ms,
+                before.lines,
+            )
+        return True
 
-        await self._execute(program)
+    async def log_counts(self, job_id: str, attempt: int) -> dict[str, LogCount]:
+        def program() -> Program[dict[str, LogCount]]:
+            found = yield rows(self.q.log_counts, job_id, attempt)
+            return {str(step): LogCount(int(seq), int(lines), int(size)) for step, seq, lines, size in found}
 
-    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]:
+        return await self._execute(program)
+
+    async def read_logs(
+        self, job_id: str, step: str, since: int, limit: int = 10_000
+    ) -> tuple[list[list[Any]], int]:
         def program() -> Program[tuple[list[list[Any]], int]]:
-            found = yield rows(self.q.read_logs, job_id, step, job_id, step)
+            latest = yield one(self.q.latest_log, job_id, step)
+            if latest is None:
+                return [], 0
+            attempt, total = int(latest[0]), int(latest[1])
+            if since >= total:
+                return [], total
+            # A batch holds at most a log message's lines: a few batches make a page.
+            found = yield rows(
+                self.q.read_logs, job_id, step, attempt, job_id, step, attempt, since, _PAGE_BATCHES
+            )
             lines: list[list[Any]] = []
-            for text, kept_newlines in found:
+            for text, kept_newlines, first in found:
                 batch = orjson.loads(text)
-                lines += batch if kept_newlines or step != "run" else with_newlines(batch)
-            return lines[since:], len(lines)
+                batch = batch if kept_newlines or step != "run" else with_newlines(batch)
+                lines += batch[max(0, since - int(first)) :]
+                if len(lines) >= limit:
+                    break
+            return lines[:limit], total
 
         return await self._execute(program)
 
@@ -432,6 +519,21 @@ class SqlStore(abc.ABC):
 
     async def get_result(self, job_id: str) -> dict[str, Any] | None:
         return await self._read_json(self.q.get_result, job_id)
+
+    async def result_reason(self, job_id: str) -> str | None:
+        def program() -> Program[str | None]:
+            found = yield value(self.q.result_reason, job_id)
+            return str(found) if found is not None else None
+
+        return await self._execute(program)
+
+    async def result_output(self, job_id: str, name: str) -> dict[str, Any] | None:
+        def program() -> Program[dict[str, Any] | None]:
+            text = yield value(self.q.result_output, name, job_id)
+            found = orjson.loads(text) if text is not None else None
+            return found if isinstance(found, dict) else None
+
+        return await self._execute(program)
 
     async def _read_json(self, sql: str, key: str) -> dict[str, Any] | None:
         def program() -> Program[dict[str, Any] | None]:
@@ -499,6 +601,7 @@ class SqlStore(abc.ABC):
                 self.q.sweep_jobs,
                 self.q.sweep_results,
                 self.q.sweep_logs,
+                self.q.sweep_log_counts,
                 self.q.sweep_callbacks,
                 self.q.sweep_deliveries,
             ):

@@ -296,10 +296,10 @@ async def output_file(job_id: str, file: str, request: Request, queue: str | Non
     check_job_id(job_id)
     name = safe_relative_path(file)
     service = _service(request)
-    result = await service.store.get_result(job_id)
-    if result is None:
+    ref = await service.store.result_output(job_id, name)
+    if ref is None and await service.store.result_reason(job_id) is None:
         raise NotFound("Finished job not found")
-    return await ref_response(service.blobs, (result.get("outputs") or {}).get(name), name, "Output")
+    return await ref_response(service.blobs, ref, name, "Output")
 
 
 @router.get(
@@ -311,6 +311,10 @@ async def output_file(job_id: str, file: str, request: Request, queue: str | Non
 async def namespaces_json(queue: str, job_id: str, request: Request) -> Response:
     row = await _service(request).store.get_job(check_queue(queue), check_job_id(job_id))
     return JSONResponse({"data": sorted(row.namespaces) if row else []})
+
+
+LOG_PAGE_LINES = 10_000
+_FINAL_REASONS = {reason.value for reason in KEPT_REASONS}
 
 
 def _since(raw: str | None) -> int:
@@ -328,10 +332,13 @@ async def _logs(request: Request, job_id: str, step: str) -> Response:
     check_job_id(job_id)
     since = _since(request.query_params.get("since"))
     store = _service(request).store
-    lines, total = await store.read_logs(job_id, step, since)
-    stored = await store.get_result(job_id)
-    final = stored is not None and stored.get("reason") in {reason.value for reason in KEPT_REASONS}
-    return JSONResponse({"data": lines, "sliceStart": since, "nextCursor": total, "isFinal": final})
+    lines, total = await store.read_logs(job_id, step, since, LOG_PAGE_LINES)
+    # A page at a time: `nextCursor` is where the next one starts, `total` how many lines there are so far.
+    cursor = since + len(lines) if lines else total
+    final = cursor >= total and await store.result_reason(job_id) in _FINAL_REASONS
+    return JSONResponse(
+        {"data": lines, "sliceStart": since, "nextCursor": cursor, "isFinal": final, "total": total}
+    )
 
 
 @router.get(

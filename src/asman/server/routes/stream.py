@@ -24,6 +24,8 @@ from asman.server.sse import EventStreamResponse, Subscription, encode
 router = APIRouter(tags=["streams"])
 
 STORE_READERS = 8
+# Log lines per event when a stream replays what is stored: a long log is read and sent a page at a time.
+REPLAY_PAGE_LINES = 2000
 
 
 class Watchers:
@@ -80,28 +82,33 @@ async def _job_events(
     sent: dict[str, int] = {}
     attempt = 0
 
-    async def current() -> list[bytes]:
-        """The job's state, the log lines not sent yet and, once finished, its result."""
+    async def current() -> AsyncGenerator[bytes]:
+        """The job's state, the log lines not sent yet (a page at a time) and, once finished, its result."""
         nonlocal attempt
-        chunks: list[bytes] = []
         async with watchers.reads:
             row = await service.require_job(queue, job_id)
-            if row.attempt != attempt:
-                attempt = row.attempt
-                sent.clear()
-            chunks.append(encode("state", state_payload(row.summary())))
-            for step in ("build", "run"):
-                lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
-                sent[step] = max(sent.get(step, 0), total)
-                if lines:
-                    chunks.append(encode(f"{step}-log", {"lines": lines, "cursor": total}))
-            if row.state is JobState.FINISHED:
-                chunks.append(encode("final", final_payload(await service.job_view(row))))
-                subscription.end()
-        return chunks
+        if row.attempt != attempt:
+            attempt = row.attempt
+            sent.clear()
+        yield encode("state", state_payload(row.summary()))
+        for step in ("build", "run"):
+            while True:
+                since = sent.get(step, 0)
+                async with watchers.reads:
+                    lines, total = await service.store.read_logs(job_id, step, since, REPLAY_PAGE_LINES)
+                if not lines:
+                    sent[step] = max(since, total)
+                    break
+                sent[step] = since + len(lines)
+                yield encode(f"{step}-log", {"lines": lines, "cursor": sent[step]})
+        if row.state is JobState.FINISHED:
+            async with watchers.reads:
+                view = await service.job_view(row)
+            yield encode("final", final_payload(view))
+            subscription.end()
 
     try:
-        for chunk in await current():
+        async for chunk in current():
             yield chunk
         while True:
             event = await subscription.next()
@@ -109,7 +116,7 @@ async def _job_events(
                 case None:
                     yield b": keep-alive\n\n"
                 case Resync():  # events may have been lost: send what changed meanwhile
-                    for chunk in await current():
+                    async for chunk in current():
                         yield chunk
                 case LogsAppended(step=step, lines=lines, offset=offset):
                     end = offset + len(event.lines)
