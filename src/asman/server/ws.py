@@ -46,8 +46,8 @@ MAX_TOKEN_CHARS = 128
 # Pace per connection: a worker streaming logs of many jobs sends tens of messages a second.
 MESSAGES_PER_SECOND = 500.0
 MESSAGE_BURST = 2000.0
-BYTES_PER_SECOND = 16.0 * MIB
-BYTE_BURST = 48.0 * MIB
+BYTES_PER_SECOND = 8.0 * MIB
+BYTE_BURST = 32.0 * MIB
 # A worker's bad messages are logged up to this many times per connection, then counted silently.
 LOGGED_BAD_MESSAGES = 5
 
