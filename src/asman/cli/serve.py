@@ -29,6 +29,8 @@ def run_server(settings: Settings) -> None:
         loop="auto",
         http="auto",
         ws_max_size=32 * 1024 * 1024,
+        # Messages a socket may have waiting before the server stops reading it (uvicorn's default is 32).
+        ws_max_queue=8,
         timeout_graceful_shutdown=5,
         **uvicorn_logging(settings),
     )
