@@ -33,10 +33,10 @@ async def append(
     store: Store, job: str, attempt: int, step: str, lines: list[list[Any]], expires: int = EXPIRES
 ) -> None:
     """Store lines after those the attempt's step holds, as the server does."""
-    before = (await store.log_counts(job, attempt)).get(step, LogCount())
+    before = (await store.log_counts(Q, job, attempt)).get(step, LogCount())
     text = orjson.dumps(lines).decode()
     after = LogCount(before.next_seq + len(lines), before.lines + len(lines), before.bytes + len(text))
-    assert await store.append_logs(LogBatch(job, attempt, step, text, before, after, expires))
+    assert await store.append_logs(LogBatch(Q, job, attempt, step, text, before, after, expires))
 
 
 def jid(name: str) -> str:
@@ -629,7 +629,7 @@ async def test_sweep_deletes_what_expired_and_keeps_the_rest(store: Store) -> No
     removed = await store.sweep(T0 + 2 * DAY)
     # old's namespace, queue row, definition, logs and their counts; its result lives on until its own expiry.
     assert removed == 5
-    assert await store.log_counts(jid("old"), 1) == {}
+    assert await store.log_counts(Q, jid("old"), 1) == {}
     assert await store.get_job(Q, jid("old")) is None
     assert await store.get_definition(jid("old")) is None
     assert await store.read_logs(jid("old"), "run", 0) == ([], 0)
@@ -821,8 +821,8 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
         ]
         + [
             (
-                "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)"
-                " VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms,"
+                " attempt) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 1)",  # queued again after its first attempt
                 (Q, kept, "Queued", None, T0, T0, EXPIRES),
             ),
             (
@@ -870,14 +870,22 @@ async def test_log_counts_are_kept_and_a_raced_batch_stores_nothing(store: Store
     job = jid("counted")
     await append(store, job, 1, "run", [["one", 1, False], ["two", 2, True]])
     await append(store, job, 1, "build", [["b", 1, False]])
-    counts = await store.log_counts(job, 1)
+    counts = await store.log_counts(Q, job, 1)
     assert counts["run"] == LogCount(2, 2, len(orjson.dumps([["one", 1, False], ["two", 2, True]])))
-    assert counts["build"].lines == 1 and await store.log_counts(job, 2) == {}
+    assert counts["build"].lines == 1 and await store.log_counts(Q, job, 2) == {}
+    assert await store.log_counts("another-queue", job, 1) == {}
     # A batch written from counts that have moved on (another connection wrote meanwhile) changes nothing.
-    stale = LogBatch(job, 1, "run", '[["again",3,false]]', LogCount(), LogCount(1, 1, 19), EXPIRES)
+    stale = LogBatch(Q, job, 1, "run", '[["again",3,false]]', LogCount(), LogCount(1, 1, 19), EXPIRES)
     assert await store.append_logs(stale) is False
     assert await store.read_logs(job, "run", 0) == ([["one", 1, False], ["two", 2, True]], 2)
-    assert (await store.log_counts(job, 1))["run"] == counts["run"]
+    assert (await store.log_counts(Q, job, 1))["run"] == counts["run"]
+    # The same job's attempt 1 in another queue is another log.
+    other = LogBatch(
+        "another-queue", job, 1, "run", '[["there",1,false]]', LogCount(), LogCount(1, 1, 19), EXPIRES
+    )
+    assert await store.append_logs(other)
+    assert await store.read_logs(job, "run", 0, queue="another-queue") == ([["there", 1, False]], 1)
+    assert await store.read_logs(job, "run", 0, queue=Q) == ([["one", 1, False], ["two", 2, True]], 2)
 
 
 async def test_logs_are_read_a_page_at_a_time(store: Store) -> None:

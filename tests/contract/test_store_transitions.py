@@ -152,7 +152,7 @@ async def test_a_wrong_token_moves_nothing_and_the_right_one_does(store: Store, 
         assert row is not None and (row.state, row.worker) == (JobState.RUNNING, "w1")
     if verb == "renew":
         assert await store.renew(Q, "w1-again", [(JOB, 1)], NOW + LEASE, [assignment.token]) == []
-        expected = (JobState.RUNNING, "w1-again")
+        expected: tuple[JobState, str | None] = (JobState.RUNNING, "w1-again")
     elif verb == "finish":
         assert await store.finish(Q, JOB, 1, FinishedReason.SUCCESS, {}, NOW, EXPIRES, assignment.token)
         expected = (JobState.FINISHED, "w1")

@@ -190,17 +190,16 @@ class JobService:
             return []
         return await self.store.renew(queue, worker, attempts, self.lease_until_ms(self.now()), tokens)
 
-    async def log_counts(self, job: str, attempt: int) -> dict[str, LogCount]:
-        return await self.store.log_counts(job, attempt)
+    async def log_counts(self, queue: str, job: str, attempt: int) -> dict[str, LogCount]:
+        return await self.store.log_counts(queue, job, attempt)
 
     async def append_logs(
         self, queue: str, job: str, attempt: int, step: str, admitted: Admitted, before: LogCount
     ) -> bool:
         """Store an attempt's log lines after the `before` counts of `step`, and publish them; False (nothing
         stored) when the counts moved meanwhile."""
-        batch = LogBatch(
-            job, attempt, step, admitted.text, before, admitted.after, self.expires_ms(self.now())
-        )
+        expires = self.expires_ms(self.now())
+        batch = LogBatch(queue, job, attempt, step, admitted.text, before, admitted.after, expires)
         if not await self.store.append_logs(batch):
             return False
         await self.notifier.publish(LogsAppended(queue, job, attempt, step, before.lines, admitted.lines))

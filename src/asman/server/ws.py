@@ -203,7 +203,7 @@ async def _take_back(
     for job, attempt, token in announced:
         if (job, attempt) not in dropped:
             conn.hold(job, attempt, token)
-            conn.logs[(job, attempt)] = await hub.service.log_counts(job, attempt)
+            conn.logs[(job, attempt)] = await hub.service.log_counts(conn.queue, job, attempt)
             keep.append((job, attempt))
     return keep
 
@@ -353,7 +353,7 @@ class _Worker:
         for _ in range(2):  # once more if another connection moved the counts meanwhile
             counts = conn.logs.get((job, attempt))
             if counts is None:
-                counts = conn.logs[(job, attempt)] = await self.service.log_counts(job, attempt)
+                counts = conn.logs[(job, attempt)] = await self.service.log_counts(conn.queue, job, attempt)
             admitted = admit(counts, step, seq, lines, limit)
             if admitted is None:
                 return

@@ -112,6 +112,7 @@ class LogCount:
 class LogBatch:
     """Lines to store for one attempt's step (as JSON text), and the counts they move it from and to."""
 
+    queue: str
     job_id: str
     attempt: int
     step: str
@@ -199,15 +200,15 @@ class Store(Protocol):
         no longer `batch.before`."""
         ...
 
-    async def log_counts(self, job_id: str, attempt: int) -> dict[str, LogCount]:
+    async def log_counts(self, queue: str, job_id: str, attempt: int) -> dict[str, LogCount]:
         """Each step's log counts of one attempt (steps with no lines are missing)."""
         ...
 
     async def read_logs(
-        self, job_id: str, step: str, since: int, limit: int = 10_000
+        self, job_id: str, step: str, since: int, limit: int = 10_000, queue: str | None = None
     ) -> tuple[list[list[Any]], int]:
-        """Up to about `limit` lines of the latest attempt's log of `step` from line `since`, and how many lines
-        that log holds."""
+        """Up to `limit` lines of the latest attempt's log of `step` (in `queue`, or in any queue) from line
+        `since`, and how many lines that log holds."""
         ...
 
     async def get_job(self, queue: str, job_id: str) -> JobRow | None: ...

@@ -207,7 +207,7 @@ class PostgresStore(SqlStore):
 
     def _append(self, batch: LogBatch) -> Program[bool]:
         before, after = batch.before, batch.after
-        where = (batch.job_id, batch.attempt, batch.step)
+        where = (batch.job_id, batch.queue, batch.attempt, batch.step)
         moved = yield value(
             self.q.append_logs_in_full,
             *where,

@@ -167,49 +167,52 @@ SELECT 1 FROM queue_jobs WHERE queue = ? AND job_id = ? AND state = ? AND attemp
 -- An attempt's log counts move on only from the position the writer last saw (`next_seq`): a batch raced by
 -- another connection changes nothing (the writer then reloads the counts). `WHERE true` as in insert_job.
 -- name: count_logs
-INSERT INTO log_counts AS c (job_id, attempt, step, next_seq, lines, bytes, expires_ms)
-SELECT CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT),
-    CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE true
-ON CONFLICT (job_id, attempt, step) DO UPDATE SET next_seq = excluded.next_seq,
+INSERT INTO log_counts AS c (job_id, queue, attempt, step, next_seq, lines, bytes, expires_ms)
+SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT),
+    CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE true
+ON CONFLICT (job_id, queue, attempt, step) DO UPDATE SET next_seq = excluded.next_seq,
     lines = c.lines + excluded.lines, bytes = c.bytes + excluded.bytes,
     expires_ms = GREATEST(c.expires_ms, excluded.expires_ms)
 WHERE c.next_seq = ?
 
 -- name: append_logs
-INSERT INTO logs (job_id, attempt, step, lines, expires_ms, newlines, first_line) VALUES (?, ?, ?, ?, ?, 1, ?)
+INSERT INTO logs (job_id, queue, attempt, step, lines, expires_ms, newlines, first_line) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
 
 -- The counts and the lines in one round trip.
 -- name: append_logs_in_full :postgres
 WITH counted AS (
-    INSERT INTO log_counts AS c (job_id, attempt, step, next_seq, lines, bytes, expires_ms)
-    SELECT CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT),
-        CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE true
-    ON CONFLICT (job_id, attempt, step) DO UPDATE SET next_seq = excluded.next_seq,
+    INSERT INTO log_counts AS c (job_id, queue, attempt, step, next_seq, lines, bytes, expires_ms)
+    SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT),
+        CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE true
+    ON CONFLICT (job_id, queue, attempt, step) DO UPDATE SET next_seq = excluded.next_seq,
         lines = c.lines + excluded.lines, bytes = c.bytes + excluded.bytes,
         expires_ms = GREATEST(c.expires_ms, excluded.expires_ms)
     WHERE c.next_seq = ?
     RETURNING 1
 ),
 appended AS (
-    INSERT INTO logs (job_id, attempt, step, lines, expires_ms, newlines, first_line)
-    SELECT CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), 1,
+    INSERT INTO logs (job_id, queue, attempt, step, lines, expires_ms, newlines, first_line)
+    SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), 1,
         CAST(? AS BIGINT)
     FROM counted WHERE CAST(? AS BIGINT) > 0  -- a batch all of whose lines were stored before only moves counts
 )
 SELECT COUNT(*) FROM counted
 
 -- name: log_counts
-SELECT step, next_seq, lines, bytes FROM log_counts WHERE job_id = ? AND attempt = ?
+SELECT step, next_seq, lines, bytes FROM log_counts WHERE job_id = ? AND queue = ? AND attempt = ?
 
--- The attempt whose log of a step is shown (the latest) and how many lines it holds.
+-- The attempt whose log of a step is shown (the latest; in one queue, or in any) and how many lines it holds.
+-- Logs stored before attempts were told apart by queue have the queue ''.
 -- name: latest_log
-SELECT attempt, lines FROM log_counts WHERE job_id = ? AND step = ? ORDER BY attempt DESC LIMIT 1
+SELECT queue, attempt, lines FROM log_counts
+WHERE job_id = ? AND step = ? AND (CAST(? AS TEXT) IS NULL OR queue = ? OR queue = '')
+ORDER BY attempt DESC, expires_ms DESC LIMIT 1
 
 -- A page of a log: the batch holding line `since`, and a few after it.
 -- name: read_logs
-SELECT lines, newlines, first_line FROM logs WHERE job_id = ? AND step = ? AND attempt = ?
+SELECT lines, newlines, first_line FROM logs WHERE job_id = ? AND step = ? AND queue = ? AND attempt = ?
     AND first_line >= COALESCE((SELECT MAX(first_line) FROM logs
-        WHERE job_id = ? AND step = ? AND attempt = ? AND first_line <= ?), 0)
+        WHERE job_id = ? AND step = ? AND queue = ? AND attempt = ? AND first_line <= ?), 0)
 ORDER BY first_line LIMIT ?
 
 -- Newest first, below a cursor.

@@ -449,6 +449,7 @@ class SqlStore(abc.ABC):
         moved = yield count(
             self.q.count_logs,
             batch.job_id,
+            batch.queue,
             batch.attempt,
             batch.step,
             after.next_seq,
@@ -463,6 +464,7 @@ class SqlStore(abc.ABC):
             yield count(
                 self.q.append_logs,
                 batch.job_id,
+                batch.queue,
                 batch.attempt,
                 batch.step,
                 batch.text,
@@ -471,27 +473,25 @@ class SqlStore(abc.ABC):
             )
         return True
 
-    async def log_counts(self, job_id: str, attempt: int) -> dict[str, LogCount]:
+    async def log_counts(self, queue: str, job_id: str, attempt: int) -> dict[str, LogCount]:
         def program() -> Program[dict[str, LogCount]]:
-            found = yield rows(self.q.log_counts, job_id, attempt)
+            found = yield rows(self.q.log_counts, job_id, queue, attempt)
             return {str(step): LogCount(int(seq), int(lines), int(size)) for step, seq, lines, size in found}
 
         return await self._execute(program)
 
     async def read_logs(
-        self, job_id: str, step: str, since: int, limit: int = 10_000
+        self, job_id: str, step: str, since: int, limit: int = 10_000, queue: str | None = None
     ) -> tuple[list[list[Any]], int]:
         def program() -> Program[tuple[list[list[Any]], int]]:
-            latest = yield one(self.q.latest_log, job_id, step)
+            latest = yield one(self.q.latest_log, job_id, step, queue, queue)
             if latest is None:
                 return [], 0
-            attempt, total = int(latest[0]), int(latest[1])
+            where, total = (job_id, step, str(latest[0]), int(latest[1])), int(latest[2])
             if since >= total:
                 return [], total
             # A batch holds at most a log message's lines: a few batches make a page.
-            found = yield rows(
-                self.q.read_logs, job_id, step, attempt, job_id, step, attempt, since, _PAGE_BATCHES
-            )
+            found = yield rows(self.q.read_logs, *where, *where, since, _PAGE_BATCHES)
             lines: list[list[Any]] = []
             for text, kept_newlines, first in found:
                 batch = orjson.loads(text)

@@ -326,13 +326,13 @@ def _since(raw: str | None) -> int:
         raise InvalidInput("`since` must be a number") from None
 
 
-async def _logs(request: Request, job_id: str, step: str) -> Response:
+async def _logs(request: Request, job_id: str, step: str, queue: str | None = None) -> Response:
     if step not in ("run", "build"):
         raise NotFound("logs are at run-logs.json and build-logs.json")
     check_job_id(job_id)
     since = _since(request.query_params.get("since"))
     store = _service(request).store
-    lines, total = await store.read_logs(job_id, step, since, LOG_PAGE_LINES)
+    lines, total = await store.read_logs(job_id, step, since, LOG_PAGE_LINES, queue)
     # A page at a time: `nextCursor` is where the next one starts, `total` how many lines there are so far.
     cursor = since + len(lines) if lines else total
     final = cursor >= total and await store.result_reason(job_id) in _FINAL_REASONS
@@ -348,8 +348,7 @@ async def _logs(request: Request, job_id: str, step: str) -> Response:
     responses=LOGS_ANSWERS,
 )
 async def logs_json(queue: str, job_id: str, step: str, request: Request) -> Response:
-    check_queue(queue)
-    return await _logs(request, job_id, step)
+    return await _logs(request, job_id, step, check_queue(queue))
 
 
 @router.get(

@@ -95,7 +95,9 @@ async def _job_events(
             while True:
                 since = sent.get(step, 0)
                 async with watchers.reads:
-                    lines, total = await service.store.read_logs(job_id, step, since, REPLAY_PAGE_LINES)
+                    lines, total = await service.store.read_logs(
+                        job_id, step, since, REPLAY_PAGE_LINES, queue
+                    )
                 if not lines:
                     sent[step] = max(since, total)
                     break
