@@ -174,6 +174,8 @@ async def test_malformed_fields_get_an_error_and_one_line_each(server: ServerPro
         {"type": "log", "jobId": job_id, "attempt": attempt, "logs": 5},
         {"type": "log", "jobId": job_id, "attempt": attempt, "logs": [{"a": 1}]},
         {"type": "log", "jobId": job_id, "attempt": attempt, "seq": "x", "logs": []},
+        {"type": "log", "jobId": job_id, "attempt": attempt, "seq": 2**70, "logs": [["x", 1, False]]},
+        {"type": "finished", "jobId": job_id, "attempt": 2**64, "result": {}},
         {"type": "finished", "jobId": 7, "attempt": attempt},
         {"type": "release", "jobId": job_id, "attempt": "1"},
         {"type": "nonsense"},

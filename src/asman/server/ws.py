@@ -184,7 +184,7 @@ def _announced(running: Any, slots: int) -> list[tuple[str, int, str]] | str:
         job = item.get("jobId") if isinstance(item, dict) else None
         attempt = item.get("attempt") if isinstance(item, dict) else None
         token = item.get("token", "") if isinstance(item, dict) else None
-        if not isinstance(job, str) or not JOB_ID.fullmatch(job) or not _is_int(attempt):
+        if not isinstance(job, str) or not JOB_ID.fullmatch(job) or not _is_int(attempt) or attempt >= 2**31:
             return "register: each running job is {jobId: <64 hex digits>, attempt: <integer>, token}"
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
             return f"register: a token is a string of at most {MAX_TOKEN_CHARS} characters"
@@ -233,8 +233,8 @@ def _about(message: dict[str, Any]) -> tuple[str, int, str | None]:
     job, attempt, token = message.get("jobId"), message.get("attempt"), message.get("token")
     if not isinstance(job, str) or not JOB_ID.fullmatch(job):
         raise BadMessage("'jobId' must be a job id (64 hex digits)")
-    if not _is_int(attempt):
-        raise BadMessage("'attempt' must be an integer", job)
+    if not _is_int(attempt) or not 0 <= attempt < 2**31:
+        raise BadMessage("'attempt' must be a whole number below 2**31", job)
     if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS):
         raise BadMessage(f"'token' must be a string of at most {MAX_TOKEN_CHARS} characters", job, attempt)
     return job, attempt, token
@@ -346,8 +346,8 @@ class _Worker:
             return
         lines = _log_lines(message.get("logs"))
         seq = message.get("seq")
-        if seq is not None and (not _is_int(seq) or seq < 0):
-            raise BadMessage("'seq' must be a whole number", job, attempt)
+        if seq is not None and (not _is_int(seq) or not 0 <= seq < 2**53):
+            raise BadMessage("'seq' must be a whole number below 2**53", job, attempt)
         step = protocol.STEP_BUILD if message.get("step") == protocol.STEP_BUILD else protocol.STEP_RUN
         limit = self.hub.settings.max_log_bytes
         for _ in range(2):  # once more if another connection moved the counts meanwhile
