@@ -129,7 +129,7 @@ async def test_every_line_is_stored_once_in_order_across_a_forced_reconnect(serv
     for first in range(0, 30, 5):
         await worker.logs(job_id, attempt, lines[first : first + 5])
     assert worker.ws is not None
-    worker.ws.transport.abort()  # type: ignore[attr-defined]  # dropped with messages in flight
+    worker.ws.transport.abort()  # dropped with messages in flight
     registered = await worker.connect(running=[{"jobId": job_id, "attempt": attempt}])
     [kept] = registered["keep"]
     position = kept["logs"].get("run", 0)
@@ -155,7 +155,7 @@ async def test_a_result_over_the_caps_fails_the_job_with_the_reason(server: Serv
         error = await worker.receive_type("error")
         assert error["jobId"] == job_id
     for job_id, why in ((many, "ASMAN_MAX_OUTPUTS"), (large, "ASMAN_MAX_RESULT_BYTES")):
-        await until(lambda job_id=job_id: job(server, "big", job_id)["state"] == "Finished")  # type: ignore[misc]
+        await until(lambda job_id=job_id: job(server, "big", job_id)["state"] == "Finished")
         view = job(server, "big", job_id)
         assert view["finishedReason"] == "Error" and view["attempt"] == 1  # failed once, not rerun
         assert why in view["results"]["finished"]["result"]["error"]
@@ -242,4 +242,4 @@ async def test_healthz_answers_while_a_worker_floods_messages(server: ServerProc
     # Within 200 ms, or (on a machine loaded by other work) not much slower than when idle.
     assert flooded[7] < max(0.2, 3 * idle[7]), (idle, flooded)
     assert worker.ws is not None
-    worker.ws.transport.abort()  # type: ignore[attr-defined]  # no close handshake behind the flood
+    worker.ws.transport.abort()  # no close handshake behind the flood
