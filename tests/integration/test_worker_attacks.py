@@ -6,6 +6,7 @@ workers, so no containers are needed; one server for the module (each test has q
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -181,8 +182,9 @@ async def test_malformed_fields_get_an_error_and_one_line_each(server: ServerPro
         {"type": "nonsense"},
         {"type": "log", "jobId": job_id, "attempt": attempt, "token": ["x"], "logs": []},
     ]
+    assert worker.ws is not None
     for message in bad:
-        await worker.send(message)
+        await worker.ws.send(json.dumps(message))  # json: orjson refuses integers past 64 bits
         answer = await worker.receive_type("error")
         assert answer["message"]
     # A malformed result from the worker that holds the attempt ends it as an Error that says so.
