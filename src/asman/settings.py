@@ -384,6 +384,24 @@ class Settings(BaseSettings):
         Setting("inputs plus configFiles per job", "a whole number such as 1000", metavar="N"),
         Field(ge=0),
     ] = 1000
+    max_result_bytes: Annotated[
+        Size,
+        Setting(
+            "size of the result a worker reports; a larger one fails the job (`Error`) with the reason",
+            SIZE,
+            default_text="`16m`",
+            metavar="SIZE",
+        ),
+    ] = 16 * 1024**2
+    max_outputs: Annotated[
+        int,
+        Setting(
+            "output files in a worker's result; more fail the job (`Error`) with the reason",
+            "a whole number such as 10000",
+            metavar="N",
+        ),
+        Field(ge=0),
+    ] = 10_000
     worker_tokens: Annotated[
         str,
         AfterValidator(_tokens),

@@ -139,3 +139,37 @@ async def test_a_worker_refuses_to_start_on_a_network_that_does_not_exist(
     with pytest.raises(NetworkError, match="'lab-net' does not exist"):
         await asyncio.wait_for(start(daemon_of(served, fake, tmp_path, network="lab-net")), 10)
     assert fake.created_networks == []
+
+
+async def test_log_lines_reach_the_server_exactly_once_across_a_dropped_connection(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    """Lines flushed while the connection is down, or lost in flight when it drops, are sent again after the
+    worker registers again, from where the server's log goes on: each stored once, in order, the last one too."""
+    lines = [f"line {n}\n" for n in range(3000)]
+    fake.on("chatty", Script(stdout=tuple(lines), seconds=1.5))
+    daemon = daemon_of(served, fake, tmp_path)
+    buffer_log = daemon.buffer_log
+    dropped: list[object] = []
+
+    def drop_midway(job: str, attempt: int, step: str, line: list[Any]) -> None:
+        if line[0] in ("line 1000\n", "line 2000\n") and daemon._ws is not None:
+            dropped.append(daemon._ws)
+            daemon._ws.transport.abort()  # dropped with whatever it had in flight; later flushes fail
+        buffer_log(job, attempt, step, line)
+
+    daemon.buffer_log = drop_midway  # type: ignore[method-assign,assignment]
+    _, job_id = await with_a_running_job(served, fake, daemon, start, "chatty")
+    job = await served.wait_finished(QUEUE, job_id, timeout=20)
+    assert job["finishedReason"] == "Success", job
+    assert dropped
+    stored: list[str] = []
+    async with httpx.AsyncClient() as client:
+        while True:
+            page = await client.get(
+                f"{served.url}/q/{QUEUE}/j/{job_id}/run-logs.json", params={"since": len(stored)}
+            )
+            if not page.json()["data"]:
+                break
+            stored += [line[0] for line in page.json()["data"]]
+    assert stored == lines

@@ -117,6 +117,7 @@ async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> 
             http=http_protocol(server_settings.header_timeout),
             proxy_headers=False,
             ws_max_size=32 * 1024 * 1024,
+            ws_max_queue=8,
             timeout_graceful_shutdown=5,
             **uvicorn_logging(server_settings),
         )

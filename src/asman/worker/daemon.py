@@ -37,6 +37,7 @@ from asman.core.names import blob_key_in_url, blob_upload_headers, is_content_ke
 from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
 from asman.core.urls import check_fetchable
+from asman.worker.log_outbox import LogOutbox
 from asman.worker.network import JOB_NETWORK
 from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes.base import ContainerRuntime, RuntimeUnavailable
@@ -165,6 +166,7 @@ class _Attempt:
     job_id: str
     attempt: int
     context: JobContext
+    token: str = ""
     task: asyncio.Task[None] | None = None
     stale: bool = False
 
@@ -176,7 +178,9 @@ class WorkerDaemon:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
         self._attempts: dict[str, _Attempt] = {}
         self._unsent: dict[tuple[str, int], dict[str, Any]] = {}
-        self._logs: dict[tuple[str, int, str], list[list[Any]]] = {}
+        self._logs = LogOutbox()
+        # Each attempt's secret, from its assignment: every message about the attempt carries it.
+        self._tokens: dict[tuple[str, int], str] = {}
         self._ws: ClientConnection | None = None
         self._draining = False
         self._stopped = asyncio.Event()
@@ -297,7 +301,7 @@ class WorkerDaemon:
         for attempt in list(self._attempts.values()):
             attempt.stale = True  # its result is not reported: the job goes back to the queue instead
             attempt.context.cancel.set()
-            await self._send({"type": protocol.RELEASE, "jobId": attempt.job_id, "attempt": attempt.attempt})
+            await self._send(self._about(protocol.RELEASE, attempt.job_id, attempt.attempt))
         leftovers = [attempt.task for attempt in self._attempts.values() if attempt.task]
         if leftovers:
             await asyncio.wait(leftovers, timeout=15)
@@ -311,8 +315,8 @@ class WorkerDaemon:
     # -- connection -------------------------------------------------------------------------------------------
 
     async def _session(self, ws: ClientConnection) -> None:
-        running = [{"jobId": a.job_id, "attempt": a.attempt} for a in self._attempts.values()]
-        running += [{"jobId": job, "attempt": attempt} for job, attempt in self._unsent]
+        running = [self._about(None, a.job_id, a.attempt) for a in self._attempts.values()]
+        running += [self._about(None, job, attempt) for job, attempt in self._unsent]
         info = {
             "id": self.settings.worker_id,
             "slots": self.settings.slots,
@@ -327,6 +331,11 @@ class WorkerDaemon:
         self._heartbeat_seconds = float(registered.get("heartbeatSeconds", 5.0))
         for item in registered.get("drop", []):
             self._forget(item["jobId"], int(item["attempt"]))
+        # Lines the server lacks go first, straight on this socket: the flusher sends nothing until `_ws` is set,
+        # so no later line overtakes them.
+        for item in registered.get("keep", []):
+            for batch in self._logs.resend(item["jobId"], int(item["attempt"]), item.get("logs") or {}):
+                await ws.send(orjson.dumps(self._log_message(*batch)))
         self._ws = ws
         self.connected.set()
         log.info(
@@ -369,8 +378,9 @@ class WorkerDaemon:
         job_id = str(message.get("jobId", ""))
         attempt = int(message.get("attempt", -1))
         if kind == protocol.ASSIGN:
+            self._tokens[(job_id, attempt)] = str(message.get("token") or "")
             if self._draining:
-                await self._send({"type": protocol.RELEASE, "jobId": job_id, "attempt": attempt})
+                await self._send(self._about(protocol.RELEASE, job_id, attempt))
                 return
             self._start(job_id, attempt, message.get("definition") or {})
         elif kind == protocol.CANCEL:
@@ -383,6 +393,7 @@ class WorkerDaemon:
     def _forget(self, job_id: str, attempt: int) -> None:
         """The server moved on from this attempt: stop it and never report it."""
         self._unsent.pop((job_id, attempt), None)
+        self._done_with(job_id, attempt)
         current = self._attempts.get(job_id)
         if current and current.attempt == attempt:
             current.stale = True
@@ -411,11 +422,18 @@ class WorkerDaemon:
         self._attempts[job_id] = current
         current.task = self._jobs.spawn(self._run_attempt(current), name=f"job-{job_id[:12]}-{attempt}")
 
+    def _about(self, kind: str | None, job_id: str, attempt: int) -> dict[str, Any]:
+        """A message about an attempt (an item of `running` without `kind`), with the attempt's token."""
+        about = {"jobId": job_id, "attempt": attempt, "token": self._tokens.get((job_id, attempt), "")}
+        return about if kind is None else {"type": kind, **about}
+
+    def _done_with(self, job_id: str, attempt: int) -> None:
+        self._logs.drop(job_id, attempt)
+        self._tokens.pop((job_id, attempt), None)
+
     def _report_soon(self, job_id: str, attempt: int, result: JobResult) -> None:
         message = {
-            "type": protocol.FINISHED,
-            "jobId": job_id,
-            "attempt": attempt,
+            **self._about(protocol.FINISHED, job_id, attempt),
             "result": result.model_dump(mode="json"),
         }
         self._unsent[(job_id, attempt)] = message
@@ -427,6 +445,7 @@ class WorkerDaemon:
         await self._flush_logs()
         if await self._send(message):
             self._unsent.pop((job_id, attempt), None)
+            self._done_with(job_id, attempt)
         if self._engine_down.is_set() and not self._attempts and self._ws is not None:
             await self._ws.close()  # the run loop waits for the engine before reconnecting
 
@@ -485,21 +504,22 @@ class WorkerDaemon:
     # -- logs -------------------------------------------------------------------------------------------------
 
     def buffer_log(self, job_id: str, attempt: int, step: str, line: list[Any]) -> None:
-        lines = self._logs.setdefault((job_id, attempt, step), [])
-        lines.append(line)
-        if len(lines) >= LOG_BATCH_LINES and (self._log_burst is None or self._log_burst.done()):
+        waiting = self._logs.add((job_id, attempt, step), line)
+        if waiting >= LOG_BATCH_LINES and (self._log_burst is None or self._log_burst.done()):
             # A full batch goes at once rather than at the next tick; one such flush at a time is enough.
             self._log_burst = self._background.spawn(self._flush_logs(), name="flush-logs-burst")
 
     async def _flush_logs(self) -> None:
-        batches, self._logs = self._logs, {}
-        for (job_id, attempt, step), lines in batches.items():
-            current = self._attempts.get(job_id)
+        # Lines that cannot be sent now (no connection) are kept and sent after the next registration.
+        for key, first, lines in self._logs.take():
+            current = self._attempts.get(key[0])
             if current is not None and current.stale:
                 continue
-            await self._send(
-                {"type": protocol.LOG, "jobId": job_id, "attempt": attempt, "step": step, "logs": lines}
-            )
+            await self._send(self._log_message(key, first, lines))
+
+    def _log_message(self, key: tuple[str, int, str], first: int, lines: list[list[Any]]) -> dict[str, Any]:
+        job_id, attempt, step = key
+        return {**self._about(protocol.LOG, job_id, attempt), "step": step, "seq": first, "logs": lines}
 
     async def _flush_logs_loop(self) -> None:
         while True:
