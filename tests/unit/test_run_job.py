@@ -13,7 +13,7 @@ from asman.core.definition import BuildSpec
 from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason
 from asman.worker.run import build_tag
-from asman.worker.runtimes import FakeRuntime, LogSink, RuntimeUnavailable, Script
+from asman.worker.runtimes import BuildOptions, FakeRuntime, LogSink, RuntimeUnavailable, Script
 from tests.support.jobs import EVERY_KIND_OF_INPUT, INPUT_URLS, Runner, stderr, stdout
 
 IMAGE = "asman/busybox:latest"
@@ -296,7 +296,7 @@ async def test_cancel_while_an_input_downloads(runner: Runner, fake: FakeRuntime
 async def test_cancel_while_the_image_builds(runner: Runner, fake: FakeRuntime) -> None:
     started, never = asyncio.Event(), asyncio.Event()
 
-    async def slow_build(build: BuildSpec, tag: str, on_log: LogSink) -> str:
+    async def slow_build(build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions) -> str:
         started.set()
         await never.wait()
         return tag
