@@ -52,7 +52,7 @@ async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
         return
     host: str = request.getfixturevalue("docker_host")
     client: docker.DockerClient = request.getfixturevalue("docker_client")
-    runtime = DockerRuntime(host, build_network="none")
+    runtime = DockerRuntime(host)
     try:
         yield Engine(
             runtime,
