@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 
 from asman.core.names import check_queue
@@ -25,8 +26,9 @@ def _usage(entry: Path) -> tuple[int, float]:
         status = entry.lstat()
     except OSError:
         return 0, 0.0
-    size, used = status.st_size, max(status.st_atime, status.st_mtime)
-    if entry.is_dir() and not entry.is_symlink():
+    used = max(status.st_atime, status.st_mtime)
+    size = 0 if stat.S_ISDIR(status.st_mode) else status.st_size  # file contents only, as a quota counts them
+    if stat.S_ISDIR(status.st_mode):
         for folder, _dirs, files in os.walk(entry):
             for name in files:
                 try:

@@ -343,7 +343,9 @@ async def run_job(
     except _Cancelled:
         return JobResult(reason=FinishedReason.CANCELLED, logs=tail.as_result(), duration=elapsed_ms())
     except BuildTimedOut:
-        message = f"the image build ran past the job's time limit of {job_duration(job.definition, settings):g}s"
+        message = (
+            f"the image build ran past the job's time limit of {job_duration(job.definition, settings):g}s"
+        )
         note(f"{message} and was stopped")
         return JobResult(
             reason=FinishedReason.TIMED_OUT,
