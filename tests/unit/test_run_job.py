@@ -346,7 +346,9 @@ async def test_cancel_while_an_input_downloads(runner: Runner, fake: FakeRuntime
 async def test_cancel_while_the_image_builds(runner: Runner, fake: FakeRuntime) -> None:
     started, never = asyncio.Event(), asyncio.Event()
 
-    async def slow_build(build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions) -> str:
+    async def slow_build(
+        build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions = BuildOptions()
+    ) -> str:
         started.set()
         await never.wait()
         return tag
