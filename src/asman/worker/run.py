@@ -110,13 +110,13 @@ class RunSettings:
     api_url: str = ""
     user: str = DEFAULT_USER
     pids_limit: int = DEFAULT_PIDS_LIMIT
-    # The worker-wide cache mounted read-write at /job-cache; None gives each attempt a throwaway one.
+    # The queue's cache on this worker, mounted read-write at /job-cache; None gives each attempt a throwaway one.
     cache_dir: Path | None = None
     # Container names are <prefix><job id>-<attempt>: give each worker its own prefix, as cleanup goes by it.
     container_prefix: str = "asman-"
     log_tail_bytes: int = 1_000_000
-    # Build contexts from loopback/private addresses are refused unless allowed (SSRF); URLs under a trusted
-    # prefix (the worker's own queue server) are always fine.
+    # For TES's own URL checks. Every fetch goes through the JobIO, which applies the worker's URL policy to each
+    # hop (`asman.worker.fetch`); these restate it: internal addresses only if allowed, the server always.
     allow_private_urls: bool = True
     trusted_url_prefixes: tuple[str, ...] = ()
     # file:// TES inputs and outputs are this machine's files: allowed only in local mode.
