@@ -1,21 +1,26 @@
 """Image builds on a real Docker engine hold to the job's limits: its time limit (the build counts against it
-and is stopped at the deadline, its step's container gone), its network and its memory."""
+and is stopped at the deadline, its step's container gone), its network and its memory; and the images they
+build from are never pulled from an internal registry."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import docker
 import pytest
 
+from asman.core.definition import BuildSpec
 from asman.core.protocol import STEP_BUILD
 from asman.core.states import FinishedReason
-from asman.worker.runtimes import DockerRuntime
-from tests.support.jobs import Runner, stdout
+from asman.worker.runtimes import BuildError, BuildOptions, DockerRuntime
+from tests.support.archives import tar_gz
+from tests.support.jobs import Lines, Runner, stdout
 
 pytestmark = pytest.mark.docker
 
@@ -101,3 +106,48 @@ async def test_a_build_over_its_memory_is_killed(runner: Runner, test_image: str
     )
     assert result.reason is FinishedReason.ERROR, result
     assert result.error is not None and result.error.startswith("the image build failed"), result.error
+
+
+@pytest.fixture
+def registry() -> Iterator[tuple[str, list[str]]]:
+    """A 'registry' on loopback that records every request the engine would make to it."""
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+async def test_a_build_from_an_internal_registry_never_reaches_it(
+    runtime: DockerRuntime, runner: Runner, tmp_path: Path, registry: tuple[str, list[str]]
+) -> None:
+    address, hits = registry
+    inline = await runner.run({"image": None, "build": {"dockerfile": f"FROM {address}/base:1\n"}})
+    assert inline.reason is FinishedReason.ERROR
+    assert inline.error is not None and f"registry {address} is at an internal address" in inline.error
+    archive = tmp_path / "context.tar.gz"
+    archive.write_bytes(tar_gz({"Dockerfile": f"ARG R={address}\nFROM $R/base:1\n"}))
+    with pytest.raises(BuildError, match="is at an internal address"):
+        await runtime.build_image(
+            BuildSpec(context="https://files.example/context.tar.gz"),
+            f"asman-test/refused-{uuid.uuid4().hex[:8]}",
+            Lines(),
+            BuildOptions(context_archive=archive),
+        )
+    assert hits == [], "the engine contacted the internal registry"

@@ -16,7 +16,13 @@ from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
 from asman.worker.cache import queue_cache, trim
 from asman.worker.daemon import MAX_RESULT_BYTES, WorkerDaemon, WorkerSettings
-from asman.worker.images import credentials_allowed, registry_host_port, registry_of
+from asman.worker.images import (
+    UncheckableImage,
+    credentials_allowed,
+    dockerfile_images,
+    registry_host_port,
+    registry_of,
+)
 from asman.worker.runtimes import FakeRuntime, Script
 from tests.support.jobs import Runner
 
@@ -171,3 +177,46 @@ async def test_a_result_over_the_message_cap_is_reported_as_an_error(tmp_path: P
     sent = message["result"]
     assert isinstance(sent, dict) and sent["reason"] == "Error" and sent["outputs"] == {}
     assert "over the 16777216 a worker may report" in sent["error"]
+
+
+def test_the_images_a_dockerfile_builds_from() -> None:
+    dockerfile = "\n".join(
+        [
+            "# the registry comes from an ARG, as Docker allows before the first FROM",
+            "ARG REGISTRY=127.0.0.1:5000",
+            "ARG TAG",
+            "FROM --platform=linux/amd64 ${REGISTRY}/base:${TAG:-1} AS builder",
+            "RUN make \\",
+            "    all",
+            "FROM alpine",
+            "COPY --from=builder /a /a",
+            "COPY --from=ghcr.io/o/tools:1 /b /b",
+            "FROM builder",
+            "FROM scratch",
+        ]
+    )
+    assert dockerfile_images(dockerfile, {"TAG": "2"}) == [
+        "127.0.0.1:5000/base:2",
+        "alpine",
+        "ghcr.io/o/tools:1",
+    ]
+    with pytest.raises(UncheckableImage, match="must be known before the build"):
+        dockerfile_images("FROM alpine\nARG LATER\nCOPY --from=$LATER /x /x\n", {})
+
+
+async def test_a_build_from_a_base_on_an_internal_registry_is_refused(
+    runner: Runner, fake: FakeRuntime
+) -> None:
+    dockerfile = "ARG R=127.0.0.1:5000\nFROM $R/base:1\nRUN true\n"
+    fake.registry.add("127.0.0.1:5000/base:1")
+    result = await runner.run({"image": None, "build": {"dockerfile": dockerfile}})
+    assert result.reason is FinishedReason.ERROR
+    assert result.error is not None and "registry 127.0.0.1:5000 is at an internal address" in result.error
+    assert fake.pulls == [] and fake.images == {IMAGE}
+    allowed = await runner.run(
+        {"image": None, "build": {"dockerfile": dockerfile}},
+        allow_private_registries=True,
+        credential_registries=("127.0.0.1:5000",),
+    )
+    assert allowed.reason is FinishedReason.SUCCESS, allowed
+    assert fake.pulls == ["127.0.0.1:5000/base:1"] and fake.pull_credentials == ["127.0.0.1:5000"]

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import stat
 import threading
 import time
@@ -33,9 +32,8 @@ from asman.core.names import safe_relative_path
 from asman.core.protocol import STEP_BUILD, STEP_RUN, JobResult
 from asman.core.states import FinishedReason
 from asman.core.units import parse_duration, parse_size
-from asman.core.urls import first_internal
 from asman.worker.fetch import TooLarge
-from asman.worker.images import DOCKER_HUB, registry_host_port, registry_of
+from asman.worker.images import internal_registry, internal_registry_refusal
 from asman.worker.network import NO_NETWORK
 from asman.worker.runtimes.base import (
     DEFAULT_PIDS_LIMIT,
@@ -533,6 +531,7 @@ async def _prepare_image(
             timeout_s=None if timeout is None else max(timeout - (time.monotonic() - started), 0.0),
             context_archive=archive,
             credential_registries=settings.credential_registries,
+            allow_private_registries=settings.allow_private_registries,
         )
 
         def build_log(text: str, epoch_ms: int, is_stderr: bool) -> None:
@@ -569,22 +568,12 @@ async def _download_context(context: str, job: JobContext, io: JobIO) -> Path:
 
 
 async def _check_registry(image: str, settings: RunSettings) -> None:
-    """Refuse an image whose registry is at an internal address: the engine would connect there for the job.
-    Docker Hub is the engine's own business (its mirrors are the operator's choice)."""
-    registry = registry_of(image)
-    if registry == DOCKER_HUB or settings.allow_private_registries:
+    """Refuse an image whose registry is at an internal address: the engine would connect there for the job."""
+    if settings.allow_private_registries:
         return
-    host, port = registry_host_port(registry)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return  # a name that does not resolve cannot be pulled from either: the pull says so
-    internal = first_internal(str(info[4][0]) for info in infos)
-    if internal is not None:
-        raise JobFailed(
-            f"image {image[:200]!r}: its registry {registry} is at an internal address ({internal});"
-            " a worker started with --allow-private-registries may pull from it"
-        )
+    address = await internal_registry(image)
+    if address is not None:
+        raise JobFailed(internal_registry_refusal(image, address))
 
 
 async def _collect_outputs(

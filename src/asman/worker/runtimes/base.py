@@ -109,6 +109,9 @@ class BuildOptions:
     context_archive: Path | None = None
     # Registries the worker's credentials may be sent to; a build pulling from any other gets none.
     credential_registries: tuple[str, ...] = ()
+    # Base images (FROM, COPY --from) missing on the engine are pulled first, under the same rules as a job's
+    # image: refused from a registry at an internal address unless this allows it.
+    allow_private_registries: bool = False
 
 
 @dataclass(frozen=True)

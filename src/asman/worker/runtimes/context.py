@@ -16,12 +16,19 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
 
 from asman.core.definition import BuildSpec
 from asman.core.errors import InvalidInput
 from asman.core.names import safe_relative_path
-from asman.worker.runtimes.base import BuildError
+from asman.worker.images import (
+    UncheckableImage,
+    dockerfile_images,
+    internal_registry,
+    internal_registry_refusal,
+)
+from asman.worker.runtimes.base import BuildError, BuildOptions, ContainerRuntime
 
 MAX_DOWNLOAD_BYTES = 512 * 1024**2  # the archive of a context URL
 MAX_UNPACKED_BYTES = 2 * 1024**3
@@ -158,21 +165,27 @@ def pack_context(root: Path | None, dockerfile: str, inline_dockerfile: str | No
     return buffer.getvalue()
 
 
-async def make_context(build: BuildSpec, archive: Path | None) -> tuple[bytes, str]:
-    """The tar bytes to send to the engine and the Dockerfile's path inside them; `archive` is the downloaded
-    `context` URL (the worker fetches it, under its URL policy)."""
+class BuildContext(NamedTuple):
+    tar: bytes  # what the engine builds from
+    dockerfile: str  # the Dockerfile's path inside it
+    text: str  # the Dockerfile itself
+
+
+async def make_context(build: BuildSpec, archive: Path | None) -> BuildContext:
+    """The context to send to the engine; `archive` is the downloaded `context` URL (the worker fetches it,
+    under its URL policy)."""
     dockerfile = dockerfile_name(build)
     if not build.context:
         if not build.dockerfile:
             raise BuildError("a build needs a 'context' URL or an inline 'dockerfile'")
-        return pack_context(None, dockerfile, build.dockerfile), dockerfile
+        return BuildContext(pack_context(None, dockerfile, build.dockerfile), dockerfile, build.dockerfile)
     if archive is None:
         raise BuildError("the build context was not downloaded")
     _, sub_folder = archive_url(build.context)
     if build.buildContext:
         sub_folder = f"{sub_folder}/{build.buildContext}" if sub_folder else build.buildContext
 
-    def unpack_and_pack() -> bytes:
+    def unpack_and_pack() -> BuildContext:
         with tempfile.TemporaryDirectory(prefix="asman-ctx-") as tmp:
             unpack_archive(archive, Path(tmp))
             root = context_root(Path(tmp), sub_folder)
@@ -180,6 +193,29 @@ async def make_context(build: BuildSpec, archive: Path | None) -> tuple[bytes, s
                 raise BuildError(
                     f"the build context has no {dockerfile} (set 'filename' or an inline 'dockerfile')"
                 )
-            return pack_context(root, dockerfile, build.dockerfile)
+            text = build.dockerfile
+            if text is None:
+                text = (root / dockerfile).read_text("utf-8", errors="replace")
+            return BuildContext(pack_context(root, dockerfile, build.dockerfile), dockerfile, text)
 
-    return await asyncio.to_thread(unpack_and_pack), dockerfile
+    return await asyncio.to_thread(unpack_and_pack)
+
+
+async def ensure_base_images(
+    runtime: ContainerRuntime, dockerfile: str, build: BuildSpec, options: BuildOptions
+) -> None:
+    """Pull the images a Dockerfile builds from before the build, under the rules of a job's image (no
+    internal registry unless allowed, credentials only for listed registries), so the engine never pulls one
+    on its own during the build."""
+    try:
+        bases = dockerfile_images(dockerfile, build_args(build))
+    except UncheckableImage as error:
+        raise BuildError(str(error)) from None
+    for base in bases:
+        if await runtime.has_image(base):
+            continue
+        if not options.allow_private_registries:
+            address = await internal_registry(base)
+            if address is not None:
+                raise BuildError(internal_registry_refusal(base, address))
+        await runtime.ensure_image(base, options.credential_registries)

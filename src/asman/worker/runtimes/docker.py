@@ -41,7 +41,7 @@ from asman.worker.runtimes.base import (
     RunOutcome,
     RuntimeUnavailable,
 )
-from asman.worker.runtimes.context import build_args, make_context
+from asman.worker.runtimes.context import build_args, ensure_base_images, make_context
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +262,9 @@ class DockerRuntime:
         self, build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions = BuildOptions()
     ) -> str:
         client = await self._docker()
-        context, dockerfile = await make_context(build, options.context_archive)
-        request = self._build_request(build, tag, dockerfile, options)
+        context = await make_context(build, options.context_archive)
+        await ensure_base_images(self, context.text, build, options)
+        request = self._build_request(build, tag, context.dockerfile, options)
         stopper = _BuildStopper()
 
         def run_build() -> tuple[str | None, str | None]:
@@ -274,7 +275,7 @@ class DockerRuntime:
             # closing its connection), so the request is made here, the way build() makes it.
             response = api._post(
                 api._url("/build"),
-                data=context,
+                data=context.tar,
                 params=request.params,
                 headers=request.headers,
                 stream=True,

@@ -34,6 +34,7 @@ from asman.worker.runtimes.base import (
     RunOutcome,
     RuntimeUnavailable,
 )
+from asman.worker.runtimes.context import ensure_base_images
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class FakeRuntime:
         self.build_options.append(options)
         if build.context and options.context_archive is None:
             raise BuildError("the build context was not downloaded")
+        if build.dockerfile is not None:  # a context archive here is no real one: only inline files are read
+            await ensure_base_images(self, build.dockerfile, build, options)
         key = build.dockerfile or build.context or ""
         lasts = self.build_seconds.get(key, 0.0)
         if options.timeout_s is not None and lasts > options.timeout_s:
