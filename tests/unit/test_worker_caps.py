@@ -17,7 +17,7 @@ from asman.core.states import FinishedReason
 from asman.worker.cache import queue_cache, trim
 from asman.worker.daemon import MAX_RESULT_BYTES, WorkerDaemon, WorkerSettings
 from asman.worker.images import (
-    UncheckableImage,
+    RefusedDockerfile,
     credentials_allowed,
     dockerfile_images,
     registry_host_port,
@@ -200,7 +200,7 @@ def test_the_images_a_dockerfile_builds_from() -> None:
         "alpine",
         "ghcr.io/o/tools:1",
     ]
-    with pytest.raises(UncheckableImage, match="must be known before the build"):
+    with pytest.raises(RefusedDockerfile, match="must be known before the build"):
         dockerfile_images("FROM alpine\nARG LATER\nCOPY --from=$LATER /x /x\n", {})
 
 
@@ -220,3 +220,17 @@ async def test_a_build_from_a_base_on_an_internal_registry_is_refused(
     )
     assert allowed.reason is FinishedReason.SUCCESS, allowed
     assert fake.pulls == ["127.0.0.1:5000/base:1"] and fake.pull_credentials == ["127.0.0.1:5000"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ADD http://169.254.169.254/latest/meta-data/ /m",
+        "ADD --chown=1 HTTPS://internal.example/x /x",
+        'ADD ["git@github.com:o/r.git", "/r"]',
+    ],
+)
+def test_an_add_from_a_url_is_refused(line: str) -> None:
+    with pytest.raises(RefusedDockerfile, match="the engine would fetch it itself"):
+        dockerfile_images(f"FROM alpine\n{line}\n", {})
+    assert dockerfile_images("FROM alpine\nADD local.tar.gz /x\n", {}) == ["alpine"]

@@ -48,10 +48,12 @@ def credentials_allowed(registry: str, allowed: tuple[str, ...]) -> bool:
     return "*" in names or registry_name(registry) in names
 
 
-class UncheckableImage(ValueError):
-    """A Dockerfile names an image the worker cannot work out before the build (a variable it cannot fill)."""
+class RefusedDockerfile(ValueError):
+    """A Dockerfile asks the engine for something the worker cannot check first: an image it cannot name before
+    the build (a variable it cannot fill), or an `ADD` from a URL (which the engine fetches itself)."""
 
 
+_REMOTE = re.compile(r"^(https?://|git@|git://|ssh://)", re.IGNORECASE)
 _VARIABLE = re.compile(r"\$\{(\w+)(?::([-+])([^}]*))?\}|\$(\w+)")
 
 
@@ -90,7 +92,8 @@ def _instructions(dockerfile: str) -> Iterator[tuple[str, list[str]]]:
 def dockerfile_images(dockerfile: str, build_args: Mapping[str, str]) -> list[str]:
     """The images a build would make the engine pull: each `FROM` and `COPY --from` that is not an earlier
     stage or `scratch`, with the ARGs declared before the first FROM (and the build's args) filled in, as
-    Docker fills them. `UncheckableImage` for a name that still holds a variable."""
+    Docker fills them. `RefusedDockerfile` for a name that still holds a variable, and for an `ADD` of a URL
+    or a git repository: the engine would fetch it on its own network, whatever the job's network is."""
     values: dict[str, str] = {}
     stages: set[str] = set()
     images: list[str] = []
@@ -100,7 +103,7 @@ def dockerfile_images(dockerfile: str, build_args: Mapping[str, str]) -> list[st
         if name.lower() in stages or name == "scratch" or name.isdigit():
             return
         if "$" in name or not name:
-            raise UncheckableImage(f"{what} {name!r}: the image name must be known before the build")
+            raise RefusedDockerfile(f"{what} {name!r}: the image name must be known before the build")
         if name not in images:
             images.append(name)
 
@@ -121,6 +124,13 @@ def dockerfile_images(dockerfile: str, build_args: Mapping[str, str]) -> list[st
             for word in words:
                 if word.startswith("--from="):
                     add(word.removeprefix("--from="), "COPY --from")
+        elif instruction == "ADD":
+            remote = next((word for word in words if _REMOTE.match(word.strip("[\",'"))), None)
+            if remote is not None:
+                raise RefusedDockerfile(
+                    f"ADD {remote[:200]}: the engine would fetch it itself; download it in a RUN step or put it in"
+                    " the build context"
+                )
     return images
 
 

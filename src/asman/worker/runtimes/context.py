@@ -23,7 +23,7 @@ from asman.core.definition import BuildSpec
 from asman.core.errors import InvalidInput
 from asman.core.names import safe_relative_path
 from asman.worker.images import (
-    UncheckableImage,
+    RefusedDockerfile,
     dockerfile_images,
     internal_registry,
     internal_registry_refusal,
@@ -209,7 +209,7 @@ async def ensure_base_images(
     on its own during the build."""
     try:
         bases = dockerfile_images(dockerfile, build_args(build))
-    except UncheckableImage as error:
+    except RefusedDockerfile as error:
         raise BuildError(str(error)) from None
     for base in bases:
         if await runtime.has_image(base):
