@@ -501,6 +501,17 @@ class Settings(BaseSettings):
             metavar="SIZE",
         ),
     ] = 10 * 1024**3
+    worker_s3_endpoint: Annotated[
+        str,
+        Setting(
+            "the S3 service of TES `s3://` inputs and outputs, with the AWS variables' credentials"
+            " (`https://s3.amazonaws.com` for AWS); every task on the queue may use them",
+            "an http(s) URL, or empty to refuse s3:// URLs",
+            Scope.WORKER,
+            default_text="none (s3:// refused)",
+            metavar="URL",
+        ),
+    ] = ""
     worker_grace_period: Annotated[
         Duration,
         Setting(

@@ -481,6 +481,25 @@ async def test_list_is_newest_first_with_a_cursor_and_a_state_filter(store: Stor
     assert (await store.list_jobs("elsewhere", 10, None, None)).jobs == []
 
 
+async def test_a_list_with_records_carries_definitions_and_results(store: Store) -> None:
+    await submit(store, "done", at=T0)
+    await run(store, "done", at=T0 + 1)
+    await submit(store, "waiting", at=T0 + 2)
+    plain = await store.list_jobs(Q, 10, None, None)
+    assert [(job.definition, job.result) for job in plain.jobs] == [(None, None), (None, None)]
+    page = await store.list_jobs(Q, 1, None, None, records=True)
+    [waiting] = page.jobs
+    assert (waiting.job_id, waiting.definition, waiting.result) == (
+        jid("waiting"),
+        definition("waiting"),
+        None,
+    )
+    [done] = (await store.list_jobs(Q, 1, page.next_cursor, None, records=True)).jobs
+    assert done.definition == definition("done")
+    assert done.result is not None and done.result["StatusCode"] == 0
+    assert done.namespaces == ("_",)
+
+
 async def test_counts_follow_every_transition(store: Store) -> None:
     for index in range(6):
         await submit(store, f"j{index}", at=T0 + index)
@@ -527,6 +546,16 @@ async def test_logs_read_since_a_cursor_for_the_latest_attempt(store: Store) -> 
     unicode = [["héllo ✓ \u0000-free", 10, False]]
     await store.append_logs(jid("u"), 1, "run", unicode, EXPIRES)
     assert await store.read_logs(jid("u"), "run", 0) == (unicode, 1)
+
+
+async def test_logged_attempts_name_each_jobs_latest_attempt_with_lines_of_a_step(store: Store) -> None:
+    assert await store.logged_attempts([], "run") == {}
+    await store.append_logs(jid("a"), 1, "run", [["one", 1, False]], EXPIRES)
+    await store.append_logs(jid("a"), 2, "run", [["two", 2, False]], EXPIRES)
+    await store.append_logs(jid("b"), 1, "build", [["step", 1, False]], EXPIRES)
+    ids = [jid("a"), jid("b"), jid("none")]
+    assert await store.logged_attempts(ids, "run") == {jid("a"): 2}
+    assert await store.logged_attempts(ids, "build") == {jid("b"): 1}
 
 
 async def test_delete_drops_result_and_logs(store: Store) -> None:

@@ -78,6 +78,7 @@ def worker(
         cache_bytes=settings.worker_cache_size,
         # file:// TES inputs and outputs name this computer's files: only a local-mode worker is on it.
         local_files=local,
+        s3_endpoint=settings.worker_s3_endpoint,
     )
     if settings.worker_id:  # else the worker's own default: host name and a random suffix
         worker_settings = dataclasses.replace(worker_settings, worker_id=settings.worker_id)

@@ -153,8 +153,24 @@ ORDER BY id
 -- name: list_jobs
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND seq < ? ORDER BY seq DESC LIMIT ?
 
+-- The latest attempt of each job that has logged lines of a step (TES: an executor has started).
+-- name: logged_attempts
+SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id IN ({ids}) GROUP BY job_id
+
+-- name: logged_attempts :postgres
+SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id = ANY(?::text[]) GROUP BY job_id
+
 -- name: list_jobs_in_state
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+
+-- The definitions and kept results of a page of jobs, for listings that show them (TES's BASIC and FULL).
+-- name: records_of_jobs
+SELECT jobs.id, jobs.definition, results.result FROM jobs LEFT JOIN results ON results.job_id = jobs.id
+WHERE jobs.id IN ({ids})
+
+-- name: records_of_jobs :postgres
+SELECT jobs.id, jobs.definition, results.result FROM jobs LEFT JOIN results ON results.job_id = jobs.id
+WHERE jobs.id = ANY(?::text[])
 
 -- name: upsert_worker
 INSERT INTO workers (queue, worker_id, replica, info, seen_ms) VALUES (?, ?, ?, ?, ?)

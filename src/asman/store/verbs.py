@@ -12,7 +12,7 @@ transaction (`_keep_hooks`, `_fire_callbacks`), and the server's delivery loop c
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -427,6 +427,16 @@ class SqlStore(abc.ABC):
 
         return await self._execute(program)
 
+    async def logged_attempts(self, job_ids: list[str], step: str) -> dict[str, int]:
+        if not job_ids:
+            return {}
+
+        def program() -> Program[dict[str, int]]:
+            sql, ids = self.q.in_list("logged_attempts", job_ids)
+            return {str(job_id): int(attempt) for job_id, attempt in (yield rows(sql, step, *ids))}
+
+        return await self._execute(program)
+
     async def get_definition(self, job_id: str) -> dict[str, Any] | None:
         return await self._read_json(self.q.get_definition, job_id)
 
@@ -440,7 +450,9 @@ class SqlStore(abc.ABC):
 
         return await self._execute(program)
 
-    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page:
+    async def list_jobs(
+        self, queue: str, limit: int, cursor: int | None, state: JobState | None, *, records: bool = False
+    ) -> Page:
         below = cursor if cursor is not None else _NO_CURSOR
 
         def program() -> Program[Page]:
@@ -451,11 +463,22 @@ class SqlStore(abc.ABC):
             more = len(found) > limit
             found = found[:limit]
             namespaces: dict[str, list[str]] = {}
+            kept: dict[str, dict[str, Any]] = {}
             if found:
                 sql, ids = self.q.in_list("namespaces_of_jobs", [row[1] for row in found])
                 for job_id, namespace in (yield rows(sql, queue, *ids)):
                     namespaces.setdefault(job_id, []).append(namespace)
-            jobs = [job_row(row, tuple(namespaces.get(row[1], ()))) for row in found]
+                if records:
+                    sql, ids = self.q.in_list("records_of_jobs", [row[1] for row in found])
+                    for job_id, definition, result in (yield rows(sql, *ids)):
+                        kept[job_id] = {
+                            "definition": orjson.loads(definition),
+                            "result": orjson.loads(result) if result is not None else None,
+                        }
+            jobs = [
+                replace(job_row(row, tuple(namespaces.get(row[1], ()))), **kept.get(row[1], {}))
+                for row in found
+            ]
             return Page(jobs, found[-1][SEQ] if more else None)
 
         return await self._execute(program)

@@ -92,6 +92,8 @@ class WorkerSettings:
     cache_bytes: int = 10 * 1024**3
     # Whether file:// URLs (TES inputs and outputs) may name this machine's files: local mode only.
     local_files: bool = False
+    # The S3 service of TES s3:// URLs (an endpoint URL); empty refuses them.
+    s3_endpoint: str = ""
     reconnect_max_seconds: float = 10.0
 
     @property
@@ -485,6 +487,7 @@ class WorkerDaemon:
             max_output_files=settings.max_output_files,
             allow_private_registries=settings.allow_private_registries,
             credential_registries=settings.credential_registries,
+            s3_endpoint=settings.s3_endpoint,
         )
         try:
             job_io = HttpJobIO(self, current.job_id, current.attempt)

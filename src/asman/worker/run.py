@@ -131,6 +131,8 @@ class RunSettings:
     allow_private_registries: bool = False
     # Registries the worker's own registry credentials may be sent to ("*": any); others are pulled anonymously.
     credential_registries: tuple[str, ...] = ()
+    # The S3 service of s3:// TES inputs and outputs (an endpoint URL); empty refuses them.
+    s3_endpoint: str = ""
 
 
 class JobFailed(AsmanError):
