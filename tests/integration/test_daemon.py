@@ -4,7 +4,9 @@ connection, result delivery, graceful stop and supervision of its side tasks. No
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +175,52 @@ async def test_log_lines_reach_the_server_exactly_once_across_a_dropped_connecti
                 break
             stored += [line[0] for line in page.json()["data"]]
     assert stored == lines
+
+
+async def test_the_servers_redirect_to_an_internal_service_is_not_followed(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    """The attack: job A names an internal URL as its input; job B names A's input through the queue server,
+    which answers with a redirect there. The worker trusts its server's URLs, but not where they redirect."""
+    hits: list[str] = []
+
+    class Secret(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"secret")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    internal = ThreadingHTTPServer(("127.0.0.1", 0), Secret)
+    thread = threading.Thread(target=internal.serve_forever, daemon=True)
+    thread.start()
+    try:
+        secret_url = f"http://127.0.0.1:{internal.server_address[1]}/admin"
+        start(daemon_of(served, fake, tmp_path))
+        async with httpx.AsyncClient(base_url=served.url) as client:
+
+            async def submit(inputs: dict[str, Any]) -> str:
+                answer = await client.post(
+                    f"/q/{QUEUE}", json={"definition": {"image": "x", "command": "true", "inputs": inputs}}
+                )
+                answer.raise_for_status()
+                return str(answer.json()["jobId"])
+
+            planted = await submit({"x": {"type": "url", "value": secret_url}})
+            redirect = await client.get(f"/j/{planted}/inputs/x")
+            assert redirect.status_code == 302 and redirect.headers["location"] == secret_url
+            stolen = await submit({"stolen": {"type": "url", "value": f"{served.url}/j/{planted}/inputs/x"}})
+        job = await served.wait_finished(QUEUE, stolen)
+        assert job["finishedReason"] == "Error"
+        assert "internal address" in run_of(job)["error"]
+        await served.wait_finished(QUEUE, planted)
+        assert hits == [], "the internal service was reached"
+        assert fake.runs == []
+    finally:
+        internal.shutdown()
+        internal.server_close()
+        thread.join()
