@@ -170,6 +170,34 @@ async def test_cancel_reaches_the_worker_at_once(live_server: ServerProcess) -> 
     await worker.close()
 
 
+async def test_a_cancelled_attempt_keeps_its_slot_and_last_logs_until_the_worker_reports(
+    live_server: ServerProcess,
+) -> None:
+    """Heartbeats between the cancel and the worker's report do not reject the attempt: the worker's closing
+    lines are stored, and the slot frees only when it reports."""
+    job_id = submit(live_server, "stopping", "x")
+    worker = FakeWorker(live_server.url, "stopping", "w1", slots=1)
+    await worker.connect()
+    await worker.receive_type("assign")
+    httpx.post(f"{live_server.url}/q/stopping/j/{job_id}/cancel").raise_for_status()
+    await worker.receive_type("cancel", timeout=10)
+    waiting = submit(live_server, "stopping", "next")
+    for _ in range(3):
+        await worker.heartbeat([{"jobId": job_id, "attempt": 1}])
+        await asyncio.sleep(0.4)
+    await worker.log(job_id, 1, "containers stopped")
+    await worker.finish(job_id, 1)
+    seen = [await worker.receive()]
+    while seen[-1]["type"] != "assign":
+        seen.append(await worker.receive())
+    assert "rejected" not in [message["type"] for message in seen], seen
+    assert seen[-1]["jobId"] == waiting
+    lines = httpx.get(f"{live_server.url}/q/stopping/j/{job_id}/run-logs.json").json()["data"]
+    assert [line[0].rstrip("\n") for line in lines] == ["containers stopped"]
+    assert job(live_server, "stopping", job_id)["finishedReason"] == "Cancelled"
+    await worker.close()
+
+
 async def test_gpu_jobs_only_go_to_workers_with_gpus(live_server: ServerProcess) -> None:
     gpu_job = submit(live_server, "gpu", "train", requirements={"gpus": 2})
     cpu_job = submit(live_server, "gpu", "plain")

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,9 @@ class WorkerConn:
     tokens: dict[str, str] = field(default_factory=dict)
     # What each running attempt's log holds per step, as the store counts it (loaded once per connection).
     logs: dict[tuple[str, int], dict[str, LogCount]] = field(default_factory=dict)
+    # Attempts ended by a cancel or delete while this connection ran them (monotonic time of the end): their
+    # containers are being stopped, so their slots are held until the worker reports, or for a lease at most.
+    stopping: dict[str, float] = field(default_factory=dict)
     draining: bool = False
     connected_ms: int = field(default_factory=now_ms)
 
@@ -52,6 +56,7 @@ class WorkerConn:
         """This connection no longer holds the job's attempt."""
         attempt = self.running.pop(job, None)
         self.tokens.pop(job, None)
+        self.stopping.pop(job, None)
         if attempt is not None:
             self.logs.pop((job, attempt), None)
 
@@ -169,7 +174,9 @@ class Hub:
             if event.state is JobState.RUNNING and event.attempt == attempt:
                 continue
             if event.state is JobState.FINISHED and event.reason in STOPS_CONTAINER:
-                continue  # the cancel event stops the container; the slot frees when the worker reports
+                # The cancel event stops the container; the slot frees when the worker reports.
+                conn.stopping.setdefault(event.job_id, time.monotonic())
+                continue
             conn.forget(event.job_id)
             self.send_soon(conn, protocol.rejected(event.job_id, attempt))
             self.kick(conn.queue)

@@ -317,8 +317,13 @@ class _Worker:
         self.renewed = now
         conn = self.conn
         stale = await self.service.renew(conn.queue, conn.info.id, list(conn.running.items()))
+        lease = self.hub.settings.lease_seconds
         for job, attempt in stale:
             if conn.holds(job, attempt):
+                # A cancelled attempt is stale by design: rejecting it would make the worker drop its last
+                # logs (the containers' end) and free the slot before the container is gone.
+                if now - conn.stopping.get(job, -lease) < lease:
+                    continue
                 conn.forget(job)
             await self.reject(job, attempt)
         await self.hub.touch(conn)
