@@ -15,6 +15,7 @@ import pytest
 
 from asman.core.errors import BackendUnavailable
 from asman.core.states import FinishedReason
+from asman.store import open_store
 from asman.store.sqlite import SqliteStore
 
 T0 = 1_700_000_000_000
@@ -106,3 +107,21 @@ async def test_a_claim_costs_the_same_however_many_jobs_are_stored(store: Sqlite
     assert assignment.definition == {"image": "a", "command": "new"}
     assert steps < 50, f"{steps * 100} SQLite VM steps for one claim: is something scanning all stored jobs?"
     await store.finish("q", last, assignment.attempt, FinishedReason.SUCCESS, {}, T0, EXPIRES)
+
+
+@pytest.mark.parametrize(("query", "pragma"), [("", 1), ("?synchronous=normal", 1), ("?synchronous=full", 2)])
+async def test_the_url_chooses_how_commits_reach_the_disk(tmp_path: Path, query: str, pragma: int) -> None:
+    """NORMAL (1) survives a killed process; FULL (2) syncs every commit, for power loss too."""
+    chosen = open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}{query}")
+    await chosen.open()
+    try:
+        assert isinstance(chosen, SqliteStore)
+        assert chosen._conn is not None
+        assert chosen._conn.execute("PRAGMA synchronous").fetchone()[0] == pragma
+    finally:
+        await chosen.close()
+
+
+def test_an_unknown_sqlite_option_is_refused_with_the_ones_there_are(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"\?synchronous=full"):
+        open_store(f"sqlite:///{tmp_path / 'db.sqlite3'}?synchronus=full")

@@ -10,6 +10,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 
 from asman.blobs.base import BlobLocation
 from asman.core.errors import BackendUnavailable, InvalidInput, TooLarge
@@ -53,6 +54,8 @@ class FsBlobStore:
                     digest.update(chunk)
                     # Disk writes leave the event loop free for other requests.
                     await asyncio.to_thread(handle.write, chunk)
+                # On disk before it has its name: after a power loss, a key never names a torn file.
+                await asyncio.to_thread(_flush_to_disk, handle)
             if is_content_key(key) and digest.hexdigest() != key:
                 raise InvalidInput(
                     f"the body hashes to {digest.hexdigest()}, not to the key {key}: PUT blobs at /f/<sha256 of body>"
@@ -106,3 +109,8 @@ class FsBlobStore:
             return removed
 
         return await asyncio.to_thread(_sweep)
+
+
+def _flush_to_disk(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())

@@ -16,7 +16,19 @@ def _is_postgres(url: str) -> bool:
 
 
 def _sqlite_path(url: str) -> Path:
-    return Path(url.removeprefix("sqlite:///").removeprefix("sqlite://"))
+    return Path(_sqlite_parts(url)[0])
+
+
+def _sqlite_parts(url: str) -> tuple[str, str]:
+    """The file and the `synchronous` mode of `sqlite:///path[?synchronous=normal|full]`."""
+    path, _, query = url.removeprefix("sqlite:///").removeprefix("sqlite://").partition("?")
+    options = dict(part.partition("=")[::2] for part in query.split("&") if part)
+    mode = options.pop("synchronous", "normal").lower()
+    if options or mode not in ("normal", "full"):
+        raise ValueError(
+            f"unknown SQLite option in {url!r}: the only one is ?synchronous=normal (the default) or ?synchronous=full"
+        )
+    return path, mode
 
 
 def open_store(url: str) -> Store:
@@ -27,7 +39,8 @@ def open_store(url: str) -> Store:
         return store
     from asman.store.sqlite import SqliteStore
 
-    return SqliteStore(_sqlite_path(url))
+    path, synchronous = _sqlite_parts(url)
+    return SqliteStore(Path(path), synchronous)
 
 
 async def schema_plan(url: str) -> SchemaPlan:

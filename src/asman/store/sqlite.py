@@ -78,9 +78,12 @@ def _answer(batch: list[_Work]) -> None:
 
 
 class SqliteStore(SqlStore):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synchronous: str = "normal") -> None:
         self.q = Queries("sqlite")
         self._path = path
+        # NORMAL in WAL mode: a commit survives the process being killed, and a power loss may lose the last
+        # commits (never corrupts). FULL syncs the log on every commit: power-loss durable, slower.
+        self._synchronous = "FULL" if synchronous == "full" else "NORMAL"
         self._conn: sqlite3.Connection | None = None
         self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -216,7 +219,7 @@ class SqliteStore(SqlStore):
         self._path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
