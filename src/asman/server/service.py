@@ -18,7 +18,7 @@ from asman.blobs import BlobStore
 from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id, settled
 from asman.core.errors import AsmanError, InvalidInput, NotFound, TooLarge, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
-from asman.core.names import blob_key_in_url, check_blob_key, check_job_id, check_queue
+from asman.core.names import blob_key_in_url, check_blob_key, check_job_id, check_namespace, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
 from asman.core.trust import Trust, trust_domain
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
@@ -240,6 +240,7 @@ class JobService:
         return row
 
     async def cancel(self, queue: str, job: str, namespace: str) -> JobRow:
+        check_namespace(namespace)  # every way in (REST, the client socket, MCP, TES) is bounded here
         await self.require_job(queue, job)
         await self._end(await self.store.cancel(queue, job, namespace or DEFAULT_NAMESPACE, self.now()))
         return await self.require_job(queue, job)

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import InvalidInput, NotFound
-from asman.core.names import check_job_id, check_namespace, check_queue, safe_relative_path
+from asman.core.names import check_job_id, check_queue, safe_relative_path
 from asman.core.states import JobState
 from asman.server.files import ref_response
 from asman.server.http import JSONResponse, read_body, read_json, wants_html
@@ -447,7 +447,7 @@ async def global_logs_json(job_id: str, step: str, request: Request) -> Response
     responses=answers(Cancelled),
 )
 async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_") -> Response:
-    row = await _service(request).cancel(queue, job_id, check_namespace(namespace))
+    row = await _service(request).cancel(queue, job_id, namespace)
     return JSONResponse(
         {
             "success": True,
