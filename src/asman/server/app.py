@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.websockets import WebSocket
 
 from asman._version import __version__
 from asman.blobs import open_blobs
@@ -25,7 +26,7 @@ from asman.events.local import LocalNotifier
 from asman.mcp.http import mount_agents
 from asman.server.client_ws import PATHS as CLIENT_SOCKET_PATHS
 from asman.server.client_ws import ClientRooms, client_socket
-from asman.server.http import JSONResponse, error_response, wants_html
+from asman.server.http import JSONResponse, close_socket, error_response, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import RateLimiter
 from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_durations
@@ -147,7 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HttpMetrics, metrics=app.state.replica_metrics)
 
     @app.exception_handler(AsmanError)
-    async def _asman_error(request: Request, exc: AsmanError) -> Response:
+    async def _asman_error(request: Request, exc: AsmanError) -> Response | None:
+        if isinstance(request, WebSocket):
+            await close_socket(request, exc)
+            return None
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

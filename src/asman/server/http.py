@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse as _StarletteJSON
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from asman.core.errors import AsmanError, InvalidInput, TooLarge
+from asman.core.errors import AsmanError, BackendUnavailable, InvalidInput, TooLarge
+
+log = logging.getLogger(__name__)
 
 
 class JSONResponse(_StarletteJSON):
@@ -19,8 +24,17 @@ class JSONResponse(_StarletteJSON):
         return orjson.dumps(content)
 
 
+RETRY_AFTER_SECONDS = 5  # what a 503 asks clients to wait: backends that restart are back within seconds
+
+
 def error_response(error: AsmanError) -> JSONResponse:
-    return JSONResponse({"error": error.code, "message": error.message}, status_code=error.status_code)
+    message, headers = error.message, None
+    if isinstance(error, BackendUnavailable):  # what happened says the operator's part; the client's is this
+        message = f"{message} The request may not have been carried out: retry in {RETRY_AFTER_SECONDS} s."
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return JSONResponse(
+        {"error": error.code, "message": message}, status_code=error.status_code, headers=headers
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -55,3 +69,18 @@ def wants_html(request: Request) -> bool:
     """Browsers navigating to a queue or job URL get the web client; scripts get JSON."""
     accept = request.headers.get("accept", "")
     return "text/html" in accept and request.query_params.get("format") != "json"
+
+
+async def close_socket(websocket: WebSocket, error: AsmanError) -> None:
+    """A socket's answer to an error its handler let through: a close frame with the reason, 1013 (try again
+    later) when a backend is down, 1008 (policy) for any other refusal."""
+    if isinstance(error, BackendUnavailable):
+        log.warning("closed a socket on %s: %s", websocket.url.path, error.message)
+    code = 1013 if isinstance(error, BackendUnavailable) else 1008
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):  # the peer is gone already
+        await websocket.close(code=code, reason=_close_reason(error.message))
+
+
+def _close_reason(message: str) -> str:
+    """A close frame's reason is at most 123 bytes of UTF-8."""
+    return message.encode()[:123].decode(errors="ignore")
