@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,7 +32,6 @@ from tests.support.failover_worker import FailoverWorker
 from tests.support.server import ServerProcess, start_server
 from tests.support.services import PostgresServer, S3Server, start_postgres, start_seaweedfs
 
-QUEUE = "outage"
 CLIENT_TIMEOUT = 10.0  # an answer slower than this counts as a hang
 pytestmark = pytest.mark.timeout(240)
 
@@ -58,8 +56,12 @@ def own_s3() -> Iterator[S3Server]:
         shutil.rmtree(server.folder, ignore_errors=True)
 
 
-@pytest.fixture
-def replicas(tmp_path: Path, own_postgres: PostgresServer, own_s3: S3Server) -> Iterator[list[ServerProcess]]:
+@pytest.fixture(scope="module")
+def replicas(
+    tmp_path_factory: pytest.TempPathFactory, own_postgres: PostgresServer, own_s3: S3Server
+) -> Iterator[list[ServerProcess]]:
+    """Two replicas for the whole module (each test has a queue of its own): starting them is slow."""
+    tmp_path = tmp_path_factory.mktemp("replicas")
     database = own_postgres.create_database()
     bucket = own_s3.create_bucket()
     env = {
@@ -88,11 +90,13 @@ class Load:
     health check), every answer is sorted into what is allowed and what is not."""
 
     urls: list[str]
+    queue: str
     answers: Counter[str] = field(default_factory=Counter)  # "<kind> <status>" -> count
     bad: list[str] = field(default_factory=list)  # 5xx but 503, wrong envelope, hangs
     accepted: list[str] = field(default_factory=list)  # job ids answered with a 2xx
     blobs: list[str] = field(default_factory=list)  # blob keys answered with a 2xx
     unavailable_messages: set[str] = field(default_factory=set)
+    slowest: float = 0.0  # seconds, of any answer
     _turn: Iterator[int] = field(default_factory=itertools.count)
 
     @property
@@ -117,6 +121,7 @@ class Load:
             except httpx.TransportError:
                 self.answers[f"{kind} refused"] += 1  # the replica is gone: the balancer tries the next
                 continue
+            self.slowest = max(self.slowest, time.monotonic() - started)
             self._judge(kind, response)
             return response
         return None
@@ -141,17 +146,17 @@ class Load:
                 if stop.is_set():
                     return
                 body = {"definition": {"image": "asman/busybox", "command": f"echo {name}-{n}"}}
-                response = await self.call(client, "submit", "POST", f"/q/{QUEUE}", json=body)
+                response = await self.call(client, "submit", "POST", f"/q/{self.queue}", json=body)
                 if response is not None and response.status_code == 200:
                     self.accepted.append(response.json()["jobId"])
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.1)
 
     async def reader(self, stop: asyncio.Event) -> None:
         async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT) as client:
             while not stop.is_set():
                 if self.accepted:
-                    await self.call(client, "read", "GET", f"/q/{QUEUE}/j/{self.accepted[-1]}")
-                await self.call(client, "status", "GET", f"/q/{QUEUE}/status")
+                    await self.call(client, "read", "GET", f"/q/{self.queue}/j/{self.accepted[-1]}")
+                await self.call(client, "status", "GET", f"/q/{self.queue}/status")
                 if self.blobs:
                     await self.call(client, "blob-get", "GET", f"/f/{self.blobs[-1]}")
                 await asyncio.sleep(0.05)
@@ -178,14 +183,14 @@ class Running:
     tasks: list[asyncio.Task[None]]
 
 
-async def start_load(servers: list[ServerProcess]) -> Running:
+async def start_load(servers: list[ServerProcess], queue: str) -> Running:
     urls = [server.url for server in servers]
-    load = Load(urls)
+    load = Load(urls, queue)
     stop = asyncio.Event()
     # Each worker prefers another replica, so both serve worker sockets.
-    workers = [FailoverWorker(urls[n:] + urls[:n], f"w-{n}", QUEUE, slots=4, run_seconds=0.2) for n in (0, 1)]
+    workers = [FailoverWorker(urls[n:] + urls[:n], f"w-{n}", queue, slots=4, run_seconds=0.2) for n in (0, 1)]
     tasks = [asyncio.create_task(worker.run()) for worker in workers]
-    tasks += [asyncio.create_task(load.submitter(f"c{n}", stop)) for n in range(4)]
+    tasks += [asyncio.create_task(load.submitter(f"c{n}", stop)) for n in range(3)]
     tasks += [asyncio.create_task(load.reader(stop)), asyncio.create_task(load.uploader(stop))]
     await wait_until(lambda: len(load.accepted) >= 20 and len(load.blobs) >= 3, 30, "the load to get going")
     return Running(load, workers, stop, tasks)
@@ -213,7 +218,7 @@ async def finish_load(running: Running, servers: list[ServerProcess], after_s: f
         async with httpx.AsyncClient(timeout=30, base_url=alive[0].url) as client:
             deadline = time.monotonic() + 90
             while True:
-                states = await _states(client)
+                states = await _states(client, load.queue)
                 waiting = [job for job in load.accepted if states.get(job, {}).get("state") != "Finished"]
                 if not waiting:
                     break
@@ -229,7 +234,7 @@ async def finish_load(running: Running, servers: list[ServerProcess], after_s: f
                 assert exists.status_code == 200, f"acknowledged blob {key} is gone: {exists.text}"
             for server in alive:  # each surviving replica answers without having been restarted
                 fresh = await client.post(
-                    f"{server.url}/q/{QUEUE}", json={"definition": {"image": "x", "command": "after"}}
+                    f"{server.url}/q/{load.queue}", json={"definition": {"image": "x", "command": "after"}}
                 )
                 assert fresh.status_code == 200, fresh.text
     finally:
@@ -239,18 +244,21 @@ async def finish_load(running: Running, servers: list[ServerProcess], after_s: f
     assert set(reasons) <= {"Success", None}, reasons
     assert not load.bad, f"{len(load.bad)} bad answers, e.g. {load.bad[:5]}\n{load.summary()}"
     assert all(server.process.poll() is None for server in alive)
-    print(f"\n{len(load.accepted)} jobs and {len(load.blobs)} blobs acknowledged, all kept; {load.summary()}")
+    print(
+        f"\n{len(load.accepted)} jobs and {len(load.blobs)} blobs acknowledged, all kept; slowest answer"
+        f" {load.slowest:.1f} s; {load.summary()}"
+    )
     for message in sorted(load.unavailable_messages)[:3]:
         print(f"  503: {message}")
     return load
 
 
-async def _states(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
+async def _states(client: httpx.AsyncClient, queue: str) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     cursor = None
     while True:
         params: dict[str, Any] = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get(f"/q/{QUEUE}", params=params)).json()
+        page = (await client.get(f"/q/{queue}", params=params)).json()
         found.update(page["data"])
         cursor = page["nextCursor"]
         if cursor is None:
@@ -264,7 +272,7 @@ def _logs(servers: list[ServerProcess]) -> str:
 async def test_postgres_restarted_under_load(
     replicas: list[ServerProcess], own_postgres: PostgresServer
 ) -> None:
-    running = await start_load(replicas)
+    running = await start_load(replicas, "pg")
     await asyncio.sleep(2)
     await asyncio.to_thread(own_postgres.stop)
     down = time.monotonic()
@@ -276,7 +284,7 @@ async def test_postgres_restarted_under_load(
 
 
 async def test_s3_down_for_30_seconds_under_load(replicas: list[ServerProcess], own_s3: S3Server) -> None:
-    running = await start_load(replicas)
+    running = await start_load(replicas, "s3")
     await asyncio.sleep(2)
     await asyncio.to_thread(own_s3.stop)
     load = running.load
@@ -291,7 +299,7 @@ async def test_s3_down_for_30_seconds_under_load(replicas: list[ServerProcess], 
 
 
 async def test_one_replica_killed_under_load(replicas: list[ServerProcess]) -> None:
-    running = await start_load(replicas)
+    running = await start_load(replicas, "kill")
     await wait_until(
         lambda: all(worker.connections >= 1 for worker in running.workers), 10, "both workers to connect"
     )

@@ -419,6 +419,7 @@ def start_seaweedfs() -> S3Server:
         f"-master.port={master}",
         f"-master.port.grpc={master_grpc}",
         "-master.telemetry=false",
+        "-master.electionTimeout=1s",  # a single master: restarted (an outage test), it is back in ~1 s, not 10
         "-master.volumeSizeLimitMB=64",
         "-volume.max=20",
         f"-volume.port={volume}",
