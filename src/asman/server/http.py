@@ -78,9 +78,9 @@ async def close_socket(websocket: WebSocket, error: AsmanError) -> None:
         log.warning("closed a socket on %s: %s", websocket.url.path, error.message)
     code = 1013 if isinstance(error, BackendUnavailable) else 1008
     with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):  # the peer is gone already
-        await websocket.close(code=code, reason=_close_reason(error.message))
+        await websocket.close(code=code, reason=close_reason(error.message))
 
 
-def _close_reason(message: str) -> str:
-    """A close frame's reason is at most 123 bytes of UTF-8."""
+def close_reason(message: str) -> str:
+    """`message` cut to fit a close frame (123 bytes of UTF-8: longer, and the close itself fails)."""
     return message.encode()[:123].decode(errors="ignore")

@@ -17,6 +17,7 @@ from asman.core import protocol
 from asman.core.errors import AsmanError
 from asman.core.names import JOB_ID, check_queue
 from asman.core.protocol import JobResult, WorkerInfo
+from asman.server.http import close_reason
 from asman.server.hub import Hub, WorkerConn
 from asman.server.views import stored_result
 
@@ -31,7 +32,7 @@ async def socket_queue(websocket: WebSocket) -> str | None:
     try:
         return check_queue(queue)
     except AsmanError as exc:
-        await websocket.close(code=1008, reason=exc.message[:120])
+        await websocket.close(code=1008, reason=close_reason(exc.message))
         return None
 
 
@@ -62,14 +63,14 @@ async def worker_socket(websocket: WebSocket) -> None:
             return
         info = WorkerInfo.model_validate(first.get("worker") or {})
     except (ValidationError, ValueError) as exc:
-        await websocket.close(code=1007, reason=f"invalid registration: {str(exc)[:100]}")
+        await websocket.close(code=1007, reason=close_reason(f"invalid registration: {exc}"))
         return
     except WebSocketDisconnect:
         return
 
     announced = _announced(first.get("running"), info.slots)
     if isinstance(announced, str):
-        await websocket.close(code=1007, reason=announced[:120])
+        await websocket.close(code=1007, reason=close_reason(announced))
         return
     conn = WorkerConn(queue=queue, info=info, send=send)
     service = hub.service
@@ -93,9 +94,9 @@ async def worker_socket(websocket: WebSocket) -> None:
             await _handle(hub, conn, message)
     except WebSocketDisconnect:
         pass
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, TypeError, ValidationError) as exc:  # TypeError: a field of the wrong type
         log.warning("worker %s sent a bad message: %s", info.id, exc)
-        await websocket.close(code=1007, reason=str(exc)[:120])
+        await websocket.close(code=1007, reason=close_reason(str(exc)))
     finally:
         await hub.remove(conn)
 
