@@ -462,18 +462,17 @@ INTERNAL_SPELLINGS = [
 ]
 
 
-def test_webhook_targets_that_name_this_machine_are_refused(tmp_path: Path) -> None:
+def test_webhook_targets_that_name_this_machine_are_refused(server: ServerProcess) -> None:
     receiver = _Recorder()
     port = receiver.server_address[1]
-    guarded = start_server(tmp_path / "data")
-    watch = LogWatch(guarded)
+    watch = LogWatch(server)  # the module's server keeps the default guard
     try:
         for n, spelling in enumerate(INTERNAL_SPELLINGS):
             body = {
                 "definition": {"image": "x", "command": f"echo {n}"},
                 "control": {"callbacks": {"queued": {"url": spelling.format(port=port)}}},
             }
-            answer = httpx.post(f"{guarded.url}/q/hooks", json=body, timeout=10)
+            answer = httpx.post(f"{server.url}/q/hooks", json=body, timeout=10)
             assert answer.status_code in (200, 400, 422), answer.text
             if answer.status_code != 200:
                 assert set(answer.json()) == {"error", "message"}
@@ -481,6 +480,5 @@ def test_webhook_targets_that_name_this_machine_are_refused(tmp_path: Path) -> N
         assert receiver.hits == [], f"a webhook reached this machine: {receiver.hits}"
         watch.assert_clean()
     finally:
-        guarded.stop()
         receiver.shutdown()
     print(f"\nwebhooks: {len(INTERNAL_SPELLINGS)} spellings of an internal target, all refused")

@@ -71,7 +71,10 @@ def replicas(
     }
     with ThreadPoolExecutor(2) as pool:
         futures = [
-            pool.submit(start_server, tmp_path / f"replica{n}", {**env, "ASMAN_REPLICA_ID": f"replica-{n}"})
+            # Patient: two servers starting at once on a busy 2-core machine.
+            pool.submit(
+                start_server, tmp_path / f"replica{n}", {**env, "ASMAN_REPLICA_ID": f"replica-{n}"}, None, 90
+            )
             for n in (1, 2)
         ]
         servers = [future.result() for future in futures]
