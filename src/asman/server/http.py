@@ -24,7 +24,7 @@ class JSONResponse(_StarletteJSON):
         return orjson.dumps(content)
 
 
-RETRY_AFTER_SECONDS = 5  # what a 503 asks clients to wait: backends that restart are back within seconds
+RETRY_AFTER_SECONDS = 2  # what a 503 asks clients to wait: the SDK retries 4 times, riding out a restart
 
 
 def error_response(error: AsmanError) -> JSONResponse:
