@@ -48,7 +48,9 @@ def own_postgres() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="module")
 def own_s3() -> Iterator[S3Server]:
-    server = start_seaweedfs()
+    # A single master elects itself after this timeout when it starts again: the default 10 s would stretch the
+    # outage; much shorter, and a starved master under load steps down and stalls requests.
+    server = start_seaweedfs("-master.electionTimeout=3s")
     try:
         yield server
     finally:

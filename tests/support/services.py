@@ -386,7 +386,8 @@ def weed_binary() -> Path | None:
     return Path(found) if found else None
 
 
-def start_seaweedfs() -> S3Server:
+def start_seaweedfs(*extra: str) -> S3Server:
+    """A fresh SeaweedFS; `extra` flags go to `weed server`."""
     _ensure_weed()
     weed = weed_binary()
     if weed is None:
@@ -419,7 +420,6 @@ def start_seaweedfs() -> S3Server:
         f"-master.port={master}",
         f"-master.port.grpc={master_grpc}",
         "-master.telemetry=false",
-        "-master.electionTimeout=1s",  # a single master: restarted (an outage test), it is back in ~1 s, not 10
         "-master.volumeSizeLimitMB=64",
         "-volume.max=20",
         f"-volume.port={volume}",
@@ -436,6 +436,7 @@ def start_seaweedfs() -> S3Server:
         "-s3.port.lance=0",
         f"-s3.config={config}",
         f"-s3.localSocket={folder}/s3.sock",
+        *extra,
     ]
     process = _spawn_weed(folder, args)
     server = S3Server(folder, s3, process.pid, ports, args)
