@@ -212,73 +212,119 @@ async def probe(
 # -- Server-Sent-Events watchers -------------------------------------------------------------------------------
 
 
+class Watcher(asyncio.Protocol):
+    """One SSE client as a bare protocol: its data is parsed in the callback that receives it, so the time
+    taken is the server's, not a coroutine's wake-up in this process."""
+
+    def __init__(self, request: bytes, tally: Tally) -> None:
+        self.request = request
+        self.tally = tally
+        self.head = True
+        self.rest = b""
+        self.event = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        received = time.monotonic()
+        data = self.rest + data
+        if self.head:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self.rest = data
+                return
+            if data[9:12] != b"200":
+                self.tally.fail(self)
+                return
+            self.head, data = False, data[end + 4 :]
+        *lines, self.rest = data.split(b"\n")
+        for line in lines:  # the chunk-size lines of the chunked encoding match neither field
+            if line.startswith(b"event: "):
+                self.event = line[7:].strip()
+            elif line.startswith(b"data: "):
+                self.tally.event(self, self.event, line[6:], received)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self not in self.tally._counted:  # a stream that ends after it worked is no failure
+            self.tally.fail(self)
+
+
+class Tally:
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.seen: dict[str, list[float]] = {}
+        self.connected = 0
+        self.failed = 0
+        self.ready = asyncio.Event()
+        self._counted: set[Watcher] = set()
+        self._failed: set[Watcher] = set()
+
+    def event(self, watcher: Watcher, event: bytes, data: bytes, received: float) -> None:
+        if event == b"hello":
+            if watcher not in self._counted:
+                self._counted.add(watcher)
+                self.connected += 1
+                self._check()
+        elif event == b"job" or event == b"state":
+            payload = orjson.loads(data)
+            self.seen.setdefault(f"{payload.get('jobId')}:{payload.get('state')}", []).append(received)
+
+    def fail(self, watcher: Watcher) -> None:
+        if watcher not in self._failed:
+            self._failed.add(watcher)
+            self.failed += 1
+            self._check()
+
+    def _check(self) -> None:
+        if self.connected + self.failed >= self.n:
+            self.ready.set()
+
+
 async def watchers(url: str, path: str, n: int, connect_timeout: float = 120) -> None:
     host, port = host_port(url)
-    seen: dict[str, list[float]] = {}
-    connected = 0
-    failed = 0
-    ready = asyncio.Event()
-    writers: list[asyncio.StreamWriter] = []
+    loop = asyncio.get_running_loop()
+    tally = Tally(n)
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    transports: list[asyncio.BaseTransport] = []
 
     async def watch() -> None:
-        nonlocal connected, failed
         try:
-            reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+            transport, _ = await loop.create_connection(lambda: Watcher(request, tally), host, port)
         except OSError:
-            failed += 1
+            tally.failed += 1
+            tally._check()
             return
-        writers.append(writer)
-        writer.write(
-            f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
-        )
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            if head[9:12] != b"200":
-                failed += 1
-                return
-            counted = False
-            event = b""
-            while True:
-                line = await reader.readline()
-                if not line:
-                    return
-                if line.startswith(b"event: "):
-                    event = line[7:].strip()
-                elif line.startswith(b"data: "):
-                    received = time.monotonic()
-                    if event == b"hello" and not counted:
-                        counted = True
-                        connected += 1
-                        if connected + failed >= n:
-                            ready.set()
-                    elif event == b"job" or event == b"state":
-                        data = orjson.loads(line[6:])
-                        seen.setdefault(f"{data.get('jobId')}:{data.get('state')}", []).append(received)
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            failed += 1
-            if connected + failed >= n:
-                ready.set()
+        transports.append(transport)
 
     tasks: list[asyncio.Task[None]] = []
     began = time.monotonic()
     for start in range(0, n, 200):  # connect in waves so the listen backlog never overflows
         tasks.extend(asyncio.create_task(watch()) for _ in range(min(200, n - start)))
-        while connected + failed < len(tasks) and time.monotonic() - began < connect_timeout:
+        while tally.connected + tally.failed < len(tasks) and time.monotonic() - began < connect_timeout:
             await asyncio.sleep(0.01)
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(ready.wait(), max(1.0, connect_timeout - (time.monotonic() - began)))
-    emit({"ready": True, "connected": connected, "failed": failed, "seconds": time.monotonic() - began})
-    loop = asyncio.get_running_loop()
+        await asyncio.wait_for(tally.ready.wait(), max(1.0, connect_timeout - (time.monotonic() - began)))
+    emit(
+        {
+            "ready": True,
+            "connected": tally.connected,
+            "failed": tally.failed,
+            "seconds": time.monotonic() - began,
+        }
+    )
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         line = await loop.run_in_executor(None, sys.stdin.readline)
         command = line.strip()
         if command == "report":
-            emit({"seen": seen, "connected": connected, "failed": failed})
+            emit({"seen": tally.seen, "connected": tally.connected, "failed": tally.failed})
         elif command in ("quit", ""):
             break
-    for writer in writers:
-        writer.close()
+    for transport in transports:
+        transport.close()
     for task in tasks:
         task.cancel()
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from bench.common import Agent, Section, agents, asman_server, percentile, run_id, scaled
 
 P50_TARGET_MS = 3.0
+IDLE_P50_TARGET_MS = 1.0  # issue 18: an idle server assigns within a millisecond
 P99_TARGET_MS = 10.0
 LOAD_RATE = 500  # submits per second in the background
 
@@ -52,8 +53,10 @@ def run() -> Section:
         (f"under load ({LOAD_RATE} submits/s)", loaded, loaded_submit),
     ):
         p50, p99 = percentile(sample, 50), percentile(sample, 99)
-        section.add(f"{label}: p50", p50, "ms", f"<= {P50_TARGET_MS:g} ms", p50 <= P50_TARGET_MS)
-        section.add(f"{label}: p99", p99, "ms", f"<= {P99_TARGET_MS:g} ms", p99 <= P99_TARGET_MS)
+        section.target(
+            f"{label}: p50", p50, "ms", at_most=IDLE_P50_TARGET_MS if label == "idle" else P50_TARGET_MS
+        )
+        section.target(f"{label}: p99", p99, "ms", at_most=P99_TARGET_MS)
         section.add(
             f"{label}: submit answered, p50",
             percentile(submit_sample, 50),

@@ -36,6 +36,10 @@ from bench.common import (
 )
 
 TARGET_JOBS_PER_S = 1000
+# Issue 18: the SQLite lifecycle at least level with each of these peers, PostgreSQL's at twice Celery.
+SQLITE_VERSUS = {"celery": 1.0, "dramatiq": 1.0}
+PG_VS_CELERY = 2.0
+CPU_NOTE = "user + system CPU of the server process, all threads (/proc), per finished job: the figure noise moves least"
 PEERS = ("celery", "rq", "dramatiq")
 
 
@@ -167,21 +171,24 @@ def run() -> Section:
             "peers skipped: bench/.venv-peers or redis-server is missing (scripts/bench.sh makes them)"
         )
 
-    section.add(
+    section.target(
         "Asman, SQLite",
         sqlite["jobs_per_s"],
         "jobs/s",
-        f">= {TARGET_JOBS_PER_S:,}",
-        sqlite["jobs_per_s"] >= TARGET_JOBS_PER_S,
-        note=f"{count:,} jobs; submits alone ran at {sqlite['submits_per_s']:,.0f}/s; server CPU"
-        f" {sqlite['cpu_ms_per_job']:.2f} ms per job",
+        at_least=TARGET_JOBS_PER_S,
+        note=f"{count:,} jobs; submits alone ran at {sqlite['submits_per_s']:,.0f}/s",
     )
-    if "celery" in figures:
-        ratio = sqlite["jobs_per_s"] / figures["celery"]
-        section.add("Asman SQLite / Celery", ratio, "x", ">= 1.00x", ratio >= 1.0)
-    if "dramatiq" in figures:
-        ratio = sqlite["jobs_per_s"] / figures["dramatiq"]
-        section.add("Asman SQLite / Dramatiq (stretch)", ratio, "x", ">= 1.00x", ratio >= 1.0)
+    section.add("server CPU per job, SQLite", sqlite["cpu_ms_per_job"], "ms", note=CPU_NOTE)
+    for kind, at_least in SQLITE_VERSUS.items():
+        if kind in figures:
+            section.versus(
+                f"Asman SQLite / {kind.capitalize()}",
+                sqlite["jobs_per_s"],
+                kind.capitalize(),
+                figures[kind],
+                "jobs/s",
+                at_least,
+            )
 
     try:
         with postgres_url() as url:
@@ -191,11 +198,18 @@ def run() -> Section:
             "Asman, PostgreSQL",
             pg["jobs_per_s"],
             "jobs/s",
-            note=f"{count:,} jobs; private PostgreSQL 15 with fsync=off (tests/support/services.py); server CPU"
-            f" {pg['cpu_ms_per_job']:.2f} ms per job",
+            note=f"{count:,} jobs; private PostgreSQL 15 with fsync=off (tests/support/services.py)",
         )
+        section.add("server CPU per job, PostgreSQL", pg["cpu_ms_per_job"], "ms", note=CPU_NOTE)
         if "celery" in figures:
-            section.add("Asman PostgreSQL / Celery", pg["jobs_per_s"] / figures["celery"], "x")
+            section.versus(
+                "Asman PostgreSQL / Celery",
+                pg["jobs_per_s"],
+                "Celery",
+                figures["celery"],
+                "jobs/s",
+                PG_VS_CELERY,
+            )
     except Exception as exc:
         section.notes.append(f"PostgreSQL skipped: {str(exc).splitlines()[0][:200]}")
 

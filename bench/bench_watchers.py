@@ -1,7 +1,7 @@
-"""Watchers: 5,000 concurrent Server-Sent-Events clients on one server, and how fast a state change reaches them.
+"""Watchers: 10,000 concurrent Server-Sent-Events clients on one server, and how fast a state change reaches them.
 
-Two client processes hold 2,500 connections each to `GET /q/<queue>/events`. Then, one at a time, a job is
-submitted to that queue: its `Queued` state is an event every one of the 5,000 clients must receive. The
+Two client processes hold 5,000 connections each to `GET /q/<queue>/events`. Then, one at a time, a job is
+submitted to that queue: its `Queued` state is an event every one of the 10,000 clients must receive. The
 fan-out latency of a change is the time from the submit until a client has the event (CLOCK_MONOTONIC, shared
 by all processes): p50 over clients, and until the last client. Server RSS is read with all clients connected.
 """
@@ -27,17 +27,20 @@ from bench.common import (
     submit_body,
 )
 
-RSS_TARGET_MB = 200
+# Issue 18: 10,000 watchers on one process, the last of them told within 250 ms, in 250 MB.
+RSS_TARGET_MB = 250
+FANOUT_TARGET_MS = 250
 
 
 def run() -> Section:
     section = Section("watchers")
-    clients = scaled(5000, 5000)
+    clients = scaled(10_000, 10_000)
     processes = 2
     changes = scaled(10, 4)
     work = Path(tempfile.mkdtemp(prefix="bench-watch-"))
     log = work / "agents.log"
-    with asman_server(work / "data") as server:
+    # Every watcher comes from 127.0.0.1: one client address, so its cap on open streams is lifted.
+    with asman_server(work / "data", {"ASMAN_MAX_STREAMS_PER_CLIENT": "0"}) as server:
         queue = f"watch-{run_id()}"
         idle_rss, _ = rss_mb(server.process.pid)
         watchers = [
@@ -92,7 +95,14 @@ def run() -> Section:
         bool(delivered) and min(delivered) == connected,
     )
     section.add("fan-out, submit -> half the clients (median over changes)", median(p50s), "ms")
-    section.add("fan-out, submit -> last client (median over changes)", median(lasts), "ms")
+    last = median(lasts)
+    section.add(
+        "fan-out, submit -> last client (median over changes)",
+        last,
+        "ms",
+        f"<= {FANOUT_TARGET_MS} ms",
+        last <= FANOUT_TARGET_MS,
+    )
     section.add("fan-out, submit -> last client (worst change)", max(lasts) if lasts else float("nan"), "ms")
     section.add(
         f"server RSS with {connected:,} watchers",

@@ -67,6 +67,37 @@ class Section:
         self.results.append(result)
         return result
 
+    def target(
+        self,
+        metric: str,
+        value: float,
+        unit: str,
+        *,
+        at_least: float | None = None,
+        at_most: float | None = None,
+        note: str = "",
+    ) -> Result:
+        """A figure with a fixed target: met when it is at least `at_least` (or at most `at_most`)."""
+        if (at_least is None) == (at_most is None):
+            raise ValueError("give exactly one of at_least and at_most")
+        bound = at_least if at_least is not None else at_most
+        assert bound is not None
+        shown = Result(self.name, "", bound, unit).shown()
+        if at_least is not None:
+            return self.add(metric, value, unit, f">= {shown}", value >= at_least, note=note)
+        return self.add(metric, value, unit, f"<= {shown}", value <= bound, note=note)
+
+    def versus(
+        self, metric: str, value: float, peer: str, peer_value: float, unit: str, at_least: float
+    ) -> Result:
+        """A figure beside its peer's in the same run: their ratio against a target ratio, both figures in the
+        note, so the table shows every target beside its peer."""
+        ratio = value / peer_value if peer_value else float("nan")
+        figures = (
+            f"{Result('', '', value, unit).shown()} vs {peer} {Result('', '', peer_value, unit).shown()}"
+        )
+        return self.add(metric, ratio, "x", f">= {at_least:.2f}x", ratio >= at_least, note=figures)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -211,15 +242,19 @@ def agents(*agents_: Agent) -> Iterator[None]:
 
 
 def wait_finished(url: str, queue: str, count: int, timeout: float, poll: float = 0.02) -> float | None:
-    """Poll a queue's status until `count` jobs are Finished; the monotonic time it was seen, or None."""
+    """Poll a queue's counts until `count` jobs are Finished; the monotonic time it was seen, or None.
+
+    The counts come from the queue's metrics, which read the store's per-state counters: the status document
+    would also list every live job, up to 2,000 rows 50 times a second, and the clock would time the polling."""
     import httpx
 
+    finished = f'asman_queue_jobs{{queue="{queue}",state="Finished"}} '
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=10) as client:
         while time.monotonic() < deadline:
-            counts = client.get(f"{url}/q/{queue}/status").json().get("counts", {})
-            if counts.get("Finished", 0) >= count:
-                return time.monotonic()
+            for line in client.get(f"{url}/q/{queue}/metrics").text.splitlines():
+                if line.startswith(finished) and float(line[len(finished) :]) >= count:
+                    return time.monotonic()
             time.sleep(poll)
     return None
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.common import QUICK, ROOT, Result, Section
 
-ORDER = ("dispatch", "lifecycle", "submit", "container", "scale", "watchers")
+ORDER = ("dispatch", "lifecycle", "submit", "batch", "container", "scale", "watchers")
 DOC = ROOT / "docs" / "benchmarks.md"
 KEEP = os.environ.get("BENCH_KEEP", "") not in ("", "0", "false", "no")
 NOTES = ROOT / "bench" / "NOTES.md"
@@ -86,14 +86,25 @@ def table(sections: list[Section], markdown: bool) -> str:
                 _verdict(r.met) if markdown else ("" if r.met is None else ("MET" if r.met else "MISSED"))
             )
             rows.append((r.bench, r.metric, r.shown(), r.target, verdict, r.note))
-    if not markdown:
-        rows = [row[:5] for row in rows]
     if markdown:
         lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
         lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
         return "\n".join(lines)
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+
+
+def verdicts(sections: list[Section]) -> str:
+    """Every target of the run, one line each, MET or MISSED: what `make bench` ends with."""
+    lines = []
+    targets = [r for section in sections for r in section.results if r.met is not None]
+    for r in targets:
+        lines.append(
+            f"{'MET   ' if r.met else 'MISSED'}  {r.bench}: {r.metric} = {r.shown()} (target {r.target})"
+        )
+    met = sum(1 for r in targets if r.met)
+    lines.append(f"{met} of {len(targets)} targets met")
+    return "\n".join(lines)
 
 
 def write_doc(sections: list[Section], started: str, seconds: float, commit: str, machine: str) -> None:
@@ -188,6 +199,7 @@ def main(argv: list[str]) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
     seconds = time.monotonic() - began
     print("\n== all results\n" + table(sections, markdown=False))
+    print("\n== targets\n" + verdicts(sections))
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%S")
     (RESULTS / f"{stamp}{'-quick' if QUICK else ''}.json").write_text(

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.support.stack",
     "tests.support.services",
     "tests.support.browser",
+    "tests.support.snakemake",
 ]

@@ -32,6 +32,8 @@ __all__ = [
     "ServerUnreachable",
     "WaitTimeout",
     "__version__",
+    "as_completed",
+    "wait_all",
 ]
 
 if TYPE_CHECKING:
@@ -52,6 +54,8 @@ if TYPE_CHECKING:
         Queue,
         ServerUnreachable,
         WaitTimeout,
+        as_completed,
+        wait_all,
     )
     from asman.core.errors import AsmanError
 

@@ -10,6 +10,7 @@ closest real name.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import socket
 from collections.abc import Iterator, Mapping
@@ -19,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -31,6 +32,9 @@ from asman.core.units import parse_duration, parse_size
 DEFAULT_JOB_NETWORK = "asman-jobs"
 DEFAULT_DATA_DIR = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "asman"
 ENV_PREFIX = "ASMAN_"
+# The hosts of metapages that embed Asman's web client, or upstream's, and send jobs from it to a server on
+# the user's computer: the origins local mode allows.
+METAPAGE_ORIGINS = ("https://metapage.io", "https://app.metapage.io", "https://container.mtfm.io")
 # ASMAN_* names that are not settings: the worker Deployment's queue (passed as an argument), the private
 # Docker engine folder of `make run`, and the test suite's own knobs.
 OTHER_VARIABLES = frozenset({"ASMAN_QUEUE", "ASMAN_DOCKER_DIR"})
@@ -71,6 +75,66 @@ def _size(value: Any) -> Any:
 
 def _lower(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """`10.0.0.5, 10.1.0.0/16, ::1` as networks; ValueError names an entry that is neither an address nor a
+    CIDR block."""
+    networks = []
+    for entry in text.replace(" ", ",").split(","):
+        if entry:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR block") from None
+    return tuple(networks)
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """`*`, or origins such as `https://metapage.io` separated by commas or spaces; ValueError for anything
+    that is no origin (a path, no scheme)."""
+    origins = []
+    for entry in text.replace(" ", ",").split(","):
+        entry = entry.strip().rstrip("/")
+        if not entry:
+            continue
+        scheme, sep, rest = entry.partition("://")
+        if entry != "*" and (scheme not in ("http", "https") or not sep or not rest or "/" in rest):
+            raise ValueError(f"{entry!r} is not an origin such as https://metapage.io (scheme and host only)")
+        origins.append(entry)
+    return tuple(origins)
+
+
+def _networks(value: str) -> str:
+    parse_networks(value)  # raises ValueError, reported with the variable that gave it
+    return value
+
+
+def _origins(value: str) -> str:
+    parse_origins(value)
+    return value
+
+
+def parse_tokens(value: str) -> dict[str, str]:
+    """`queue=token` pairs; spaces around names and `=` are dropped. A pair without a queue or a token is an
+    error, never a queue silently left open."""
+    tokens = {}
+    for pair in value.split(","):
+        if not pair.strip():
+            continue
+        name, equals, token = (part.strip() for part in pair.partition("="))
+        if not equals or not name or not token:
+            raise ValueError(f"{pair.strip()!r} is not a queue=token pair")
+        tokens[name] = token
+    return tokens
+
+
+def _tokens(value: str) -> str:
+    parse_tokens(value)
+    return value
 
 
 Duration = Annotated[float, BeforeValidator(_duration), Field(ge=0)]
@@ -207,6 +271,19 @@ class Settings(BaseSettings):
             "largest JSON body; larger files go to `/f/<sha256>`", SIZE, default_text="`16m`", metavar="SIZE"
         ),
     ] = 16 * 1024**2
+    max_batch_jobs: Annotated[
+        int,
+        Setting(
+            "jobs per batch submit (`POST /q/QUEUE/batch`); a bigger batch is refused with 413",
+            "a whole number such as 10000",
+            metavar="N",
+        ),
+        Field(ge=1),
+    ] = 10_000
+    max_batch_bytes: Annotated[
+        Size,
+        Setting("largest batch submit body", SIZE, default_text="`64m`", metavar="SIZE"),
+    ] = 64 * 1024**2
     max_blob_bytes: Annotated[Size, Setting("largest blob", SIZE, default_text="`5g`", metavar="SIZE")] = (
         5 * 1024**3
     )
@@ -252,9 +329,47 @@ class Settings(BaseSettings):
         ),
         Field(ge=0),
     ] = 0.0
-    trust_proxy: Annotated[
-        bool, Setting("take the client address from `X-Forwarded-For` (behind a load balancer)", BOOL)
-    ] = False
+    trusted_proxies: Annotated[
+        str,
+        AfterValidator(_networks),
+        Setting(
+            "the proxies (load balancers) in front of the server, whose `X-Forwarded-For` is believed: the client"
+            " is the right-most hop that is not one of them. Only list addresses that really are your proxies",
+            "IP addresses or CIDR blocks separated by commas, e.g. 10.0.0.0/8,192.0.2.7",
+            default_text="none (the peer address is the client)",
+            metavar="CIDR,...",
+        ),
+    ] = ""
+    max_streams_per_client: Annotated[
+        int,
+        Setting(
+            "event streams (SSE) one client address may hold open; past it, 429",
+            "a whole number (0 turns the cap off)",
+            metavar="N",
+        ),
+        Field(ge=0),
+    ] = 100
+    header_timeout: Annotated[
+        Duration,
+        Setting(
+            "how long a connection may take to send a request's headers before it is closed (slow clients that"
+            " hold connections open)",
+            DURATION,
+            default_text="`10s`",
+            metavar="DURATION",
+        ),
+    ] = 10.0
+    cors_origins: Annotated[
+        str,
+        AfterValidator(_origins),
+        Setting(
+            "web pages (origins) whose scripts may use the API from a browser: `*` for any; the server's own web"
+            " client always may. Pages of other origins cannot read answers, send jobs or open sockets",
+            "`*`, or origins separated by commas, e.g. https://metapage.io,https://app.metapage.io",
+            default_text="`*` (in local mode: the metapage hosts, docs/security.md)",
+            metavar="ORIGIN,...",
+        ),
+    ] = "*"
     max_log_bytes: Annotated[
         Size,
         Setting(
@@ -271,6 +386,7 @@ class Settings(BaseSettings):
     ] = 1000
     worker_tokens: Annotated[
         str,
+        AfterValidator(_tokens),
         Setting(
             "only workers with the token may serve that queue",
             "queue=token pairs separated by commas, e.g. gpu=s3cret,cpu=t0ken",
@@ -279,6 +395,14 @@ class Settings(BaseSettings):
             metavar="QUEUE=TOKEN,...",
         ),
     ] = ""
+    share_public_results: Annotated[
+        bool,
+        Setting(
+            "let every queue without a worker token serve results made on any other such queue (by default each"
+            " queue serves only its own; docs/security.md)",
+            BOOL,
+        ),
+    ] = False
     replica_id: Annotated[
         str,
         Setting("this API replica's name in worker listings", "a name", default_text="host name and pid"),
@@ -412,6 +536,17 @@ class Settings(BaseSettings):
         bool,
         Setting("let jobs fetch inputs and build contexts from internal addresses", BOOL, Scope.WORKER),
     ] = False
+    worker_s3_endpoint: Annotated[
+        str,
+        Setting(
+            "the S3 service of TES `s3://` inputs and outputs, with the AWS variables' credentials"
+            " (`https://s3.amazonaws.com` for AWS); every task on the queue may use them",
+            "an http(s) URL, or empty to refuse s3:// URLs",
+            Scope.WORKER,
+            default_text="none (s3:// refused)",
+            metavar="URL",
+        ),
+    ] = ""
     worker_grace_period: Annotated[
         Duration,
         Setting(
@@ -459,11 +594,7 @@ class Settings(BaseSettings):
         return self.blob_url or str(self.data_dir / "blobs")
 
     def worker_token(self, queue: str) -> str | None:
-        for pair in self.worker_tokens.split(","):
-            name, _, token = pair.strip().partition("=")
-            if name == queue and token:
-                return token
-        return None
+        return parse_tokens(self.worker_tokens).get(queue)
 
     def with_(self, **changes: Any) -> Settings:
         return self.model_copy(update=changes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -154,6 +155,20 @@ async def test_sweep_removes_blobs_older_than_the_cutoff(blobs: BlobStore) -> No
     assert not await blobs.exists(key_of(first))
     assert not await blobs.exists(key_of(second))
     assert await blobs.sweep(now_ms + 5_000) == 0
+
+
+async def test_a_touched_blob_outlives_the_sweep_of_its_age(blobs: BlobStore) -> None:
+    used, unused = b"a blob still in use", b"a blob nobody uses"
+    await blobs.put(key_of(used), chunked(used), 100)
+    await blobs.put(key_of(unused), chunked(unused), 100)
+    await asyncio.sleep(1.2)  # S3 keeps the time of a write to the second
+    since = int(time.time() * 1000)
+    assert await blobs.touch(key_of(used), since - 60_000)  # kept recently enough: left alone
+    assert await blobs.touch(key_of(used), since)  # stale: kept for a lifetime from now
+    assert not await blobs.touch(key_of(b"never stored"), since)
+    assert await blobs.sweep(since - 1_000) == 1  # S3 times are whole seconds
+    assert await blobs.exists(key_of(used)) and not await blobs.exists(key_of(unused))
+    assert await blobs.read(key_of(used)) == used
 
 
 # -- S3 specifics ---------------------------------------------------------------------------------------------

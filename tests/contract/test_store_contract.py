@@ -15,6 +15,7 @@ import pytest
 
 from asman.core.errors import BackendUnavailable
 from asman.core.states import FinishedReason, JobState
+from asman.core.trust import Trust
 from asman.store import Store, open_store
 from asman.store.base import WorkerRow
 
@@ -23,6 +24,7 @@ DAY = 86_400_000
 EXPIRES = T0 + 30 * DAY
 LEASE = 30_000
 Q = "queue-a"
+SHARED = "token:shared"  # a trust domain several queues share
 
 QUEUED, RUNNING, FINISHED = JobState.QUEUED, JobState.RUNNING, JobState.FINISHED
 SUCCESS, ERROR = FinishedReason.SUCCESS, FinishedReason.ERROR
@@ -51,20 +53,34 @@ async def submit(
     at: int = T0,
     gpus: int | None = None,
     expires: int = EXPIRES,
+    domain: str | None = None,
 ) -> Any:
-    return await store.submit(queue, jid(name), definition(name, gpus), namespace, at, expires)
+    return await store.submit(queue, jid(name), definition(name, gpus), namespace, at, expires, domain=domain)
 
 
 async def run(
-    store: Store, name: str, reason: FinishedReason = SUCCESS, *, queue: str = Q, at: int = T0
+    store: Store,
+    name: str,
+    reason: FinishedReason = SUCCESS,
+    *,
+    queue: str = Q,
+    at: int = T0,
+    domain: str | None = None,
+    outputs: dict[str, Any] | None = None,
 ) -> int:
     """Claim the job (it must be the oldest queued) and finish it; returns the attempt."""
     [assignment] = await store.claim(queue, "w1", 1, 0, at + LEASE, at)
     assert assignment.job_id == jid(name)
-    result = {"StatusCode": 0, "reason": reason.value, "attempt": assignment.attempt}
-    assert (
-        await store.finish(queue, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES) is not None
+    result = {
+        "StatusCode": 0,
+        "reason": reason.value,
+        "attempt": assignment.attempt,
+        "outputs": outputs or {},
+    }
+    finished = await store.finish(
+        queue, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES, domain
     )
+    assert finished is not None
     return assignment.attempt
 
 
@@ -132,11 +148,20 @@ async def test_success_is_served_from_cache_without_rerun(store: Store) -> None:
     assert again.transitions == []
     assert (again.job.state, again.job.reason, again.job.attempt) == (FINISHED, SUCCESS, 1)
     assert await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 101) == []
-    # The result is global: the same job pushed to another queue is finished at once, with one transition.
+    # A queue of another trust domain (each queue is its own by default) runs the job itself.
     elsewhere = await submit(store, "a", queue="queue-b", at=T0 + 200)
+    assert (elsewhere.job.state, elsewhere.job.attempt) == (QUEUED, 0)
+
+
+async def test_within_a_trust_domain_a_success_is_served_to_every_queue(store: Store) -> None:
+    await submit(store, "a", domain=SHARED)
+    await run(store, "a", SUCCESS, at=T0 + 10, domain=SHARED)
+    elsewhere = await submit(store, "a", queue="queue-b", at=T0 + 200, domain=SHARED)
     assert (elsewhere.job.state, elsewhere.job.reason, elsewhere.job.attempt) == (FINISHED, SUCCESS, 0)
     assert [(t.queue, t.state, t.reason) for t in elsewhere.transitions] == [("queue-b", FINISHED, SUCCESS)]
     assert await store.counts("queue-b") == {"Finished": 1}
+    served = await store.get_result(jid("a"), Trust("queue-b", SHARED))
+    assert served is not None and (served["queue"], served["domain"]) == (Q, SHARED)
 
 
 @pytest.mark.parametrize(
@@ -300,13 +325,60 @@ async def test_requeueing_a_failed_job_replaces_newer_ones_in_its_namespace(stor
     ]
 
 
-async def test_a_result_deleted_in_one_queue_is_not_served_as_cached_in_another(store: Store) -> None:
-    await submit(store, "a", queue="q1")
-    await run(store, "a", SUCCESS, queue="q1", at=T0 + 1)
-    await submit(store, "a", queue="q2", at=T0 + 2)
+async def test_a_delete_drops_only_the_deleting_queues_interest_and_result(store: Store) -> None:
+    # The attack of issue 17: submit a known job to your own queue and delete it there, to drop its result
+    # everywhere. A queue of the same domain, and one of another, both keep theirs.
+    await submit(store, "a", queue="q1", domain=SHARED)
+    await run(store, "a", SUCCESS, queue="q1", at=T0 + 1, domain=SHARED)
+    await submit(store, "a", queue="q2", at=T0 + 2, domain=SHARED)  # finished at once, from q1's result
+    await submit(store, "a", queue="q3", at=T0 + 2)
+    await run(store, "a", SUCCESS, queue="q3", at=T0 + 2)
     await store.delete("q2", jid("a"), T0 + 3)
-    again = await submit(store, "a", queue="q1", at=T0 + 4)
-    assert again.job.state is QUEUED or await store.get_result(jid("a")) is not None
+    await submit(store, "a", queue="attacker", at=T0 + 4)
+    await store.delete("attacker", jid("a"), T0 + 5)
+    again = await submit(store, "a", queue="q1", at=T0 + 6, domain=SHARED)
+    assert (again.job.state, again.job.reason, again.transitions) == (FINISHED, SUCCESS, [])
+    assert (
+        await store.submit(Q, jid("a"), definition("a"), "_", T0 + 6, EXPIRES, domain=SHARED)
+    ).job.state is FINISHED
+    assert (await submit(store, "a", queue="q3", at=T0 + 6)).job.state is FINISHED
+    for queue, domain in (("q1", SHARED), ("q2", SHARED), ("q3", None)):
+        assert await store.get_result(jid("a"), Trust.of(queue, domain)) is not None
+    # The deleting queue itself runs the job again on its next submit.
+    assert (await submit(store, "a", queue="q2", at=T0 + 7, domain=SHARED)).job.state is QUEUED
+
+
+async def test_a_result_from_another_trust_domain_is_never_served(store: Store) -> None:
+    # The other attack of issue 17: resubmit a known job to your own queue and answer it with your own worker.
+    victim = Trust("victim", "token:victims")
+    await submit(store, "a", queue="attacker", at=T0)
+    await run(store, "a", SUCCESS, queue="attacker", at=T0 + 1, outputs={"out": {"value": "evil"}})
+    outcome = await submit(store, "a", queue=victim.queue, at=T0 + 2, domain=victim.domain)
+    assert outcome.job.state is QUEUED  # not the attacker's success
+    assert await store.get_result(jid("a"), victim) is None
+    await run(
+        store,
+        "a",
+        SUCCESS,
+        queue=victim.queue,
+        at=T0 + 3,
+        domain=victim.domain,
+        outputs={"out": {"value": "good"}},
+    )
+    # A newer run on the attacker's queue changes nothing the victim sees.
+    await store.delete("attacker", jid("a"), T0 + 4)
+    await submit(store, "a", queue="attacker", at=T0 + 5)
+    await run(store, "a", SUCCESS, queue="attacker", at=T0 + 6, outputs={"out": {"value": "evil"}})
+    served = await store.get_result(jid("a"), victim)
+    assert served is not None and served["outputs"] == {"out": {"value": "good"}}
+    assert (served["queue"], served["domain"]) == ("victim", "token:victims")
+    # The global lookup shows the newest, and says where it was made.
+    newest = await store.get_result(jid("a"))
+    assert newest is not None and (newest["queue"], newest["domain"]) == ("attacker", "queue:attacker")
+    # A queue that is its own domain trusts its own results only.
+    mine = await store.get_result(jid("a"), Trust.of("attacker"))
+    assert mine is not None and mine["outputs"] == {"out": {"value": "evil"}}
+    assert await store.get_result(jid("a"), Trust.of("bystander")) is None
 
 
 # -- claims ---------------------------------------------------------------------------------------------------
@@ -363,10 +435,10 @@ async def test_finish_is_fenced_by_attempt(store: Store) -> None:
         "w1",
         T0 + 3,
     )
-    assert await store.get_result(jid("a")) == {"error": "pull failed"}
+    assert await store.get_result(jid("a")) == {"error": "pull failed", "queue": Q, "domain": "queue:" + Q}
     # A second report of the same attempt is stale too: the job is no longer Running.
     assert await store.finish(Q, jid("a"), assignment.attempt, SUCCESS, {}, T0 + 4, EXPIRES) is None
-    assert await store.get_result(jid("a")) == {"error": "pull failed"}
+    assert await store.get_result(jid("a")) == {"error": "pull failed", "queue": Q, "domain": "queue:" + Q}
 
 
 async def test_renew_extends_current_leases_and_reports_stale_ones(store: Store) -> None:
@@ -481,6 +553,28 @@ async def test_list_is_newest_first_with_a_cursor_and_a_state_filter(store: Stor
     assert (await store.list_jobs("elsewhere", 10, None, None)).jobs == []
 
 
+async def test_a_list_with_records_carries_definitions_and_results(store: Store) -> None:
+    await submit(store, "done", at=T0)
+    await run(store, "done", at=T0 + 1)
+    await submit(store, "waiting", at=T0 + 2)
+    plain = await store.list_jobs(Q, 10, None, None)
+    assert [(job.definition, job.result) for job in plain.jobs] == [(None, None), (None, None)]
+    page = await store.list_jobs(Q, 1, None, None, records_for=Trust.of(Q))
+    [waiting] = page.jobs
+    assert (waiting.job_id, waiting.definition, waiting.result) == (
+        jid("waiting"),
+        definition("waiting"),
+        None,
+    )
+    [done] = (await store.list_jobs(Q, 1, page.next_cursor, None, records_for=Trust.of(Q))).jobs
+    assert done.definition == definition("done")
+    assert done.result is not None and done.result["StatusCode"] == 0
+    assert done.namespaces == ("_",)
+    # A reader outside the domain that made the result is not served it.
+    [unseen] = (await store.list_jobs(Q, 1, page.next_cursor, None, records_for=Trust(Q, "stranger"))).jobs
+    assert (unseen.definition, unseen.result) == (definition("done"), None)
+
+
 async def test_counts_follow_every_transition(store: Store) -> None:
     for index in range(6):
         await submit(store, f"j{index}", at=T0 + index)
@@ -529,13 +623,24 @@ async def test_logs_read_since_a_cursor_for_the_latest_attempt(store: Store) -> 
     assert await store.read_logs(jid("u"), "run", 0) == (unicode, 1)
 
 
-async def test_delete_drops_result_and_logs(store: Store) -> None:
+async def test_logged_attempts_name_each_jobs_latest_attempt_with_lines_of_a_step(store: Store) -> None:
+    assert await store.logged_attempts([], "run") == {}
+    await store.append_logs(jid("a"), 1, "run", [["one", 1, False]], EXPIRES)
+    await store.append_logs(jid("a"), 2, "run", [["two", 2, False]], EXPIRES)
+    await store.append_logs(jid("b"), 1, "build", [["step", 1, False]], EXPIRES)
+    ids = [jid("a"), jid("b"), jid("none")]
+    assert await store.logged_attempts(ids, "run") == {jid("a"): 2}
+    assert await store.logged_attempts(ids, "build") == {jid("b"): 1}
+
+
+async def test_delete_drops_the_queues_result(store: Store) -> None:
     await submit(store, "a")
     [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 1)
     await store.append_logs(jid("a"), assignment.attempt, "run", [["x", 1, False]], EXPIRES)
     deleted = await store.delete(Q, jid("a"), T0 + 2)
     assert deleted is not None and (deleted.attempt, deleted.worker) == (1, "w1")
-    assert await store.read_logs(jid("a"), "run", 0) == ([], 0)
+    # Logs are kept by job, not by queue: another queue's run may have written them, so they stay to expire.
+    assert await store.read_logs(jid("a"), "run", 0) == ([["x", 1, False]], 1)
     assert await store.get_result(jid("a")) is None
     assert await store.get_definition(jid("a")) == definition("a")
     assert not await store.is_current(Q, jid("a"), 1)
@@ -551,8 +656,8 @@ async def test_the_exit_code_is_kept_with_the_row_and_travels_with_a_cached_resu
     row = await store.get_job(Q, jid("code"))
     assert row is not None and row.exit_code == 3 and row.summary()["exitCode"] == 3
     assert [job.exit_code for job in (await store.list_jobs(Q, 10, None, None)).jobs] == [3]
-    # The same job in another queue is a cached success, exit code included.
-    elsewhere = await submit(store, "code", queue="elsewhere", at=T0 + 2)
+    # The same job in another queue of its trust domain is a cached success, exit code included.
+    elsewhere = await submit(store, "code", queue="elsewhere", at=T0 + 2, domain="queue:" + Q)
     assert elsewhere.job.state is FINISHED and elsewhere.job.exit_code == 3
     assert elsewhere.transitions[0].exit_code == 3
 
@@ -797,7 +902,7 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
     old = open_store(store_url)
     await old.open()  # the schema of version 1
     await old.close()
-    kept, cached = jid("kept"), jid("cached")
+    kept, cached, made_here = jid("kept"), jid("cached"), jid("made here")
     await _execute(
         store_url,
         [
@@ -805,7 +910,7 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
                 "INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES (?, ?, ?, ?)",
                 (job, "{}", T0, EXPIRES),
             )
-            for job in (kept, cached)
+            for job in (kept, cached, made_here)
         ]
         + [
             (
@@ -816,6 +921,10 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
             (
                 "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
                 (cached, "Success", '{"reason":"Success","StatusCode":0}', T0, EXPIRES),
+            ),
+            (
+                "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) VALUES (?, ?, ?, ?, ?)",
+                (made_here, "Success", f'{{"reason":"Success","StatusCode":0,"queue":"{Q}"}}', T0, EXPIRES),
             ),
             (
                 "INSERT INTO workers (queue, worker_id, replica, info, running, seen_ms) VALUES (?, ?, ?, ?, ?, ?)",
@@ -834,11 +943,19 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
     try:
         row = await upgraded.get_job(Q, kept)
         assert row is not None and row.state is QUEUED and row.exit_code is None
-        # A result kept before exit codes were: still a cached success, without an exit code.
-        outcome = await submit(upgraded, "cached", queue="another")
+        # Results kept before trust domains were still read. One that names the queue it was made on is a
+        # cached success there (without an exit code, kept before exit codes were), and only there.
+        outcome = await submit(upgraded, "made here", queue=Q)
         assert (
             outcome.job.state is FINISHED and outcome.job.reason is SUCCESS and outcome.job.exit_code is None
         )
+        served = await upgraded.get_result(made_here, Trust.of(Q))
+        assert served is not None and (served["StatusCode"], served["queue"], served["domain"]) == (0, Q, "")
+        assert (await submit(upgraded, "made here", queue="another")).job.state is QUEUED
+        # One that does not say where it was made is trusted by no queue, and still shows in the global lookup.
+        assert (await submit(upgraded, "cached", queue="another")).job.state is QUEUED
+        assert await upgraded.get_result(cached, Trust.of("another")) is None
+        assert (await upgraded.get_result(cached) or {}).get("StatusCode") == 0
         # Run-log lines stored before lines kept their newline get it back; new lines are kept as written.
         await upgraded.append_logs(kept, 1, "run", [["partial", 2, False]], EXPIRES)
         assert await upgraded.read_logs(kept, "run", 0) == (

@@ -22,6 +22,10 @@ ORIGIN = "https://asman.example"
 SUCCESS, ERROR = FinishedReason.SUCCESS, FinishedReason.ERROR
 
 
+# Every queue here shares one trust domain, so a success made on one is a cached success on the others.
+DOMAIN = "token:hooks"
+
+
 def jid(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
@@ -41,7 +45,9 @@ async def submit(
     store: Store, name: str, with_hooks: Hooks | None, *, namespace: str = "_", queue: str = Q, at: int = T0
 ) -> Any:
     definition = {"image": "alpine:3.19", "command": f"echo {name}"}
-    return await store.submit(queue, jid(name), definition, namespace, at, EXPIRES, hooks=with_hooks)
+    return await store.submit(
+        queue, jid(name), definition, namespace, at, EXPIRES, hooks=with_hooks, domain=DOMAIN
+    )
 
 
 async def claim_all(store: Store, at: int) -> list[Delivery]:
@@ -52,7 +58,7 @@ async def finish(store: Store, name: str, reason: FinishedReason, at: int, statu
     [assignment] = await store.claim(Q, "w1", 1, 0, at + LEASE, at)
     assert assignment.job_id == jid(name)
     result = {"StatusCode": status, "reason": reason.value}
-    assert await store.finish(Q, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES)
+    assert await store.finish(Q, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES, DOMAIN)
 
 
 async def test_a_new_job_writes_its_queued_delivery(store: Store) -> None:

@@ -331,6 +331,71 @@ async def test_add_wait_json_keeps_stdout_for_the_result(live_server: ServerProc
     assert "a log line" in result.stderr
 
 
+def exit_with_the_number(definition: dict[str, Any]) -> dict[str, Any]:
+    """`echo N`, as a fake worker runs it: N on stdout, and N as the exit code."""
+    number = definition["command"].rsplit(" ", 1)[1]
+    return {"StatusCode": int(number), "logs": [[number + "\n", 1, False]]}
+
+
+async def test_a_matrix_sweep_waits_with_one_bar_and_sums_up(live_server: ServerProcess) -> None:
+    worker = FakeWorker(live_server.url, "sweep", "fake-sweep", slots=50)
+    await worker.connect()
+    serving = asyncio.create_task(worker.finish_every_assignment(exit_with_the_number))
+    try:
+        args = ["job", "add", "sweep", "-m", IMAGE, "-c", "echo {A}{B}", "--matrix", "A=1,2", "--matrix"]
+        result = await asyncio.to_thread(run, live_server, *args, "B=0,3", "--wait")
+        assert result.exit_code == 1, result.output  # the jobs exit with their number: 10, 13, 20, 23
+        table = result.stdout
+        assert [line.split("│")[1:4] for line in table.splitlines() if line.startswith("│")] == [
+            [" 1 ", " 1 ", " 0 "],
+            [" 2 ", " 1 ", " 3 "],
+            [" 3 ", " 2 ", " 0 "],
+            [" 4 ", " 2 ", " 3 "],
+        ]
+        assert "exit code 23" in table
+        assert "4 jobs finished in" in result.stderr and "exit code 10: 1" in result.stderr
+        ok = await asyncio.to_thread(
+            run,
+            live_server,
+            "job",
+            "add",
+            "sweep",
+            "-m",
+            IMAGE,
+            "-c",
+            "echo {N}",
+            "--matrix",
+            "N=0,200",
+            "--wait",
+        )
+        assert ok.exit_code == 1 and "succeeded: 1" in ok.stderr  # exit 200 is not 0
+        lines = (
+            '{"command": "echo 0"}\n\n{"definition": {"command": "echo 0"}, "control": {"namespace": "x"}}\n'
+        )
+        listed = await asyncio.to_thread(
+            run, live_server, "job", "add", "sweep", "-m", IMAGE, "--from-file", "-", "--json", stdin=lines
+        )
+        assert listed.exit_code == 0, listed.output
+        entries = json.loads(listed.stdout)
+        assert len(entries) == 2 and entries[0]["jobId"] == entries[1]["jobId"]
+        assert entries[0]["url"].endswith(f"/q/sweep/j/{entries[0]['jobId']}") and "matrix" not in entries[0]
+    finally:
+        serving.cancel()
+        await worker.close()
+
+
+def test_sweep_usage_errors(live_server: ServerProcess, tmp_path: Path) -> None:
+    bad = run(live_server, "job", "add", "q", "-m", IMAGE, "-c", "echo {K}", "--matrix", "K=a,,b")
+    assert bad.exit_code == 2 and "none empty" in bad.output
+    mixed = run(live_server, "job", "add", "q", "-m", IMAGE, "--matrix", "K=a", "--file", "README.md")
+    assert mixed.exit_code == 2 and "--file" in mixed.output
+    both = run(live_server, "job", "add", "q", "-", "-m", IMAGE, "--from-file", "-", stdin="{}")
+    assert both.exit_code == 2 and "not both" in both.output
+    (tmp_path / "jobs.ndjson").write_text('{"command": "echo 1"}\nnot json\n')
+    broken = run(live_server, "job", "add", "q", "-m", IMAGE, "--from-file", str(tmp_path / "jobs.ndjson"))
+    assert broken.exit_code == 1 and "line 2" in broken.stderr
+
+
 async def test_logs_keep_stdout_and_stderr_apart(live_server: ServerProcess) -> None:
     job_id = run(live_server, "job", "add", "q8", "-m", IMAGE, "-c", "talk").stdout.strip()
     with in_thread(live_server, "job", "logs", "q8", job_id, "-f") as outcome:

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import socket as sockets
+from collections.abc import Callable
 from typing import Any, cast
 
 import httpx
+import orjson
 import pytest
 
+from asman.client import AsyncClient
+from asman.client._models import Finished, LogsWritten
+from asman.client._sse import ServerSentEvent, SSEDecoder
 from asman.core.events import Resync
 from asman.server import sse
 from tests.support.fake_worker import FakeWorker
@@ -182,4 +187,132 @@ async def test_a_watcher_that_stops_reading_is_disconnected(
     await other.wait_for("hello")
     other.close()
     writer.close()
+    await worker.close()
+
+
+class Resumable:
+    """A job stream read event by event, keeping the id of the last one, as EventSource does."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.headers = headers or {}
+        self.events: list[ServerSentEvent] = []
+
+    async def read_until(self, done: Callable[[list[ServerSentEvent]], bool], timeout: float = 10) -> None:
+        decoder = SSEDecoder()
+        async with (
+            asyncio.timeout(timeout),
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("GET", self.url, headers=self.headers) as response,
+        ):
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                event = decoder.feed(line)
+                if event is not None:
+                    self.events.append(event)
+                    if done(self.events):
+                        return
+
+    def run_lines(self) -> list[str]:
+        return [
+            line[0]
+            for event in self.events
+            if event.event == "run-log"
+            for line in orjson.loads(event.data)["lines"]
+        ]
+
+
+def lines_seen(count: int) -> Callable[[list[ServerSentEvent]], bool]:
+    return lambda events: (
+        sum(len(orjson.loads(e.data)["lines"]) for e in events if e.event == "run-log") >= count
+    )
+
+
+@pytest.mark.parametrize("how", ["header", "query"])
+async def test_a_reconnection_with_the_last_event_id_gets_only_the_missing_lines(
+    served: Served, how: str
+) -> None:
+    job_id = await served.submit("resume", f"echo resume {how}")
+    worker = FakeWorker(served.url, "resume", "w-resume")
+    await worker.connect()
+    await worker.receive_type("assign")
+    for text in ("one", "two"):
+        await worker.log(job_id, 1, text)
+    url = f"{served.url}/q/resume/j/{job_id}/stream"
+    first = Resumable(url)
+    await first.read_until(lines_seen(2))
+    assert first.run_lines() == ["one", "two"]
+    assert all(event.id for event in first.events), "every event carries an id"
+    last = first.events[-1].id
+
+    for text in ("three", "four"):  # written while nobody watched
+        await worker.log(job_id, 1, text)
+    if how == "header":
+        again = Resumable(url, {"Last-Event-ID": last})
+    else:
+        again = Resumable(f"{url}?lastEventId={last}")
+
+    async def more_lines_then_finish() -> None:
+        async with asyncio.timeout(10):
+            while len(again.run_lines()) < 2:
+                await asyncio.sleep(0.02)
+        await worker.log(job_id, 1, "five")
+        await worker.finish(job_id, 1)
+
+    follower = asyncio.create_task(more_lines_then_finish())
+    await again.read_until(lambda events: events[-1].event == "final")
+    await follower
+    assert again.run_lines() == ["three", "four", "five"], "exactly the missing lines, once, in order"
+    assert again.events[0].event == "state"
+    cursors = [orjson.loads(e.data)["cursor"] for e in again.events if e.event == "run-log"]
+    assert cursors[-1] == 5
+
+    # Resuming after the end sends no line again; an id that is not ours replays everything.
+    after = Resumable(url, {"Last-Event-ID": again.events[-1].id})
+    await after.read_until(lambda events: events[-1].event == "final")
+    assert after.run_lines() == []
+    stranger = Resumable(url, {"Last-Event-ID": "not-an-id"})
+    await stranger.read_until(lambda events: events[-1].event == "final")
+    assert stranger.run_lines() == ["one", "two", "three", "four", "five"]
+    await worker.close()
+
+
+class Recording(httpx.AsyncHTTPTransport):
+    """A real transport that remembers the headers of each stream request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resumes: list[str | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/stream"):
+            self.resumes.append(request.headers.get("last-event-id"))
+        return await super().handle_async_request(request)
+
+
+async def test_the_sdk_resumes_a_dropped_stream_from_its_last_event(served: Served) -> None:
+    job_id = await served.submit("sdk-resume", "echo sdk")
+    worker = FakeWorker(served.url, "sdk-resume", "w-sdk")
+    await worker.connect()
+    await worker.receive_type("assign")
+    await worker.log(job_id, 1, "before")
+    transport = Recording()
+    lines: list[str] = []
+    async with AsyncClient(served.url, transport=transport) as client:
+        events = client.job("sdk-resume", job_id).events(timeout=20)
+        async for event in events:
+            if isinstance(event, LogsWritten):
+                lines += [line.text for line in event.lines]
+                if lines == ["before"]:
+                    # The server drops the stream (as for a slow client); the job goes on meanwhile.
+                    for callback in list(served.notifier._by_queue["sdk-resume"].values()):
+                        if isinstance(getattr(callback, "__self__", None), sse.Subscription):
+                            callback.__self__.end()
+                    await worker.log(job_id, 1, "after")
+                    await worker.finish(job_id, 1)
+            if isinstance(event, Finished):
+                break
+    assert lines == ["before", "after"]
+    assert transport.resumes[0] is None
+    assert transport.resumes[1] == "1:0:1", "the reconnection says where the last one stopped"
     await worker.close()

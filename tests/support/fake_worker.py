@@ -4,6 +4,8 @@ leases, attempts and stale messages precisely."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -75,3 +77,26 @@ class FakeWorker:
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+
+    async def finish_every_assignment(
+        self, result_of: Callable[[dict[str, Any]], dict[str, Any]], assigned: Counter[str] | None = None
+    ) -> None:
+        """Play a worker with many slots until the socket closes: finish each assignment at once, with the
+        result `result_of(definition)`, counting the assignments per job in `assigned`."""
+        assert self.ws is not None
+        async for raw in self.ws:
+            message = orjson.loads(raw)
+            if message.get("type") != protocol.ASSIGN:
+                continue
+            if assigned is not None:
+                assigned[message["jobId"]] += 1
+            result = {"reason": "Success", "StatusCode": 0, "logs": [], "outputs": {}}
+            result.update(result_of(message["definition"]))
+            await self.send(
+                {
+                    "type": protocol.FINISHED,
+                    "jobId": message["jobId"],
+                    "attempt": message["attempt"],
+                    "result": result,
+                }
+            )

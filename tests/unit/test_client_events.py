@@ -147,3 +147,24 @@ def test_a_status_carries_the_exit_code_of_a_finished_job() -> None:
     assert describe_state(
         JobStatus.from_json({"state": "Finished", "finishedReason": "Success", "exitCode": 0})
     ) == ("Finished (Success)")
+
+
+def test_watch_keeps_the_last_event_id_and_places_resumed_lines_by_their_cursor() -> None:
+    follow_id = "1:0:2"
+    watch = Watch("q")
+    watch.connected()
+    watch.feed(
+        ServerSentEvent(
+            "run-log", json.dumps({"lines": [["a\n", 1, False], ["b\n", 2, False]], "cursor": 2}), follow_id
+        )
+    )
+    assert watch.last_event_id == follow_id
+    watch.connected()  # resumed: the server sends lines 3 and 4 only
+    [written] = watch.feed(
+        ServerSentEvent(
+            "run-log", json.dumps({"lines": [["c\n", 3, False], ["d\n", 4, False]], "cursor": 4}), "1:0:4"
+        )
+    )
+    assert isinstance(written, LogsWritten) and [line.text for line in written.lines] == ["c", "d"]
+    assert watch.feed(ServerSentEvent("state", json.dumps({"jobId": "j", "state": "Running"}))) != []
+    assert watch.last_event_id == "1:0:4", "an event without an id keeps the last one"

@@ -56,6 +56,8 @@ def test_the_public_api() -> None:
             "ServerUnreachable",
             "WaitTimeout",
             "__version__",
+            "as_completed",
+            "wait_all",
         ]
     )
     for name in asman.__all__:

@@ -22,7 +22,7 @@ import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from asman.core.units import parse_duration
-from asman.settings import Scope, fields_for
+from asman.settings import Scope, Settings, fields_for, parse_networks
 from asman.settings import env_names as settings_env_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -437,3 +437,22 @@ def test_kubectl_kustomize_builds_the_base() -> None:
     images = {c["image"] for doc in docs if doc["kind"] == "Deployment" for c in containers(doc)}
     assert "registry.example.org/asman/server:0.1.0" in images
     assert "registry.example.org/asman/worker:0.1.0" in images
+
+
+def test_the_api_believes_forwarded_addresses_only_from_its_proxies() -> None:
+    """A client must not pick its own address for the rate limit by sending X-Forwarded-For (issue 17)."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    nginx = compose["configs"]["nginx"]["content"]
+    # nginx replaces what the client sent rather than appending to it, and no replica is published past it.
+    assert "X-Forwarded-For $$remote_addr;" in nginx and "proxy_add_x_forwarded_for" not in nginx
+    for name in ("api-1", "api-2"):
+        service = compose["services"][name]
+        assert "ports" not in service
+        proxies = Settings.from_env(
+            {"ASMAN_TRUSTED_PROXIES": service["environment"]["ASMAN_TRUSTED_PROXIES"]}
+        )
+        assert all(network.is_private for network in parse_networks(proxies.trusted_proxies))
+    [config] = [doc for doc in k8s_documents() if doc["metadata"]["name"] == "asman-config"]
+    assert not parse_networks(config["data"].get("ASMAN_TRUSTED_PROXIES", "")), (
+        "the operator names the ingress"
+    )

@@ -6,15 +6,11 @@ import pytest
 
 from asman.core.errors import InvalidInput
 from asman.core.urls import check_fetchable
-from asman.server.limits import RateLimiter
-
-
-async def _app(scope: object, receive: object, send: object) -> None:
-    return None
+from asman.server.limits import TokenBuckets
 
 
 def test_bucket_allows_a_burst_then_limits_then_refills() -> None:
-    limiter = RateLimiter(_app, rate=10, burst=5)
+    limiter = TokenBuckets(rate=10, burst=5)
     assert [limiter.allow("a", 100.0) for _ in range(5)] == [0.0] * 5
     wait = limiter.allow("a", 100.0)
     assert 0 < wait <= 0.1

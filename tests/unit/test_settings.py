@@ -112,7 +112,7 @@ def test_values_from_variables() -> None:
             "ASMAN_TTL": "2d",
             "ASMAN_MAX_BODY_BYTES": "1m",
             "ASMAN_DATA_DIR": "/tmp/x",
-            "ASMAN_TRUST_PROXY": "yes",
+            "ASMAN_ACCESS_LOG": "yes",
             "ASMAN_LOG_LEVEL": "DEBUG",
             "ASMAN_WORKER_MAX_JOB_DURATION": "1h30m",
             "ASMAN_RATE_LIMIT": "",  # empty is unset
@@ -120,7 +120,7 @@ def test_values_from_variables() -> None:
     )
     assert (settings.port, settings.ttl_seconds, settings.max_body_bytes) == (9000, 2 * 86400, 1024**2)
     assert settings.store_url == "sqlite:////tmp/x/asman.sqlite3"
-    assert settings.trust_proxy and settings.log_level == "debug" and settings.rate_limit == 0
+    assert settings.access_log and settings.log_level == "debug" and settings.rate_limit == 0
     assert settings.worker_max_job_duration == 5400
 
 
@@ -143,7 +143,27 @@ def test_flags_win_and_old_names_are_aliases() -> None:
             {},
             "ASMAN_RATE_LIMIT=10/s is not valid: expected requests per second as a number, e.g. 10",
         ),
-        ({"ASMAN_TRUST_PROXY": "ture"}, {}, "ASMAN_TRUST_PROXY=ture is not valid: expected true or false"),
+        ({"ASMAN_ACCESS_LOG": "ture"}, {}, "ASMAN_ACCESS_LOG=ture is not valid: expected true or false"),
+        (
+            {"ASMAN_TRUSTED_PROXIES": "10.0.0.0/8,lb"},
+            {},
+            "ASMAN_TRUSTED_PROXIES=10.0.0.0/8,lb is not valid: expected IP addresses or CIDR blocks",
+        ),
+        (
+            {"ASMAN_CORS_ORIGINS": "metapage.io"},
+            {},
+            "ASMAN_CORS_ORIGINS=metapage.io is not valid: expected `*`",
+        ),
+        (
+            {"ASMAN_WORKER_TOKENS": "gpu=a,cpu"},
+            {},
+            "ASMAN_WORKER_TOKENS=gpu=a,cpu is not valid: expected queue=token",
+        ),
+        (
+            {"ASMAN_WORKER_TOKENS": "=s3cret"},
+            {},
+            "ASMAN_WORKER_TOKENS==s3cret is not valid: expected queue=token",
+        ),
         ({"ASMAN_TTL_SECONDS": "forever"}, {}, "ASMAN_TTL_SECONDS=forever is not valid: expected a duration"),
         ({"ASMAN_MAX_BLOB_BYTES": "lots"}, {}, "ASMAN_MAX_BLOB_BYTES=lots is not valid: expected a size"),
         ({"ASMAN_WORKER_GPUS": "two"}, {}, "ASMAN_WORKER_GPUS=two is not valid: expected a count (2), all"),
@@ -185,19 +205,19 @@ def test_version() -> None:
 
 def test_server_takes_flags_and_variables(started: dict[str, Any]) -> None:
     result = invoke(
-        "server", "--rate-limit", "2", "--trust-proxy", "--ttl", "1h", env={"ASMAN_MAX_INPUTS": "7"}
+        "server", "--rate-limit", "2", "--access-log", "--ttl", "1h", env={"ASMAN_MAX_INPUTS": "7"}
     )
     assert result.exit_code == 0, result.output
     settings = started["server"]
-    assert (settings.rate_limit, settings.trust_proxy, settings.ttl_seconds, settings.max_inputs) == (
+    assert (settings.rate_limit, settings.access_log, settings.ttl_seconds, settings.max_inputs) == (
         2,
         True,
         3600,
         7,
     )
-    off = invoke("server", "--no-trust-proxy", env={"ASMAN_TRUST_PROXY": "true"})
+    off = invoke("server", "--no-access-log", env={"ASMAN_ACCESS_LOG": "true"})
     assert off.exit_code == 0, off.output
-    assert started["server"].trust_proxy is False  # the flag switches off what the variable switched on
+    assert started["server"].access_log is False  # the flag switches off what the variable switched on
 
 
 @pytest.mark.parametrize(
@@ -320,3 +340,22 @@ def test_the_access_log_is_off_by_default(restored_logging: None) -> None:
         "log_level": None,
         "access_log": False,
     }
+
+
+def test_a_token_list_with_spaces_protects_every_queue_it_names() -> None:
+    settings = Settings.from_env({"ASMAN_WORKER_TOKENS": " gpu = s3cret , cpu=t0ken "})
+    assert (settings.worker_token("gpu"), settings.worker_token("cpu"), settings.worker_token("x")) == (
+        "s3cret",
+        "t0ken",
+        None,
+    )
+
+
+def test_local_mode_lets_only_the_metapages_drive_the_server() -> None:
+    from asman.cli.work import local_server_settings
+    from asman.settings import METAPAGE_ORIGINS
+
+    assert Settings().cors_origins == "*"
+    assert local_server_settings(Settings()).cors_origins == ",".join(METAPAGE_ORIGINS)
+    chosen = Settings.from_env({"ASMAN_CORS_ORIGINS": "https://mine.example"})
+    assert local_server_settings(chosen).cors_origins == "https://mine.example"

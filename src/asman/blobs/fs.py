@@ -65,6 +65,19 @@ class FsBlobStore:
             await asyncio.to_thread(tmp.unlink, missing_ok=True)
         return size
 
+    async def touch(self, key: str, stale_before_ms: int) -> bool:
+        path = self._path(key)
+
+        def _touch() -> bool:
+            try:
+                if path.stat().st_mtime * 1000 < stale_before_ms:
+                    os.utime(path)  # the sweep goes by the time a blob was last written
+            except FileNotFoundError:
+                return False
+            return True
+
+        return await asyncio.to_thread(_touch)
+
     async def upload_url(self, key: str) -> str | None:
         return None
 

@@ -28,6 +28,7 @@ from asman.cli._output import (
     stderr,
     stdout,
 )
+from asman.cli._sweep import expand, read_lines, run_sweep
 from asman.cli._watch import (
     JobArg,
     JobIdArg,
@@ -152,6 +153,25 @@ def add(
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="With --wait: give up waiting after this many seconds.")
     ] = None,
+    axes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--matrix",
+            metavar="NAME=A,B,...",
+            help="A sweep: one job per value, {NAME} replaced in the command and env and $NAME set"
+            " (repeatable: every combination).",
+            show_default=False,
+        ),
+    ] = None,
+    from_file: Annotated[
+        str | None,
+        typer.Option(
+            "--from-file",
+            metavar="FILE",
+            help="A sweep: one job per line of this NDJSON file ('-' reads stdin), the options laid over each.",
+            show_default=False,
+        ),
+    ] = None,
     api: ApiOption = DEFAULT_URL,
     as_json: JsonOption = False,
 ) -> None:
@@ -160,11 +180,45 @@ def add(
     Example: asman job add local -m alpine:3.19 -f data.csv -c 'wc -l /inputs/data.csv' --wait
 
     Or build the image: asman job add local --git https://github.com/o/r --build-arg V=1 -c 'make test' --wait
+
+    A sweep: asman job add local -m alpine:3.19 -c 'echo {N}' --matrix N=1,2,3 --wait
     """
+    variables = parse_pairs(env or [], "--env")
+    if axes or from_file is not None:
+        if from_file is not None and definition is not None:
+            raise typer.BadParameter(
+                "give the definitions in --from-file, or one definition as [-|FILE]: not both",
+                param_hint="--from-file",
+            )
+        if files or rerun or outputs:
+            raise typer.BadParameter(
+                "--file, --rerun and --outputs are for one job: give a sweep's inputs by URL in --from-file",
+                param_hint="--matrix/--from-file",
+            )
+        bases = read_lines(from_file) if from_file is not None else [read_definition(definition)]
+        built = [
+            with_build(base, image=image, git=git, dockerfile=dockerfile, build_args=build_args or [])
+            for base in bases
+        ]
+        fields = {
+            "image": image,
+            "command": command,
+            "env": variables,
+            "entrypoint": entrypoint,
+            "workdir": workdir,
+            "cpus": cpus,
+            "memory": memory,
+            "gpus": gpus,
+            "max_duration": max_duration,
+        }
+        submissions, labels = expand(built, axes or [], fields)
+        run_sweep(
+            api, queue, submissions, labels, namespace=namespace, wait=wait, timeout=timeout, as_json=as_json
+        )
+        return
     body = with_build(
         read_definition(definition), image=image, git=git, dockerfile=dockerfile, build_args=build_args or []
     )
-    variables = parse_pairs(env or [], "--env")
     client = connect(api)
     with Progress() as progress:
         progress.update(f"Submitting to {client.url}/q/{queue}", note=False)

@@ -16,6 +16,7 @@ def run_server(settings: Settings) -> None:
     import uvicorn
 
     from asman.server.app import create_app
+    from asman.server.slow_clients import http_protocol
 
     app = create_app(settings)
     # Everything imported so far lives as long as the process: keep it out of the cyclic collector's full
@@ -25,10 +26,14 @@ def run_server(settings: Settings) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        # "auto" picks uvloop and httptools, both in the server extra (uvloop everywhere but Windows).
+        # "auto" picks uvloop, and the protocol is httptools's, both in the server extra (uvloop everywhere but
+        # Windows).
         loop="auto",
-        http="auto",
+        http=http_protocol(settings.header_timeout),
+        # The client address is decided in one place, by ASMAN_TRUSTED_PROXIES (server/limits.py).
+        proxy_headers=False,
         ws_max_size=32 * 1024 * 1024,
+        ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
         **uvicorn_logging(settings),
     )

@@ -15,7 +15,7 @@ import typer
 from asman.cli._extras import require_extras
 from asman.cli._logging import uvicorn_logging
 from asman.cli._settings import settings_command, start_logging
-from asman.settings import Scope, Settings
+from asman.settings import METAPAGE_ORIGINS, Scope, Settings
 
 if TYPE_CHECKING:
     from asman.worker.daemon import WorkerSettings
@@ -67,6 +67,7 @@ def worker(
         allow_private_urls=settings.worker_allow_private_urls,
         # file:// TES inputs and outputs name this computer's files: only a local-mode worker is on it.
         local_files=local,
+        s3_endpoint=settings.worker_s3_endpoint,
     )
     if settings.worker_id:  # else the worker's own default: host name and a random suffix
         worker_settings = dataclasses.replace(worker_settings, worker_id=settings.worker_id)
@@ -76,13 +77,16 @@ def worker(
 
 
 def local_server_settings(settings: Settings) -> Settings:
-    """The server's settings in local mode: everything runs on this computer, so webhooks may go to it too
-    (unless the user said otherwise)."""
+    """The server's settings in local mode: everything runs on this computer, so webhooks may go to it too,
+    and web pages may not drive it, except the metapages (unless the user said otherwise)."""
     changes: dict[str, Any] = {}
     if "webhook_allow_private_urls" not in settings.model_fields_set:
         changes["webhook_allow_private_urls"] = True
     if "tes_queue" not in settings.model_fields_set:
         changes["tes_queue"] = "local"  # the only queue local mode works for
+    if "cors_origins" not in settings.model_fields_set:
+        # Not every page the user opens: only the metapages that embed the web client (docs/security.md).
+        changes["cors_origins"] = ",".join(METAPAGE_ORIGINS)
     return settings.with_(**changes) if changes else settings
 
 
@@ -103,12 +107,15 @@ async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> 
     server_task: asyncio.Task[None] | None = None
     if server_settings is not None:
         from asman.server.app import create_app
+        from asman.server.slow_clients import http_protocol
 
         host, port = server_settings.host, server_settings.port
         config = uvicorn.Config(
             create_app(server_settings),
             host=host,
             port=port,
+            http=http_protocol(server_settings.header_timeout),
+            proxy_headers=False,
             ws_max_size=32 * 1024 * 1024,
             timeout_graceful_shutdown=5,
             **uvicorn_logging(server_settings),

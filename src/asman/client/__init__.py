@@ -6,9 +6,12 @@ print(job.wait().stdout)
 """
 
 from asman.client._async.client import AsyncClient, AsyncJob, AsyncQueue
+from asman.client._async.sweep import as_completed as as_completed_async
+from asman.client._async.sweep import wait_all as wait_all_async
 from asman.client._base import API_ENV, DEFAULT_URL
 from asman.client._models import Finished, JobEvent, JobResult, JobStatus, LogLine, LogsWritten, StateChanged
 from asman.client._sync.client import Client, Job, Queue
+from asman.client._sync.sweep import as_completed, wait_all
 from asman.client.errors import (
     ApiError,
     AsmanError,
@@ -44,4 +47,8 @@ __all__ = [
     "ServerUnreachable",
     "StateChanged",
     "WaitTimeout",
+    "as_completed",
+    "as_completed_async",
+    "wait_all",
+    "wait_all_async",
 ]

@@ -1,9 +1,10 @@
 """Following a job's live events, with no I/O: every decision `Job.events` and `AsyncJob.events` share.
 
-The events ride the job's Server-Sent Events stream (`GET /q/<queue>/j/<id>/stream`), not polling. The stream
-replays the job's state and logs on every connection, so a dropped connection is simply reopened: `Watch`
-drops the lines already seen, and `Follow` says how long a read may block, when to reopen the stream, and how
-long to pause after a drop, until the reconnection budget is spent. The callers only open, read and sleep."""
+The events ride the job's Server-Sent Events stream (`GET /q/<queue>/j/<id>/stream`), not polling. A dropped
+connection is reopened with the id of the last event (`Last-Event-ID`), so the server sends only the lines
+missed meanwhile; `Watch` still drops any line already seen (a server that replays everything). `Follow` says
+how long a read may block, when to reopen the stream, and how long to pause after a drop, until the
+reconnection budget is spent. The callers only open, read and sleep."""
 
 from __future__ import annotations
 
@@ -41,15 +42,18 @@ class Watch:
     def __init__(self, queue: str) -> None:
         self.queue = queue
         self.seen: dict[str, int] = {"run": 0, "build": 0}
+        # Lines the current connection has sent per step: where a log event without a `cursor` starts.
         self.position: dict[str, int] = {"run": 0, "build": 0}
         self.connections = 0
+        self.last_event_id = ""
 
     def connected(self) -> None:
-        # Each connection replays the logs from the first line.
-        self.position = {"run": 0, "build": 0}
+        if not self.last_event_id:
+            self.position = {"run": 0, "build": 0}  # a fresh connection replays the logs from the first line
         self.connections += 1
 
     def feed(self, event: ServerSentEvent) -> list[JobEvent]:
+        self.last_event_id = event.id or self.last_event_id
         try:
             data = json.loads(event.data) if event.data else None
         except ValueError:
@@ -60,10 +64,11 @@ class Watch:
             step: Step = "run" if event.event == "run-log" else "build"
             # `{lines, cursor}`: the new lines, and how many the stream has sent so far.
             lines = log_lines(data.get("lines") if isinstance(data, dict) else data, step)
-            start = self.position[step]
-            self.position[step] = start + len(lines)
-            fresh = lines[max(0, self.seen[step] - start) :]
-            self.seen[step] = max(self.seen[step], self.position[step])
+            cursor = data.get("cursor") if isinstance(data, dict) else None
+            end = cursor if isinstance(cursor, int) else self.position[step] + len(lines)
+            self.position[step] = end
+            fresh = lines[max(0, self.seen[step] - (end - len(lines))) :]
+            self.seen[step] = max(self.seen[step], end)
             return [LogsWritten(fresh)] if fresh else []
         if event.event == "final" and isinstance(data, dict):
             result = JobResult.from_view(data)
@@ -124,6 +129,10 @@ class Follow:
 
     def read_timeout(self) -> float:
         return self.deadline.read_timeout()
+
+    def headers(self) -> dict[str, str]:
+        """What the next connection sends: where the last one stopped."""
+        return {"Last-Event-ID": self.watch.last_event_id} if self.watch.last_event_id else {}
 
     def connected(self) -> None:
         if not self.watch.connections:

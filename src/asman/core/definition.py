@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asman.core.errors import InvalidInput
+from asman.core.names import MAX_NAMESPACE, blob_key_in_url, is_content_key
 from asman.core.urls import http_target
 from asman.core.whatwg_url import https_href_without_query
 
@@ -129,7 +130,7 @@ class Callback(_Model):
 
 
 class Control(_Model):
-    namespace: str | None = None
+    namespace: str | None = Field(default=None, max_length=MAX_NAMESPACE)
     maxDuration: str | None = None
     callbacks: dict[str, Callback] | None = None
 
@@ -194,6 +195,52 @@ def hash_blob(definition: dict[str, Any]) -> dict[str, Any]:
         if reduced:
             blob[name] = reduced
     return blob
+
+
+def _checked_hash(ref: dict[str, Any]) -> str | None:
+    """A DataRef's `hash` when it can be checked here and holds: the sha256 of inline content, or the key of a
+    content-addressed blob URL (`/f/<sha256>`). None for any other: it is not part of the job id, so it must not
+    decide how the job runs."""
+    claimed = ref.get("hash")
+    if not isinstance(claimed, str):
+        return None
+    if ref.get("type") in ("url", "key"):
+        value = ref.get("value")
+        key = (
+            value if ref.get("type") == "key" else blob_key_in_url(value) if isinstance(value, str) else None
+        )
+        return claimed if key is not None and is_content_key(key) and claimed.lower() == key else None
+    try:
+        content = DataRef.model_validate(ref).inline_bytes()
+    except (InvalidInput, ValueError):
+        return None
+    return claimed if content is not None and hashlib.sha256(content).hexdigest() == claimed.lower() else None
+
+
+def _settled_refs(refs: Any) -> Any:
+    if not isinstance(refs, dict):
+        return refs
+    settled: dict[str, Any] = {}
+    for name, ref in refs.items():
+        if isinstance(ref, dict) and "hash" in ref and _checked_hash(ref) is None:
+            ref = {key: item for key, item in ref.items() if key != "hash"}
+        settled[name] = ref
+    return settled
+
+
+def settled(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition that is kept and run for a job id: what the id covers decides how the job runs, never
+    what the first submitter of that id added beside it. Parent-injected env keys (not in the id) are dropped,
+    and a DataRef `hash` is kept only where it checks out (`_checked_hash`): a wrong one would make every run
+    of the job fail. The id is the same before and after."""
+    out = dict(definition)
+    env = definition.get("env")
+    if isinstance(env, dict) and any(_is_parent_env_key(key) for key in env):
+        out["env"] = {key: value for key, value in env.items() if not _is_parent_env_key(key)}
+    for name in ("inputs", "configFiles"):
+        if name in definition:
+            out[name] = _settled_refs(definition[name])
+    return out
 
 
 def _js_number(number: float) -> str:

@@ -15,6 +15,8 @@ BLOB_KEY = re.compile(r"^[0-9a-f]{64}$")
 # random hex): no slash, backslash or control character, and not `.` or `..`.
 BLOB_NAME = re.compile(r"^[^/\\\x00-\x1f\x7f]{1,255}$")
 JOB_ID = re.compile(r"^[0-9a-f]{64}$")
+# A job's namespaces are stored with it and listed in namespaces.json: bounded, with room for a URL.
+MAX_NAMESPACE = 256
 
 
 def check_queue(name: str) -> str:
@@ -22,6 +24,12 @@ def check_queue(name: str) -> str:
         raise InvalidInput(
             f"invalid queue name {name!r}: use 1-128 characters from A-Z a-z 0-9 . _ ~ -, or POST /q for a fresh one"
         )
+    return name
+
+
+def check_namespace(name: str) -> str:
+    if len(name) > MAX_NAMESPACE:
+        raise InvalidInput(f"namespace of {len(name)} characters: use at most {MAX_NAMESPACE}")
     return name
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from asman.core.events import Event
@@ -68,6 +68,11 @@ class Notifier(Protocol):
     async def close(self) -> None: ...
 
     async def publish(self, event: Event) -> None: ...
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """`publish` for each event, in order: what a batch submit publishes, sent together where the
+        notifier sends in batches."""
+        ...
 
     def subscribe(self, listener: Listener, queue: str | None = None) -> Callable[[], None]:
         """Call listener for every event (on the event loop), or only for those of `queue`; returns the

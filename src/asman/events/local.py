@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from asman.core.events import Event
 from asman.events.base import Fanout
 
@@ -15,3 +17,7 @@ class LocalNotifier(Fanout):
 
     async def publish(self, event: Event) -> None:
         self.deliver(event)
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        for event in events:
+            self.deliver(event)

@@ -25,6 +25,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,19 +224,28 @@ class PostgresNotifier(Fanout):
         listening) gives publishers the same read-your-writes order as the in-process notifier: a client that
         opens a stream right after its request returned is not handed that request's event again as news.
         """
+        await self.publish_many([event])
+
+    async def publish_many(self, events: Sequence[Event]) -> None:
+        """`publish` for many events at once, in order: they go out in one send, and the wait is for the last
+        one's echo (notifications arrive in the order they were sent)."""
         if self._pool is None:
             raise BackendUnavailable("the PostgreSQL notifier is not open")
-        outgoing = _Outgoing(encode(event), asyncio.get_running_loop().create_future())
-        self._outgoing.append(outgoing)
+        loop = asyncio.get_running_loop()
+        batch = [_Outgoing(encode(event), loop.create_future()) for event in events]
+        self._outgoing.extend(batch)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_outgoing(), name="asman-notifier-sender")
         try:
-            await asyncio.shield(outgoing.sent)
-            if self.connected.is_set() and outgoing.echo is not None:
+            for outgoing in batch:
+                await asyncio.shield(outgoing.sent)
+            last = batch[-1] if batch else None
+            if last is not None and self.connected.is_set() and last.echo is not None:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(outgoing.echo), ECHO_TIMEOUT)
+                    await asyncio.wait_for(asyncio.shield(last.echo), ECHO_TIMEOUT)
         finally:
-            self._forget_echo(outgoing)
+            for outgoing in batch:
+                self._forget_echo(outgoing)
 
     async def _send_outgoing(self) -> None:
         while self._outgoing:

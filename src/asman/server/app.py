@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from asman._version import __version__
@@ -26,18 +27,20 @@ from asman.events.local import LocalNotifier
 from asman.mcp.http import mount_agents
 from asman.server.client_ws import PATHS as CLIENT_SOCKET_PATHS
 from asman.server.client_ws import ClientRooms, client_socket
-from asman.server.http import JSONResponse, close_socket, error_response, wants_html
+from asman.server.fastlane import FastLane
+from asman.server.http import JSONResponse, close_socket, error_response, private_strings, wants_html
 from asman.server.hub import Hub
-from asman.server.limits import RateLimiter
+from asman.server.limits import HttpLimits, RateLimiter, StreamCap, TokenBuckets, TrustedProxies
 from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_durations
 from asman.server.openapi import document
+from asman.server.origins import OriginGuard, Origins
 from asman.server.routes import blobs, jobs, queues, stream
 from asman.server.routes import tes as tes_routes
 from asman.server.service import JobService, describe_validation
-from asman.server.web import METAFRAME, STATIC_DIR, WebAssets, index_page
+from asman.server.web import METAFRAME, STATIC_DIR, WebAssets, docs_page, index_page, page_headers
 from asman.server.webhooks import WebhookSender
 from asman.server.ws import worker_socket
-from asman.settings import Settings
+from asman.settings import Settings, parse_networks, parse_origins
 from asman.store import open_store
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,23 @@ def _observe_durations(histograms: Histograms) -> Callable[[Event], None]:
     return listener
 
 
+class AsmanAPI(FastAPI):
+    """FastAPI, with event streams, submits and worker sockets answered in front of its middleware.
+
+    routes/stream.py and server/fastlane.py say why.
+    """
+
+    streams: stream.StreamShortcut | None = None
+    lane: FastLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.streams is not None and await self.streams.serve(scope, receive, send):
+            return
+        if self.lane is not None and await self.lane.serve(self, scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -122,37 +142,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await blob_store.close()
             await store.close()
 
-    app = FastAPI(
+    app = AsmanAPI(
         title="Asman",
         version=__version__,
         description="Public compute queues: push containerized jobs to a queue URL; workers anyone runs take them.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
-        docs_url="/docs",
+        docs_url=None,  # served below from the vendored Swagger UI, not a CDN
         redoc_url=None,
+        # No OpenTelemetry here: FastAPI would otherwise look for a configured provider on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    # Added first, so it runs innermost: rate limits and CORS headers apply to streams as to every request.
-    app.add_middleware(stream.StreamShortcut)
-    if settings.rate_limit > 0:
-        app.add_middleware(
-            RateLimiter,
-            rate=settings.rate_limit,
-            burst=settings.rate_burst or 2 * settings.rate_limit,
-            trust_proxy=settings.trust_proxy,
-        )
+    limits = app.state.limits = HttpLimits(
+        proxies=TrustedProxies(parse_networks(settings.trusted_proxies)),
+        buckets=(
+            TokenBuckets(settings.rate_limit, settings.rate_burst or 2 * settings.rate_limit)
+            if settings.rate_limit > 0
+            else None
+        ),
+        streams=StreamCap(settings.max_streams_per_client),
+        origins=Origins(parse_origins(settings.cors_origins)),
+    )
+    app.streams = stream.StreamShortcut(app)
+    pages = app.state.page_headers = page_headers(limits.origins)
+    # Added first, so they run innermost; the streams are answered in front of all of it (AsmanAPI).
+    if limits.buckets is not None:
+        app.add_middleware(RateLimiter, buckets=limits.buckets, proxies=limits.proxies)
+    app.add_middleware(OriginGuard, origins=limits.origins)
     app.add_middleware(
-        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"], expose_headers=["*"]
+        CORSMiddleware,
+        allow_origins=["*"] if limits.origins.any else sorted(limits.origins.allowed),
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["*"],
+        # Chrome asks before a public page may call a server on this computer (local mode's metapages).
+        allow_private_network=True,
     )
     # Outermost, so rate-limited and preflight answers are counted and timed too.
     app.state.replica_metrics = ReplicaMetrics()
     app.add_middleware(HttpMetrics, metrics=app.state.replica_metrics)
+    app.lane = FastLane(app.state.replica_metrics, enabled=settings.rate_limit <= 0)
+
+    private = private_strings(settings)
 
     @app.exception_handler(AsmanError)
     async def _asman_error(request: Request, exc: AsmanError) -> Response | None:
         if isinstance(request, WebSocket):
-            await close_socket(request, exc)
+            await close_socket(request, exc, private)
             return None
-        return error_response(exc)
+        if exc.status_code >= 500:
+            log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+        return error_response(exc, private)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -161,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and wants_html(request) and request.method == "GET":
-            return index_page()  # the web client shows its own "not found" page
+            return index_page(pages)  # the web client shows its own "not found" page
         if exc.status_code == 404:
             return error_response(
                 NotFound(f"no such endpoint: {request.method} {request.url.path} (see /openapi.json)")
@@ -178,7 +218,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     async def _index() -> Response:
-        return index_page()
+        return index_page(pages)
+
+    @app.get("/docs", include_in_schema=False)
+    async def _docs() -> Response:
+        return docs_page(pages)
 
     @app.get(
         "/metaframe.json",
@@ -187,7 +231,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tags=["web"],
     )
     async def _metaframe() -> Response:
-        return JSONResponse(METAFRAME)
+        # Read by the metapage that embeds the web client, from any origin.
+        return JSONResponse(METAFRAME, headers={"Access-Control-Allow-Origin": "*"})
 
     app.include_router(tes_routes.router)
     app.include_router(queues.router)

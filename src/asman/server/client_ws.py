@@ -27,7 +27,7 @@ from asman.core.events import Event, LogsAppended, Resync, StateChanged, Workers
 from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason, JobState
 from asman.server import views
-from asman.server.limits import TokenBuckets, client_address
+from asman.server.limits import TokenBuckets
 from asman.server.routes.queues import connected_workers
 from asman.server.routes.stream import Watchers
 from asman.server.service import JobService
@@ -375,7 +375,6 @@ class ClientRooms:
         self.watchers = watchers
         settings = service.settings
         self.max_frame = settings.max_body_bytes
-        self.trust_proxy = settings.trust_proxy
         self.limits = (
             TokenBuckets(settings.rate_limit, settings.rate_burst or 2 * settings.rate_limit)
             if settings.rate_limit > 0
@@ -422,7 +421,7 @@ async def client_socket(websocket: WebSocket) -> None:
         return
     rooms: ClientRooms = websocket.app.state.clients
     await websocket.accept()
-    client = Client(websocket, client_address(websocket.scope, rooms.trust_proxy))
+    client = Client(websocket, websocket.app.state.limits.proxies.client(websocket.scope))
     room = rooms.join(queue, client)
     client.writer = asyncio.create_task(client.write(), name="asman-client-write")
     tasks = [asyncio.create_task(_read(rooms, room, client), name="asman-client-read"), client.writer]

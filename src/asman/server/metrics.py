@@ -28,8 +28,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 PREFIX = "asman_"
 JOB_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-# Where a middleware that answers before routing (the stream shortcut) puts the route template it served.
-ROUTE_TEMPLATE = "asman.route"
 # Requests no route matched, and methods no route serves: one series for each, so what a client makes up (random
 # paths, made-up methods) cannot grow the label set.
 UNMATCHED = "unmatched"
@@ -158,7 +156,7 @@ def _route_template(scope: Scope) -> str:
     route: Any = scope.get("route")
     if route is not None:
         return str(getattr(route, "path", UNMATCHED))
-    return str(scope.get(ROUTE_TEMPLATE, UNMATCHED))
+    return UNMATCHED
 
 
 class HttpMetrics:

@@ -8,9 +8,9 @@ from upstream allow extra fields, so Asman can add its own beside upstream's wit
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from asman.core.definition import DataRef, JobDefinition
 from asman.core.states import FinishedReason, JobState
@@ -36,6 +36,16 @@ class Submitted(_Open):
     jobId: str
     state: JobState
     finishedReason: FinishedReason | None = None
+
+
+class EntryError(ErrorBody):
+    """A batch entry that was refused, alone: its status is the one a single submit of it would have had."""
+
+    success: Literal[False]
+    status: int = Field(examples=[422])
+
+
+BatchAnswer = RootModel[list[Submitted | EntryError]]
 
 
 class QueueJob(_Open):
@@ -89,7 +99,11 @@ class FinishedJob(_Open):
     finished: Finished
     attempt: int
     exitCode: int | None = None
+    # The queue that made this result, and whom its makers were trusted as (docs/security.md): `queue` (that
+    # queue's own workers), `token` (workers with that queue's token), `public` (any public queue's, with
+    # ASMAN_SHARE_PUBLIC_RESULTS) or `unknown` (kept by an older release).
     queue: str | None = None
+    trust: Literal["queue", "token", "public", "unknown"] | None = None
 
 
 class JobView(QueueJob):

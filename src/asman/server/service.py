@@ -5,6 +5,9 @@ published here as a typed event. The clock is injected, so tests can set the tim
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -12,19 +15,46 @@ from typing import Any
 from pydantic import ValidationError
 
 from asman.blobs import BlobStore
-from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id
-from asman.core.errors import InvalidInput, NotFound, ValidationFailed
+from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id, settled
+from asman.core.errors import AsmanError, InvalidInput, NotFound, TooLarge, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
-from asman.core.names import check_job_id, check_queue
+from asman.core.names import blob_key_in_url, check_blob_key, check_job_id, check_queue
 from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
+from asman.core.trust import Trust, trust_domain
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
 from asman.events.base import Notifier
 from asman.server.views import job_view
 from asman.settings import Settings
 from asman.store import Store
-from asman.store.base import Assignment, JobRow, WorkerRow
+from asman.store.base import Assignment, JobRow, Submission, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
+# Blobs checked at once when a job or result keeps them, and at most how many one job or result keeps (each is
+# a look-up, and an S3 one is a request: a result naming a million blobs must not hold its worker's socket).
+_BLOB_TOUCHES_AT_ONCE = 16
+_MOST_BLOBS_KEPT = 1000
+
+
+def blob_keys(refs: Any) -> set[str]:
+    """The keys of the blobs on this server that DataRefs `{name: ref}` name (`/f/<key>` URLs, `key` refs)."""
+    keys: set[str] = set()
+    if not isinstance(refs, dict):
+        return keys
+    for ref in refs.values():
+        if not isinstance(ref, dict) or not isinstance(ref.get("value"), str):
+            continue
+        key = ref["value"] if ref.get("type") == "key" else None
+        if ref.get("type") == "url":
+            key = blob_key_in_url(ref["value"])
+        if key is not None:
+            with contextlib.suppress(InvalidInput):  # not a name a blob can have here
+                keys.add(check_blob_key(key))
+    return keys
+
+
+def _input_blobs(definition: dict[str, Any]) -> set[str]:
+    return blob_keys(definition.get("inputs")) | blob_keys(definition.get("configFiles"))
+
 
 # Where a request came in (its base URL), asked for only when needed: building it costs on the hot path.
 Origin = Callable[[], str]
@@ -57,6 +87,18 @@ class JobService:
         self.blobs = blobs
         self.notifier = notifier
         self.now = clock
+        self._domains: dict[str, str] = {}
+
+    def trust(self, queue: str) -> Trust:
+        """Whose results `queue` believes (core/trust.py), from its worker token and ASMAN_SHARE_PUBLIC_RESULTS:
+        every verb that keeps, serves or answers with a result asks this."""
+        domain = self._domains.get(queue)
+        if domain is None:
+            settings = self.settings
+            domain = trust_domain(queue, settings.worker_token(queue), settings.share_public_results)
+            if len(self._domains) < 10_000:  # settings do not change; bound the cache against queue floods
+                self._domains[queue] = domain
+        return Trust(queue, domain)
 
     def expires_ms(self, now: int) -> int:
         return now + int(self.settings.ttl_seconds * 1000)
@@ -115,6 +157,27 @@ class JobService:
         """Queue a job (or join it, or answer its kept success). `origin` gives the address the request came in
         on, for the links webhooks carry; it is asked only when there are webhooks."""
         check_queue(queue)
+        sub = self.submission(body, origin)
+        now = self.now()
+        outcome = await self.store.submit(
+            queue,
+            sub.job_id,
+            sub.definition,
+            sub.namespace,
+            now,
+            self.expires_ms(now),
+            hooks=sub.hooks,
+            domain=self.trust(queue).domain,
+        )
+        if outcome.transitions or outcome.stop:
+            await self.publish(outcome.transitions, outcome.stop)
+        # Its inputs must outlive the job: kept as long as the job is, from now.
+        await self.keep_blobs(_input_blobs(sub.definition))
+        return outcome.job
+
+    def submission(self, body: Any, origin: Origin | None = None) -> Submission:
+        """A submit's body validated, its id computed (and checked against the one it claims), its webhooks
+        prepared: what the store takes."""
         definition, control, claimed = self.parse_submission(body)
         computed = job_id(definition)
         if claimed and claimed != computed:
@@ -122,17 +185,45 @@ class JobService:
                 f"the submitted id {claimed[:80]} does not match the definition, whose id is {computed}:"
                 " leave 'id' out and the server computes it"
             )
-        namespace = control.namespace or DEFAULT_NAMESPACE
-        now = self.now()
         hooks = None
         if control.callbacks:
             hooks = hooks_of(control, self.public_origin(origin), int(self.settings.webhook_expiry * 1000))
-        outcome = await self.store.submit(
-            queue, computed, definition, namespace, now, self.expires_ms(now), hooks=hooks
+        # What runs depends only on what the id covers (core/definition.py `settled`).
+        return Submission(computed, settled(definition), control.namespace or DEFAULT_NAMESPACE, hooks)
+
+    async def submit_many(
+        self, queue: str, bodies: Sequence[Any], origin: Origin | None = None
+    ) -> list[JobRow | AsmanError]:
+        """Many submits to one queue, each answered as `submit` would (or with its own error: a bad entry
+        fails alone), all committed before the answer, their events published as single submits publish
+        theirs."""
+        check_queue(queue)
+        if len(bodies) > self.settings.max_batch_jobs:
+            raise TooLarge(
+                f"the batch has {len(bodies)} jobs, over the limit of {self.settings.max_batch_jobs}:"
+                " send it in several batches"
+            )
+        errors: dict[int, AsmanError] = {}
+        subs: list[Submission] = []
+        for index, body in enumerate(bodies):
+            try:
+                if isinstance(body, AsmanError):  # an entry that could not even be read
+                    raise body
+                subs.append(self.submission(body, origin))
+            except AsmanError as error:
+                errors[index] = error
+        now = self.now()
+        outcomes = await self.store.submit_many(
+            queue, subs, now, self.expires_ms(now), domain=self.trust(queue).domain
         )
-        if outcome.transitions or outcome.stop:
-            await self.publish(outcome.transitions, outcome.stop)
-        return outcome.job
+        changes = [change for outcome in outcomes for change in outcome.transitions]
+        stop = [change for outcome in outcomes for change in outcome.stop]
+        await self.notifier.publish_many(changes)
+        if stop:
+            await self.publish([], stop)
+        await self.keep_blobs(set().union(*(_input_blobs(sub.definition) for sub in subs)))
+        jobs = iter(outcome.job for outcome in outcomes)
+        return [errors[index] if index in errors else next(jobs) for index in range(len(bodies))]
 
     async def require_job(self, queue: str, job: str) -> JobRow:
         check_queue(queue)
@@ -174,7 +265,8 @@ class JobService:
         now = self.now()
         assignments = await self.store.claim(queue, worker, slots, gpus, self.lease_until_ms(now), now)
         await self.publish([assignment.transition for assignment in assignments])
-        return assignments
+        # Definitions kept by an older release may still carry fields the id does not cover.
+        return [dataclasses.replace(a, definition=settled(a.definition)) for a in assignments]
 
     async def renew(self, queue: str, worker: str, attempts: list[tuple[str, int]]) -> list[tuple[str, int]]:
         """Extend the leases of `attempts`; return those that are no longer current."""
@@ -202,9 +294,14 @@ class JobService:
         except IllegalTransition:
             return None
         now = self.now()
-        change = await self.store.finish(queue, job, attempt, reason, result, now, self.expires_ms(now))
+        domain = self.trust(queue).domain
+        change = await self.store.finish(
+            queue, job, attempt, reason, result, now, self.expires_ms(now), domain
+        )
         if change is not None:
             await self.publish([change])
+            # A result's outputs live as long as it does (the worker skips uploading a blob that exists).
+            await self.keep_blobs(blob_keys(result.get("outputs")))
         return change
 
     async def release(self, queue: str, job: str, attempt: int) -> StateChanged | None:
@@ -247,14 +344,40 @@ class JobService:
         await self.store.postpone_delivery(delivery.id, delivery.attempt, due, error)
         return False
 
+    def _blob_slack_ms(self) -> int:
+        """A blob kept within this long (a tenth of a lifetime, at most a day) is not kept again, so use costs
+        one look-up; the sweep spares blobs this much longer, so each lives a lifetime past its last use."""
+        return min(int(self.settings.ttl_seconds * 1000) // 10, 86_400_000)
+
+    def _stale_before(self) -> int:
+        return self.now() - self._blob_slack_ms()
+
+    async def keep_blob(self, key: str) -> bool:
+        """Keep a blob a whole lifetime from now (it is in use); False when there is none."""
+        return await self.blobs.touch(key, self._stale_before())
+
+    async def keep_blobs(self, keys: set[str]) -> None:
+        """Keep these blobs a whole lifetime from now: something that lives that long uses them."""
+        ordered = sorted(keys)[:_MOST_BLOBS_KEPT]
+        stale_before = self._stale_before()
+        for start in range(0, len(ordered), _BLOB_TOUCHES_AT_ONCE):
+            batch = ordered[start : start + _BLOB_TOUCHES_AT_ONCE]
+            await asyncio.gather(*(self.blobs.touch(key, stale_before) for key in batch))
+
     async def sweep(self) -> int:
         """Delete what has expired: store rows, then blobs."""
         now = self.now()
         removed = await self.store.sweep(now)
-        return removed + await self.blobs.sweep(now - int(self.settings.ttl_seconds * 1000))
+        lifetime = int(self.settings.ttl_seconds * 1000)
+        return removed + await self.blobs.sweep(now - lifetime - self._blob_slack_ms())
+
+    async def result(self, job: str, queue: str | None) -> dict[str, Any] | None:
+        """The result `queue` serves for `job` (one its trust domain made), or for the global lookup (no queue)
+        the newest one, whichever queue made it."""
+        return await self.store.get_result(job, self.trust(queue) if queue is not None else None)
 
     async def job_view(self, row: JobRow) -> dict[str, Any]:
         """The full JSON view of one job in one queue (views.job_view)."""
         return job_view(
-            row, await self.store.get_definition(row.job_id), await self.store.get_result(row.job_id)
+            row, await self.store.get_definition(row.job_id), await self.result(row.job_id, row.queue)
         )

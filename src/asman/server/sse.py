@@ -27,8 +27,58 @@ STALLED_CLIENT_SECONDS = 60.0
 log = logging.getLogger(__name__)
 
 
-def encode(event: str, data: Any) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+def encode(event: str, data: Any, event_id: str = "") -> bytes:
+    frame = b"event: " + event.encode()
+    if event_id:
+        frame += b"\nid: " + event_id.encode()
+    return frame + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+class Clock:
+    """The timers of every open stream of this process, served by one task: keep-alive ticks for idle watchers,
+    and the end of writes to clients that stopped reading.
+
+    One timer for all of them, rather than one armed per wait and one per write: with 10,000 watchers,
+    arming and cancelling those timers was nearly half the fan-out's CPU. The task runs while streams are
+    open and ends with the last one."""
+
+    def __init__(self) -> None:
+        self.subscriptions: set[Subscription] = set()
+        self.responses: set[EventStreamResponse] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, item: Subscription | EventStreamResponse) -> None:
+        if isinstance(item, Subscription):
+            self.subscriptions.add(item)
+        else:
+            self.responses.add(item)
+        task = self._task
+        loop = asyncio.get_running_loop()
+        if task is None or task.done() or task.get_loop() is not loop:
+            self._task = loop.create_task(self._run(), name="asman-stream-clock")
+
+    def discard(self, item: Subscription | EventStreamResponse) -> None:
+        if isinstance(item, Subscription):
+            self.subscriptions.discard(item)
+        else:
+            self.responses.discard(item)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.subscriptions or self.responses:
+            await asyncio.sleep(min(KEEPALIVE_SECONDS, STALLED_CLIENT_SECONDS) / 4)
+            now = loop.time()
+            for subscription in list(self.subscriptions):
+                since = subscription.waiting_since
+                if since is not None and now - since >= KEEPALIVE_SECONDS:
+                    subscription._wake()
+            for response in list(self.responses):
+                since = response.writing_since
+                if since is not None and now - since >= STALLED_CLIENT_SECONDS:
+                    response.stall()
+
+
+CLOCK = Clock()
 
 
 class Subscription:
@@ -39,7 +89,14 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
         self._accept = accept
         self.ended = False
-        self.close = notifier.subscribe(self._on_event, queue)
+        # When the current wait began (the clock's keep-alive tick wakes a long one); None when not waiting.
+        self.waiting_since: float | None = None
+        self._unsubscribe = notifier.subscribe(self._on_event, queue)
+        CLOCK.add(self)
+
+    def close(self) -> None:
+        self._unsubscribe()
+        CLOCK.discard(self)
 
     def _on_event(self, event: Event) -> None:
         if self.ended or not (isinstance(event, Resync) or self._accept(event)):
@@ -64,12 +121,11 @@ class Subscription:
         if not self._pending and not self.ended:
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
-            tick = loop.call_later(KEEPALIVE_SECONDS, self._wake)
+            self.waiting_since = loop.time()
             try:
                 await waiter
             finally:
-                tick.cancel()
-                self._waiter = None
+                self._waiter = self.waiting_since = None
         if self.ended:
             raise EOFError
         if self._pending:
@@ -103,16 +159,24 @@ class EventStreamResponse(Response):
         self.raw_headers = list(_HEADERS)  # a copy: middleware may add headers to the list it is sent
         self.subscription = subscription
         self.body_iterator = body
+        self.writing_since: float | None = None
+        self.on_close: Callable[[], None] | None = None  # e.g. give back the client's stream slot
+        self._task: asyncio.Task[Any] | None = None
+        self._stalled = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         subscription = self.subscription
         disconnect = asyncio.create_task(_end_on_disconnect(receive, subscription))
+        loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+        # `writing_since` is set while a write is under way: a client that stopped reading blocks a write once
+        # its socket buffers are full, and the clock ends the stream (`stall`) when that lasts too long.
+        CLOCK.add(self)
 
         async def write(message: Message) -> None:
-            # A client that stopped reading blocks a write once its socket buffers are full. Giving up returns
-            # from the ASGI call with the response unfinished, and the server then closes the connection.
-            async with asyncio.timeout(STALLED_CLIENT_SECONDS):
-                await send(message)
+            self.writing_since = loop.time()
+            await send(message)
+            self.writing_since = None
 
         try:
             await write(
@@ -123,13 +187,27 @@ class EventStreamResponse(Response):
             await write({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away while we wrote
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not self._stalled:
+                raise
+            # Returning with the response unfinished makes the server close the connection.
+            if self._task is not None:
+                self._task.uncancel()
             log.warning("closed an event stream whose client read nothing for %g s", STALLED_CLIENT_SECONDS)
         finally:
+            CLOCK.discard(self)
             subscription.close()
+            if self.on_close is not None:
+                self.on_close()
             disconnect.cancel()
             # Its own cleanup (the watcher count) runs now, not when it is collected.
             await self.body_iterator.aclose()
+
+    def stall(self) -> None:
+        """Give up on a client that has read nothing for STALLED_CLIENT_SECONDS."""
+        if self._task is not None and not self._stalled:
+            self._stalled = True
+            self._task.cancel()
 
 
 async def _end_on_disconnect(receive: Receive, subscription: Subscription) -> None:

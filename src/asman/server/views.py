@@ -1,6 +1,6 @@
 """The JSON shapes clients read, as upstream's clients expect them (UPSTREAM-WIRE.md §1): a queue entry
 (`QueueJob`), a finished job (`FinishedJob`, in result.json and job views) and a job view. Asman's own fields
-(jobId, queue, attempt, exitCode) sit beside upstream's, never instead of them.
+(jobId, queue, attempt, exitCode, trust) sit beside upstream's, never instead of them.
 
 Results are stored as the worker reported them, plus who made them (`worker`, `attempt`, `time`, `queue`). They
 are shaped here, when read, so results stored before this shape existed read the same way.
@@ -12,6 +12,7 @@ from typing import Any
 
 from asman.core.logs import with_newlines
 from asman.core.states import FinishedReason, JobState
+from asman.core.trust import domain_kind
 from asman.store.base import JobRow
 
 # What a worker's result carries about the run itself: upstream's RunResult.
@@ -80,6 +81,8 @@ def finished_job(stored: dict[str, Any], row: JobRow | None = None) -> dict[str,
         data["exitCode"] = result["StatusCode"]
     if stored.get("queue") or row:
         data["queue"] = str(stored.get("queue") or (row.queue if row else ""))
+    if "domain" in stored:  # who made it, as the store keeps it (core/trust.py)
+        data["trust"] = domain_kind(str(stored["domain"]))
     return data
 
 

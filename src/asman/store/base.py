@@ -7,11 +7,14 @@ makes comes back as a `StateChanged` event for the service to publish.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from asman.core.definition import DEFAULT_NAMESPACE
 from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState
+from asman.core.trust import Trust
 from asman.core.webhooks import Delivery, Hooks
 
 
@@ -61,6 +64,16 @@ class JobRow:
         if self.namespaces:
             data["namespaces"] = list(self.namespaces)
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One job of a batch submit, as the store takes it: already validated, its id computed."""
+
+    job_id: str
+    definition: dict[str, Any]
+    namespace: str = DEFAULT_NAMESPACE
+    hooks: Hooks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +131,19 @@ class Store(Protocol):
         now_ms: int,
         expires_ms: int,
         hooks: Hooks | None = None,
+        domain: str | None = None,
     ) -> SubmitOutcome:
-        """Queue a job, or add a namespace to it, or answer its kept success. `hooks` are written in the same
-        transaction: a `queued` delivery when this submit queued the job, a `finished` callback while the job
-        is unfinished. Every verb that finishes a job turns its callbacks into deliveries, in its transaction."""
+        """Queue a job, or add a namespace to it, or answer a kept success the queue trusts: one made in its trust
+        `domain` (core/trust.py; by default the queue's own). `hooks` are written in the same transaction: a
+        `queued` delivery when this submit queued the job, a `finished` callback while the job is unfinished.
+        Every verb that finishes a job turns its callbacks into deliveries, in its transaction."""
+        ...
+
+    async def submit_many(
+        self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int, domain: str | None = None
+    ) -> list[SubmitOutcome]:
+        """Many submits to one queue (of trust domain `domain`, as `submit`), committed together before the
+        answer: each answered, in order, as `submit` would have answered it."""
         ...
 
     async def claim(
@@ -145,8 +167,10 @@ class Store(Protocol):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        domain: str | None = None,
     ) -> StateChanged | None:
-        """Record an attempt's outcome; None when the attempt is stale (fencing)."""
+        """Record an attempt's outcome, its result kept as made on `queue` in trust `domain` (by default the
+        queue's own); None when the attempt is stale (fencing)."""
         ...
 
     async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None: ...
@@ -157,7 +181,9 @@ class Store(Protocol):
         """Remove one namespace's interest; finish the job as Cancelled when none is left."""
         ...
 
-    async def delete(self, queue: str, job_id: str, now_ms: int) -> StateChanged | None: ...
+    async def delete(self, queue: str, job_id: str, now_ms: int) -> StateChanged | None:
+        """Finish the job in `queue` as Deleted and drop the result made on `queue`; never another queue's."""
+        ...
 
     async def append_logs(
         self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
@@ -167,11 +193,30 @@ class Store(Protocol):
 
     async def get_job(self, queue: str, job_id: str) -> JobRow | None: ...
 
+    async def logged_attempts(self, job_ids: list[str], step: str) -> dict[str, int]:
+        """For each of the jobs that has log lines of `step`, the latest attempt that logged them."""
+        ...
+
     async def get_definition(self, job_id: str) -> dict[str, Any] | None: ...
 
-    async def get_result(self, job_id: str) -> dict[str, Any] | None: ...
+    async def get_result(self, job_id: str, trust: Trust | None = None) -> dict[str, Any] | None:
+        """The result `trust`'s queue serves (its own, else the newest its domain made), or with no `trust` the
+        newest of all. The stored result, with `queue` (where it was made, when known) and `domain` (its makers'
+        trust domain; '' for one kept before domains existed) from the store."""
+        ...
 
-    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page: ...
+    async def list_jobs(
+        self,
+        queue: str,
+        limit: int,
+        cursor: int | None,
+        state: JobState | None,
+        *,
+        records_for: Trust | None = None,
+    ) -> Page:
+        """A page of the queue's jobs, newest first; with `records_for` (the reader), each row carries its
+        definition and the result that reader is served too (read in the same transaction)."""
+        ...
 
     async def counts(self, queue: str) -> dict[str, int]: ...
 

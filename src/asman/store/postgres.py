@@ -32,7 +32,18 @@ from asman.core.states import FinishedReason, JobState, Verb, transition
 from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_url
 from asman.store import migrate
 from asman.store.base import Assignment
-from asman.store.sql import STATE, Program, ProgramFactory, Queries, count, one, rows, state_changed, value
+from asman.store.sql import (
+    JOB_ID,
+    STATE,
+    Program,
+    ProgramFactory,
+    Queries,
+    count,
+    one,
+    rows,
+    state_changed,
+    value,
+)
 from asman.store.verbs import FINISHED, QUEUED, RUNNING, SUCCESS, JobVanished, NewJob, Outcome, SqlStore
 
 log = logging.getLogger(__name__)
@@ -187,6 +198,7 @@ class PostgresStore(SqlStore):
             self.q.insert_job_in_full,
             new.job_id,
             SUCCESS,
+            *new.trusted_params(),
             *new.row_params(),
             new.definition,
             new.expires_ms,
@@ -194,9 +206,34 @@ class PostgresStore(SqlStore):
         )
         return row
 
+    def _insert_many(self, fresh: list[NewJob]) -> Program[dict[str, Any]]:
+        first = fresh[0]  # one queue, namespace and time for all
+        found = yield rows(
+            self.q.insert_jobs_in_full,
+            [new.job_id for new in fresh],
+            [new.definition for new in fresh],
+            [new.gpus for new in fresh],
+            first.queue,
+            QUEUED,
+            FINISHED,
+            SUCCESS,
+            first.now_ms,
+            first.now_ms,
+            first.expires_ms,
+            SUCCESS,
+            *first.trusted_params(),
+            first.expires_ms,
+            first.namespace,
+        )
+        return {row[JOB_ID]: row for row in found}
+
     def _finish(self, outcome: Outcome) -> Program[StateChanged | None]:
         row = yield one(
-            self.q.finish_attempt_in_full, *outcome.update_params(), outcome.result, outcome.expires_ms
+            self.q.finish_attempt_in_full,
+            *outcome.update_params(),
+            outcome.domain,
+            outcome.result,
+            outcome.expires_ms,
         )
         if row is None:
             return None

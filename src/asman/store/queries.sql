@@ -1,7 +1,8 @@
 -- The store's statements, written once for both dialects. Each starts with a `-- name: <name>` line; a
 -- `-- name: <name> :<dialect>` section replaces it for that dialect only. Placeholders are `?` (PostgreSQL gets
 -- `$1, $2, ...` at import); `GREATEST(` becomes `MAX(` and `FOR UPDATE ...` clauses disappear on SQLite, whose
--- single writer needs no row locks. `{job_columns}` is the column list every job row is read with.
+-- single writer needs no row locks. `{job_columns}` is the column list every job row is read with; `{trusted}`
+-- is the rule of which kept results a queue believes (sql.py TRUSTED: its two parameters are domain, queue).
 
 -- name: get_job
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND job_id = ?
@@ -37,27 +38,31 @@ ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.e
 -- name: get_definition
 SELECT definition FROM jobs WHERE id = ?
 
--- A job new to its queue: Queued, or Finished at once when a successful result is kept. Nothing when the queue
--- already has the job. (`WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT.) PostgreSQL
--- does this, the definition and the namespace in one statement: `insert_job_in_full`.
+-- A job new to its queue: Queued, or Finished at once when a successful result the queue trusts is kept.
+-- Nothing when the queue already has the job. (`WHERE true` tells SQLite's parser that ON CONFLICT belongs to
+-- the INSERT.) PostgreSQL does this, the definition and the namespace in one statement: `insert_job_in_full`.
 -- name: insert_job
 INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
 SELECT ?, ?, CASE WHEN kept.n > 0 THEN ? ELSE ? END, CASE WHEN kept.n > 0 THEN ? END,
     ?, ?, ?, ?, kept.exit_code
-FROM (SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results WHERE job_id = ? AND reason = ?) AS kept
+FROM (SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results
+    WHERE job_id = ? AND reason = ? AND {trusted}) AS kept
 WHERE true
 ON CONFLICT (queue, job_id) DO NOTHING
 RETURNING {job_columns}
 
 -- A job new to its queue, its definition and its namespace in one round trip.
 -- name: insert_job_in_full :postgres
-WITH cached AS (SELECT exit_code FROM results WHERE job_id = ? AND reason = ?),
+WITH cached AS (
+    SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results WHERE job_id = ? AND reason = ? AND {trusted}
+),
 inserted AS (
     INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
     SELECT ?, ?,
-        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN ?::text ELSE ?::text END,
-        CASE WHEN EXISTS (SELECT 1 FROM cached) THEN ?::text END,
-        ?, ?, ?, ?, (SELECT exit_code FROM cached)
+        CASE WHEN cached.n > 0 THEN ?::text ELSE ?::text END,
+        CASE WHEN cached.n > 0 THEN ?::text END,
+        ?, ?, ?, ?, cached.exit_code
+    FROM cached
     ON CONFLICT (queue, job_id) DO NOTHING
     RETURNING {job_columns}
 ),
@@ -71,25 +76,86 @@ named AS (
 )
 SELECT * FROM inserted
 
+-- Many jobs new to their queue at once (a batch submit): each row `(queue, job_id, state, reason, gpus,
+-- queued_ms, updated_ms, expires_ms, exit_code)` with its state decided from `kept_results`. Rows the queue
+-- already has are left alone and not returned. PostgreSQL does this, the definitions and the namespaces in
+-- one statement: `insert_jobs_in_full`.
+-- name: insert_jobs
+INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
+VALUES {rows}
+ON CONFLICT (queue, job_id) DO NOTHING
+RETURNING {job_columns}
+
+-- The successes a queue trusts among many jobs (a job may have several, from queues of one domain).
+-- name: kept_results
+SELECT job_id, exit_code FROM results WHERE reason = ? AND {trusted} AND job_id IN ({ids})
+
+-- name: kept_results :postgres
+SELECT job_id, exit_code FROM results WHERE reason = ? AND {trusted} AND job_id = ANY(?::text[])
+
+-- name: save_definitions
+INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES {rows}
+ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.expires_ms)
+
+-- name: add_namespaces
+INSERT INTO namespaces (queue, job_id, namespace, added_ms) VALUES {rows} ON CONFLICT DO NOTHING
+
+-- Many jobs new to one queue, with their definitions and namespace, in one round trip and in the order given:
+-- the arrays are the job ids, definitions and GPUs wanted. Jobs the queue already has are not returned.
+-- name: insert_jobs_in_full :postgres
+WITH given AS (
+    SELECT * FROM unnest(?::text[], ?::text[], ?::int[]) WITH ORDINALITY AS given (job_id, definition, gpus, n)
+),
+inserted AS (
+    INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms, exit_code)
+    SELECT ?::text, given.job_id,
+        CASE WHEN kept.n = 0 THEN ?::text ELSE ?::text END,
+        CASE WHEN kept.n > 0 THEN ?::text END,
+        given.gpus, ?::bigint, ?::bigint, ?::bigint, kept.exit_code
+    FROM given CROSS JOIN LATERAL (
+        SELECT COUNT(*) AS n, MAX(exit_code) AS exit_code FROM results
+        WHERE results.job_id = given.job_id AND reason = ?::text AND {trusted}
+    ) AS kept
+    ORDER BY given.n
+    ON CONFLICT (queue, job_id) DO NOTHING
+    RETURNING {job_columns}
+),
+saved AS (
+    INSERT INTO jobs (id, definition, created_ms, expires_ms)
+    SELECT inserted.job_id, given.definition, inserted.queued_ms, ?::bigint
+    FROM inserted JOIN given ON given.job_id = inserted.job_id
+    ON CONFLICT (id) DO UPDATE SET expires_ms = GREATEST(jobs.expires_ms, excluded.expires_ms)
+),
+named AS (
+    INSERT INTO namespaces (queue, job_id, namespace, added_ms) SELECT queue, job_id, ?, queued_ms FROM inserted
+    ON CONFLICT DO NOTHING
+)
+SELECT * FROM inserted
+
 -- name: requeue
 UPDATE queue_jobs SET state = ?, reason = NULL, worker = NULL, lease_until_ms = NULL, exit_code = NULL,
     failures = 0, updated_ms = ?, expires_ms = GREATEST(expires_ms, ?)
 WHERE seq = ? RETURNING {job_columns}
 
--- name: has_result
-SELECT 1 FROM results WHERE job_id = ?
+-- Results are kept per queue, with the trust domain of their makers (core/trust.py).
+-- name: has_trusted_success
+SELECT 1 FROM results WHERE job_id = ? AND reason = ? AND {trusted} LIMIT 1
 
--- name: get_result
-SELECT result FROM results WHERE job_id = ?
+-- What a queue serves: its own result first, else the newest its domain made.
+-- name: trusted_result
+SELECT result, queue, domain FROM results WHERE job_id = ? AND {trusted}
+ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
+
+-- What the global lookup shows: the newest result, whichever queue made it (the view says which).
+-- name: newest_result
+SELECT result, queue, domain FROM results WHERE job_id = ? ORDER BY finished_ms DESC LIMIT 1
 
 -- name: drop_failed_result
-DELETE FROM results WHERE job_id = ? AND reason <> ?
+DELETE FROM results WHERE job_id = ? AND queue = ? AND reason <> ?
 
--- name: drop_job_records
-DELETE FROM results WHERE job_id = ?
-
--- name: drop_logs
-DELETE FROM logs WHERE job_id = ?
+-- A delete drops the deleting queue's result only.
+-- name: drop_queue_result
+DELETE FROM results WHERE job_id = ? AND queue = ?
 
 -- Unfinished jobs of a namespace other than one: a new job there replaces them.
 -- name: namespace_rivals
@@ -106,9 +172,11 @@ UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms =
 WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {job_columns}
 
 -- name: keep_result
-INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
-    finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code
+INSERT INTO results (job_id, queue, domain, reason, result, finished_ms, expires_ms, exit_code)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id, queue) DO UPDATE SET domain = excluded.domain, reason = excluded.reason,
+    result = excluded.result, finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms,
+    exit_code = excluded.exit_code
 
 -- The current attempt finished and its result kept, in one round trip; nothing when the attempt is stale.
 -- name: finish_attempt_in_full :postgres
@@ -118,10 +186,11 @@ WITH finished AS (
     RETURNING {job_columns}
 ),
 kept AS (
-    INSERT INTO results (job_id, reason, result, finished_ms, expires_ms, exit_code)
-    SELECT job_id, reason, ?, updated_ms, ?, exit_code FROM finished
-    ON CONFLICT (job_id) DO UPDATE SET reason = excluded.reason, result = excluded.result,
-        finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms, exit_code = excluded.exit_code
+    INSERT INTO results (job_id, queue, domain, reason, result, finished_ms, expires_ms, exit_code)
+    SELECT job_id, queue, ?, reason, ?, updated_ms, ?, exit_code FROM finished
+    ON CONFLICT (job_id, queue) DO UPDATE SET domain = excluded.domain, reason = excluded.reason,
+        result = excluded.result, finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms,
+        exit_code = excluded.exit_code
 )
 SELECT * FROM finished
 
@@ -153,8 +222,29 @@ ORDER BY id
 -- name: list_jobs
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND seq < ? ORDER BY seq DESC LIMIT ?
 
+-- The latest attempt of each job that has logged lines of a step (TES: an executor has started).
+-- name: logged_attempts
+SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id IN ({ids}) GROUP BY job_id
+
+-- name: logged_attempts :postgres
+SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id = ANY(?::text[]) GROUP BY job_id
+
 -- name: list_jobs_in_state
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+
+-- The definitions of a page of jobs and the results the reading queue is served (as `trusted_result`), for
+-- listings that show them (TES's BASIC and FULL).
+-- name: records_of_jobs
+SELECT jobs.id, jobs.definition, (
+    SELECT result FROM results WHERE results.job_id = jobs.id AND {trusted}
+    ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
+) FROM jobs WHERE jobs.id IN ({ids})
+
+-- name: records_of_jobs :postgres
+SELECT jobs.id, jobs.definition, (
+    SELECT result FROM results WHERE results.job_id = jobs.id AND {trusted}
+    ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
+) FROM jobs WHERE jobs.id = ANY(?::text[])
 
 -- name: upsert_worker
 INSERT INTO workers (queue, worker_id, replica, info, seen_ms) VALUES (?, ?, ?, ?, ?)

@@ -26,6 +26,9 @@ Dialect = Literal["sqlite", "postgres"]
 Mode = Literal["one", "all", "value", "count"]
 
 JOB_COLUMNS = "queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code"
+# The one rule of which kept results a queue believes (core/trust.py): those of its trust domain, and those kept
+# before domains existed that were made on the queue itself. Its parameters: the domain, then the queue.
+TRUSTED = "(domain = ? OR (domain = '' AND queue = ?))"
 # Positions in a job row.
 QUEUE, JOB_ID, STATE, REASON, ATTEMPT, WORKER, UPDATED, SEQ, EXIT_CODE = 0, 1, 2, 3, 4, 5, 7, 8, 9
 
@@ -83,7 +86,7 @@ class Queries:
         self._statements = {name: self._translate(sql) for name, sql in statements.items()}
 
     def _translate(self, sql: str) -> str:
-        sql = sql.replace("{job_columns}", JOB_COLUMNS)
+        sql = sql.replace("{job_columns}", JOB_COLUMNS).replace("{trusted}", TRUSTED)
         if self.dialect == "sqlite":
             return _FOR_UPDATE.sub("", sql).replace("GREATEST(", "MAX(")
         numbers = iter(range(1, 10_000))
@@ -103,14 +106,31 @@ class Queries:
             return sql.replace("{ids}", ",".join("?" * len(items))), tuple(items)
         return sql, (items,)
 
+    def values(self, name: str, items: list[tuple[Any, ...]]) -> tuple[str, tuple[Any, ...]]:
+        """A statement with a `VALUES {rows}` list, one row per item, and its parameters (the items'
+        values, which must be the statement's only ones)."""
+        width = len(items[0])
+        if self.dialect == "sqlite":
+            marks = ",".join(["(" + ",".join("?" * width) + ")"] * len(items))
+        else:
+            numbers = iter(range(1, width * len(items) + 1))
+            marks = ",".join("(" + ",".join(f"${next(numbers)}" for _ in range(width)) + ")" for _ in items)
+        return self._statements[name].replace("{rows}", marks), tuple(v for item in items for v in item)
+
+
+# Row values to enum members by dict: calling the enum costs more than the rest of a row's mapping.
+_STATES = {state.value: state for state in JobState}
+_REASONS: dict[str | None, FinishedReason | None] = {reason.value: reason for reason in FinishedReason}
+_REASONS[None] = None
+
 
 def job_row(values: Any, namespaces: tuple[str, ...] = ()) -> JobRow:
     queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, seq, exit_code = tuple(values)
     return JobRow(
         queue=queue,
         job_id=job_id,
-        state=JobState(state),
-        reason=FinishedReason(reason) if reason else None,
+        state=_STATES[state],
+        reason=_REASONS[reason or None],
         attempt=attempt,
         worker=worker,
         queued_ms=queued_ms,
@@ -127,8 +147,8 @@ def state_changed(values: Any) -> StateChanged:
     return StateChanged(
         queue,
         job_id,
-        JobState(state),
-        FinishedReason(reason) if reason else None,
+        _STATES[state],
+        _REASONS[reason or None],
         attempt,
         worker,
         updated_ms,

@@ -12,7 +12,8 @@ transaction (`_keep_hooks`, `_fire_callbacks`), and the server's delivery loop c
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import orjson
@@ -21,10 +22,20 @@ from asman.core.definition import ALL_NAMESPACES, DEFAULT_NAMESPACE
 from asman.core.events import StateChanged
 from asman.core.logs import with_newlines
 from asman.core.states import STOPS_CONTAINER, UNFINISHED, FinishedReason, JobState, Verb, transition
+from asman.core.trust import Trust
 from asman.core.webhooks import FINISHED as FINISHED_EVENT
 from asman.core.webhooks import QUEUED as QUEUED_EVENT
 from asman.core.webhooks import Delivery, Hooks
-from asman.store.base import Assignment, JobRow, Page, SubmitOutcome, WorkerRow, exit_code_of, requested_gpus
+from asman.store.base import (
+    Assignment,
+    JobRow,
+    Page,
+    Submission,
+    SubmitOutcome,
+    WorkerRow,
+    exit_code_of,
+    requested_gpus,
+)
 from asman.store.sql import (
     ATTEMPT,
     EXIT_CODE,
@@ -56,6 +67,8 @@ FINISHED = JobState.FINISHED.value
 SUCCESS = FinishedReason.SUCCESS.value
 # The lowest seq no job has: "no cursor" in a listing.
 _NO_CURSOR = 2**62
+# Rows per statement of a batch submit: within SQLite's 32,766 parameters at nine a row.
+_ROWS_PER_STATEMENT = 1000
 # Workers unseen this long are forgotten by the sweep.
 _WORKER_MEMORY_MS = 86_400_000
 
@@ -71,6 +84,11 @@ class NewJob:
     namespace: str
     now_ms: int
     expires_ms: int
+    trust: Trust
+
+    def trusted_params(self) -> tuple[Any, ...]:
+        """The parameters of the TRUSTED rule (sql.py) for this job's queue."""
+        return (self.trust.domain, self.trust.queue)
 
     def row_params(self) -> tuple[Any, ...]:
         """The queue row's parameters, as both dialects' insert statements take them: Finished at once with
@@ -100,6 +118,7 @@ class Outcome:
     exit_code: int | None
     now_ms: int
     expires_ms: int
+    domain: str  # the trust domain of the queue it was made on
 
     def update_params(self) -> tuple[Any, ...]:
         """The current attempt's row finished (nothing when the attempt is stale)."""
@@ -108,7 +127,16 @@ class Outcome:
 
     def result_params(self) -> tuple[Any, ...]:
         reason = self.reason.value
-        return (self.job_id, reason, self.result, self.now_ms, self.expires_ms, self.exit_code)
+        return (
+            self.job_id,
+            self.queue,
+            self.domain,
+            reason,
+            self.result,
+            self.now_ms,
+            self.expires_ms,
+            self.exit_code,
+        )
 
 
 class JobVanished(Exception):
@@ -188,9 +216,15 @@ class SqlStore(abc.ABC):
                 expires_ms,  # as long as the queue entry it waits on
             )
 
+    def _trusted_success(self, job_id: str, trust: Trust) -> Program[bool]:
+        """Whether a successful result of `job_id` is kept that `trust`'s queue believes (core/trust.py): the
+        one rule a submit, and any other verb that answers with a kept success, decides by."""
+        found = yield value(self.q.has_trusted_success, job_id, SUCCESS, trust.domain, trust.queue)
+        return found is not None
+
     def _insert_new(self, new: NewJob) -> Program[Any]:
         """A job new to its queue written with its definition and namespace; None when the queue has it."""
-        row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS)
+        row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS, *new.trusted_params())
         if row is not None:
             yield count(self.q.save_definition, new.job_id, new.definition, new.now_ms, new.expires_ms)
             yield count(self.q.add_namespace, new.queue, new.job_id, new.namespace, new.now_ms)
@@ -226,14 +260,33 @@ class SqlStore(abc.ABC):
         now_ms: int,
         expires_ms: int,
         hooks: Hooks | None = None,
+        domain: str | None = None,
     ) -> SubmitOutcome:
         text = orjson.dumps(definition).decode()
         gpus = requested_gpus(definition)
+        trust = Trust.of(queue, domain)
+        return await self._execute(
+            lambda: self._submit(queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks, trust)
+        )
+
+    def _submit(
+        self,
+        queue: str,
+        job_id: str,
+        text: str,
+        gpus: int,
+        namespace: str,
+        now_ms: int,
+        expires_ms: int,
+        hooks: Hooks | None,
+        trust: Trust,
+    ) -> Program[SubmitOutcome]:
+        """One submit's program, for `submit` and for the submits of a batch that take the slow path."""
 
         def program() -> Program[SubmitOutcome]:
             transitions: list[StateChanged] = []
             row = yield from self._insert_new(
-                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms)
+                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms, trust)
             )
             inserted = row is not None
             if inserted:
@@ -246,12 +299,12 @@ class SqlStore(abc.ABC):
                 kept = (
                     state is JobState.FINISHED
                     and row[REASON] == SUCCESS
-                    # A kept success stands only while its result does (a delete elsewhere drops it).
-                    and (yield value(self.q.has_result, job_id)) is not None
+                    # A kept success stands only while a result this queue trusts does (it may expire).
+                    and (yield from self._trusted_success(job_id, trust))
                 )
                 if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
                     yield count(self.q.save_definition, job_id, text, now_ms, expires_ms)
-                    yield count(self.q.drop_failed_result, job_id, SUCCESS)
+                    yield count(self.q.drop_failed_result, job_id, queue, SUCCESS)
                     row = yield one(self.q.requeue, QUEUED, now_ms, expires_ms, row[SEQ])
                     transitions.append(state_changed(row))
             if hooks is not None:
@@ -266,7 +319,97 @@ class SqlStore(abc.ABC):
             names = (namespace,) if inserted else (yield from self._namespaces(queue, job_id))
             return SubmitOutcome(job_row(row, names), transitions, stop)
 
-        return await self._execute(program)
+        return program()
+
+    async def submit_many(
+        self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int, domain: str | None = None
+    ) -> list[SubmitOutcome]:
+        """Many submits to one queue in one transaction, answered in order, each as `submit` would have. Jobs
+        new to the queue in the default namespace and without webhooks (a sweep's) are written together; every
+        other submit, and every repeat of a job within the batch, runs `submit`'s program after them, in order."""
+        trust = Trust.of(queue, domain)
+        texts = [orjson.dumps(sub.definition).decode() for sub in subs]
+        gpus = [requested_gpus(sub.definition) for sub in subs]
+        plain: dict[str, int] = {}  # job id -> the index of its first submit, when that one is plain
+        seen: set[str] = set()
+        for index, sub in enumerate(subs):
+            if sub.job_id not in seen and sub.namespace == DEFAULT_NAMESPACE and sub.hooks is None:
+                plain[sub.job_id] = index
+            seen.add(sub.job_id)
+        fresh = [
+            NewJob(queue, job_id, texts[index], gpus[index], DEFAULT_NAMESPACE, now_ms, expires_ms, trust)
+            for job_id, index in plain.items()
+        ]
+
+        def program() -> Program[list[SubmitOutcome]]:
+            inserted = (yield from self._insert_many(fresh)) if fresh else {}
+            outcomes: list[SubmitOutcome] = []
+            for index, sub in enumerate(subs):
+                row = inserted.get(sub.job_id) if plain.get(sub.job_id) == index else None
+                if row is not None:
+                    outcomes.append(SubmitOutcome(job_row(row, (DEFAULT_NAMESPACE,)), [state_changed(row)]))
+                else:
+                    outcomes.append(
+                        (
+                            yield from self._submit(
+                                queue,
+                                sub.job_id,
+                                texts[index],
+                                gpus[index],
+                                sub.namespace,
+                                now_ms,
+                                expires_ms,
+                                sub.hooks,
+                                trust,
+                            )
+                        )
+                    )
+            return outcomes
+
+        return await self._execute(program) if subs else []
+
+    def _insert_many(self, fresh: list[NewJob]) -> Program[dict[str, Any]]:
+        """Jobs new to their queue (one queue and trust, distinct ids, one namespace) written with their
+        definitions and namespace, a few statements per thousand jobs; returns the rows written by job id (the
+        queue already had the others)."""
+        written: dict[str, Any] = {}
+        for chunk in _chunks(fresh):
+            sql, ids = self.q.in_list("kept_results", [new.job_id for new in chunk])
+            found = yield rows(sql, SUCCESS, *chunk[0].trusted_params(), *ids)
+            kept: dict[str, int | None] = {}
+            for job_id, code in found:  # several trusted queues may keep one: the highest code, as insert_job
+                kept[job_id] = code if kept.get(job_id) is None else max(code or 0, kept[job_id] or 0)
+            sql, params = self.q.values(
+                "insert_jobs",
+                [
+                    (
+                        new.queue,
+                        new.job_id,
+                        FINISHED if new.job_id in kept else QUEUED,
+                        SUCCESS if new.job_id in kept else None,
+                        new.gpus,
+                        new.now_ms,
+                        new.now_ms,
+                        new.expires_ms,
+                        kept.get(new.job_id),
+                    )
+                    for new in chunk
+                ],
+            )
+            written.update((row[JOB_ID], row) for row in (yield rows(sql, *params)))
+        # In key order: neighbours in the indexes are written together, twice as fast as in random order.
+        news = sorted((new for new in fresh if new.job_id in written), key=lambda new: new.job_id)
+        for chunk in _chunks(news):
+            sql, params = self.q.values(
+                "save_definitions",
+                [(new.job_id, new.definition, new.now_ms, new.expires_ms) for new in chunk],
+            )
+            yield count(sql, *params)
+            sql, params = self.q.values(
+                "add_namespaces", [(new.queue, new.job_id, new.namespace, new.now_ms) for new in chunk]
+            )
+            yield count(sql, *params)
+        return written
 
     async def renew(
         self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
@@ -299,6 +442,7 @@ class SqlStore(abc.ABC):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        domain: str | None = None,
     ) -> StateChanged | None:
         transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         outcome = Outcome(
@@ -310,6 +454,7 @@ class SqlStore(abc.ABC):
             exit_code_of(result),
             now_ms,
             expires_ms,
+            Trust.of(queue, domain).domain,
         )
         return await self._execute(lambda: self._finish(outcome))
 
@@ -351,8 +496,9 @@ class SqlStore(abc.ABC):
             if row is None:
                 return None
             yield count(self.q.remove_namespaces, queue, job_id)
-            yield count(self.q.drop_job_records, job_id)
-            yield count(self.q.drop_logs, job_id)
+            # This queue's interest and result only: other queues' results, and the logs (kept by job, not
+            # by queue), stay theirs.
+            yield count(self.q.drop_queue_result, job_id, queue)
             _, reason = transition(JobState(row[STATE]), Verb.DELETE)
             assert reason is not None
             ended = yield from self._end(row[SEQ], reason, now_ms)
@@ -427,11 +573,33 @@ class SqlStore(abc.ABC):
 
         return await self._execute(program)
 
+    async def logged_attempts(self, job_ids: list[str], step: str) -> dict[str, int]:
+        if not job_ids:
+            return {}
+
+        def program() -> Program[dict[str, int]]:
+            sql, ids = self.q.in_list("logged_attempts", job_ids)
+            return {str(job_id): int(attempt) for job_id, attempt in (yield rows(sql, step, *ids))}
+
+        return await self._execute(program)
+
     async def get_definition(self, job_id: str) -> dict[str, Any] | None:
         return await self._read_json(self.q.get_definition, job_id)
 
-    async def get_result(self, job_id: str) -> dict[str, Any] | None:
-        return await self._read_json(self.q.get_result, job_id)
+    async def get_result(self, job_id: str, trust: Trust | None = None) -> dict[str, Any] | None:
+        def program() -> Program[dict[str, Any] | None]:
+            if trust is None:
+                row = yield one(self.q.newest_result, job_id)
+            else:
+                row = yield one(self.q.trusted_result, job_id, trust.domain, trust.queue, trust.queue)
+            if row is None:
+                return None
+            text, made_on, domain = row
+            made = {"queue": made_on} if made_on else {}
+            found: dict[str, Any] = {**orjson.loads(text), **made, "domain": domain}
+            return found
+
+        return await self._execute(program)
 
     async def _read_json(self, sql: str, key: str) -> dict[str, Any] | None:
         def program() -> Program[dict[str, Any] | None]:
@@ -440,7 +608,15 @@ class SqlStore(abc.ABC):
 
         return await self._execute(program)
 
-    async def list_jobs(self, queue: str, limit: int, cursor: int | None, state: JobState | None) -> Page:
+    async def list_jobs(
+        self,
+        queue: str,
+        limit: int,
+        cursor: int | None,
+        state: JobState | None,
+        *,
+        records_for: Trust | None = None,
+    ) -> Page:
         below = cursor if cursor is not None else _NO_CURSOR
 
         def program() -> Program[Page]:
@@ -451,11 +627,23 @@ class SqlStore(abc.ABC):
             more = len(found) > limit
             found = found[:limit]
             namespaces: dict[str, list[str]] = {}
+            kept: dict[str, dict[str, Any]] = {}
             if found:
                 sql, ids = self.q.in_list("namespaces_of_jobs", [row[1] for row in found])
                 for job_id, namespace in (yield rows(sql, queue, *ids)):
                     namespaces.setdefault(job_id, []).append(namespace)
-            jobs = [job_row(row, tuple(namespaces.get(row[1], ()))) for row in found]
+                if records_for is not None:
+                    sql, ids = self.q.in_list("records_of_jobs", [row[1] for row in found])
+                    trusted = (records_for.domain, records_for.queue, records_for.queue)
+                    for job_id, definition, result in (yield rows(sql, *trusted, *ids)):
+                        kept[job_id] = {
+                            "definition": orjson.loads(definition),
+                            "result": orjson.loads(result) if result is not None else None,
+                        }
+            jobs = [
+                replace(job_row(row, tuple(namespaces.get(row[1], ()))), **kept.get(row[1], {}))
+                for row in found
+            ]
             return Page(jobs, found[-1][SEQ] if more else None)
 
         return await self._execute(program)
@@ -513,3 +701,7 @@ class SqlStore(abc.ABC):
         """A dialect's own housekeeping, in the sweep's transaction."""
         return
         yield
+
+
+def _chunks(items: list[T]) -> list[list[T]]:
+    return [items[start : start + _ROWS_PER_STATEMENT] for start in range(0, len(items), _ROWS_PER_STATEMENT)]

@@ -24,6 +24,10 @@ TES_FIELD = "tes"
 TASK_TAG_PREFIX = "tes:"
 RUN_TAG_PREFIX = "tes-run:"
 CACHE_TAG = "asman.cache"
+# The worker's run-log line before each executor starts: the first one turns INITIALIZING into RUNNING.
+EXECUTOR_NOTE = "[asman] TES executor"
+# Its last line after a cancel, once the containers are gone: until then a cancelled task is CANCELING.
+STOPPED_NOTE = "[asman] TES task stopped after the cancel"
 
 # backend_parameters Asman understands; any other is ignored, or refused when backend_parameters_strict.
 BACKEND_PARAMETERS = ("cache", "gpus", "max_duration", "shm_size")
@@ -63,9 +67,11 @@ def check_task(task: TesTask) -> None:
                 _check_path(value, f"executors[{index}].{name}")
     for index, item in enumerate(task.inputs or []):
         _check_path(item.path, f"inputs[{index}].path")
-        if (item.content is None) == (item.url is None):
-            raise InvalidInput(f"inputs[{index}] needs exactly one of 'url' and 'content'")
-        if item.content is not None and item.type is FileType.DIRECTORY:
+        # TES: a non-empty content wins over url; an empty one (with no url) is an empty file.
+        if item.content is None and item.url is None:
+            raise InvalidInput(f"inputs[{index}] needs a 'url' or a 'content'")
+        inline = bool(item.content) or item.url is None
+        if inline and item.type is FileType.DIRECTORY:
             raise InvalidInput(f"inputs[{index}]: inline 'content' makes a FILE, not a DIRECTORY")
     for index, output in enumerate(task.outputs or []):
         _check_path(output.path_prefix or output.path, f"outputs[{index}].path")
@@ -141,11 +147,22 @@ def rfc3339(epoch_ms: int) -> str:
     )
 
 
-def task_state(state: JobState, reason: FinishedReason | None, result: dict[str, Any] | None) -> TesState:
+def task_state(
+    state: JobState,
+    reason: FinishedReason | None,
+    result: dict[str, Any] | None,
+    started: bool = False,
+    stopping: bool = False,
+) -> TesState:
+    """The TES state of a job. `started`: the running attempt has begun its first executor (its run log has a
+    line), which tells RUNNING from INITIALIZING (inputs, images). `stopping`: the job was cancelled while a
+    worker had it, and the worker has not yet said its containers are gone (CANCELING)."""
     if state is JobState.QUEUED:
         return TesState.QUEUED
     if state is JobState.RUNNING:
-        return TesState.RUNNING
+        return TesState.RUNNING if started else TesState.INITIALIZING
+    if reason is FinishedReason.CANCELLED and stopping:
+        return TesState.CANCELING
     if reason is FinishedReason.SUCCESS:
         code = (result or {}).get("StatusCode")
         return TesState.COMPLETE if code == 0 else TesState.EXECUTOR_ERROR

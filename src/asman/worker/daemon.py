@@ -78,6 +78,8 @@ class WorkerSettings:
     allow_private_urls: bool = False
     # Whether file:// URLs (TES inputs and outputs) may name this machine's files: local mode only.
     local_files: bool = False
+    # The S3 service of TES s3:// URLs (an endpoint URL); empty refuses them.
+    s3_endpoint: str = ""
     reconnect_max_seconds: float = 10.0
 
     @property
@@ -454,6 +456,7 @@ class WorkerDaemon:
             allow_private_urls=self.settings.allow_private_urls,
             trusted_url_prefixes=(self.settings.api_url,),
             local_files=self.settings.local_files,
+            s3_endpoint=self.settings.s3_endpoint,
         )
         try:
             io = HttpJobIO(self, current.job_id, current.attempt)

@@ -110,6 +110,8 @@ class RunSettings:
     trusted_url_prefixes: tuple[str, ...] = ()
     # file:// TES inputs and outputs are this machine's files: allowed only in local mode.
     local_files: bool = False
+    # The S3 service of s3:// TES inputs and outputs (an endpoint URL); empty refuses them.
+    s3_endpoint: str = ""
 
 
 class JobFailed(AsmanError):

@@ -8,11 +8,17 @@ containers run as the worker's non-root user.
 Outcomes follow TES: an executor that exits non-zero (and may not ignore it) ends the task as a `Success` with that
 `StatusCode` (EXECUTOR_ERROR); anything that keeps the task from running or its outputs from being delivered is an
 `Error` (SYSTEM_ERROR) whose message becomes a system log. The per-executor logs travel in the result's `tes` field.
+
+The run log tells the server where the task is: a line before each executor (the first makes an INITIALIZING
+task RUNNING), and after a cancel a last line once the containers are gone (until then it is CANCELING).
+Files move by URL scheme: inline content, http(s), s3:// (the worker's S3 service, `tes_s3`), file:// in local
+mode.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import shutil
 import threading
@@ -28,7 +34,7 @@ from asman.core.errors import AsmanError
 from asman.core.protocol import STEP_RUN, JobResult
 from asman.core.states import FinishedReason
 from asman.core.urls import check_fetchable
-from asman.tes.mapping import TES_FIELD, rfc3339, stored_task
+from asman.tes.mapping import EXECUTOR_NOTE, STOPPED_NOTE, TES_FIELD, rfc3339, stored_task
 from asman.tes.models import (
     FileType,
     TesExecutor,
@@ -39,6 +45,7 @@ from asman.tes.models import (
     TesTask,
     TesTaskLog,
 )
+from asman.worker import tes_s3
 from asman.worker.run import (
     JobContext,
     JobFailed,
@@ -52,6 +59,7 @@ from asman.worker.run import (
     _unless_cancelled,
 )
 from asman.worker.runtimes.base import ContainerRuntime, ContainerRuntimeError, ContainerSpec, Mount
+from asman.worker.tes_s3 import S3Error, s3_client
 
 # How much of each executor's stdout and stderr its TES log keeps.
 STDIO_TAIL_BYTES = 64 * 1024
@@ -140,27 +148,50 @@ def _scheme(url: str) -> str:
 
 def _unsupported(url: str, what: str) -> JobFailed:
     return JobFailed(
-        f"{what} {url[:200]}: the {_scheme(url) or 'plain'} scheme is not supported yet; use http(s)"
+        f"{what} {url[:200]}: the {_scheme(url) or 'plain'} scheme is not supported; use s3://, http(s)://"
+        " or (local mode) file://"
     )
 
 
-async def _stage_input(item: TesInput, tree: _Tree, io: JobIO, settings: RunSettings) -> None:
+class _S3:
+    """The task's S3 client, opened at the first s3:// URL and closed when the attempt ends."""
+
+    def __init__(self, endpoint: str, stack: contextlib.AsyncExitStack) -> None:
+        self._endpoint = endpoint
+        self._stack = stack
+        self._client: Any = None
+
+    async def client(self) -> Any:
+        if self._client is None:
+            self._client = await self._stack.enter_async_context(s3_client(self._endpoint))
+        return self._client
+
+
+async def _stage_input(item: TesInput, tree: _Tree, io: JobIO, settings: RunSettings, s3: _S3) -> None:
     target = tree.host(item.path)
     what = f"input {item.path!r}"
     await asyncio.to_thread(tree.make_dir, target.parent)
-    if item.content is not None:
-        await asyncio.to_thread(_write_file, target, item.content.encode("utf-8"))
+    # TES: when content is not empty, url is ignored.
+    if item.content or item.url is None:
+        await asyncio.to_thread(_write_file, target, (item.content or "").encode("utf-8"))
         return
-    url = item.url or ""
+    url = item.url
     scheme = _scheme(url)
-    if scheme == "file":
+    directory = item.type is FileType.DIRECTORY
+    if scheme == "s3":
+        try:
+            await tes_s3.download(await s3.client(), url, target, directory)
+        except S3Error as error:
+            raise JobFailed(f"{what}: could not download {error.message}") from None
+        await asyncio.to_thread(_open_up, target)
+    elif scheme == "file":
         source = _local_path(url, what, settings)
         try:
-            await asyncio.to_thread(_copy_in, source, target, item.type is FileType.DIRECTORY)
+            await asyncio.to_thread(_copy_in, source, target, directory)
         except OSError as error:
             raise JobFailed(f"{what}: could not copy {source}: {error.strerror or error}") from None
     elif scheme in ("http", "https"):
-        if item.type is FileType.DIRECTORY:
+        if directory:
             raise JobFailed(f"{what}: a DIRECTORY input cannot come from an http(s) URL")
         try:
             data = await io.fetch(DataRef(type="url", value=url))
@@ -181,11 +212,15 @@ def _write_file(path: Path, data: bytes) -> None:
 def _copy_in(source: Path, target: Path, directory: bool) -> None:
     if directory:
         shutil.copytree(source, target, dirs_exist_ok=True)
-        for path in [target, *target.rglob("*")]:
-            path.chmod(0o777 if path.is_dir() else 0o666)
     else:
         shutil.copyfile(source, target)
-        target.chmod(0o666)
+    _open_up(target)
+
+
+def _open_up(target: Path) -> None:
+    """A staged file, or a folder and all in it, writable by the job's user."""
+    for path in [target, *(target.rglob("*") if target.is_dir() else [])]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
 
 
 class _StdioFile:
@@ -211,8 +246,11 @@ def _tail_text(tail: LogTail) -> str:
     return "".join(line[0] for line in tail.as_result())
 
 
-async def _upload(output: TesOutput, tree: _Tree, settings: RunSettings) -> list[TesOutputFileLog]:
-    """Deliver one output (a file, a folder, or a path_prefix glob) to its URL; the files it sent."""
+async def _upload(output: TesOutput, tree: _Tree, settings: RunSettings, s3: _S3) -> list[TesOutputFileLog]:
+    """Deliver one output (a file, a folder, or a path_prefix glob) to its URL; the files it sent.
+
+    A glob that matches nothing delivers nothing. A FILE or DIRECTORY output the executors did not make (or
+    made as the other type) keeps the task from being COMPLETE: it ends as a SYSTEM_ERROR that names it."""
     path = output.path
     if output.path_prefix or _GLOB_CHARS & set(path):
         prefix = (output.path_prefix or _parent(path)).rstrip("/")
@@ -222,12 +260,14 @@ async def _upload(output: TesOutput, tree: _Tree, settings: RunSettings) -> list
         for host, inside in pairs:
             if host.is_file():
                 relative = inside[len(prefix) :].lstrip("/")
-                sent.append(await _send(host, output.url.rstrip("/") + "/" + relative, inside, settings))
+                sent.append(await _send(host, output.url.rstrip("/") + "/" + relative, inside, settings, s3))
         return sent
     host = tree.host(path)
     if output.type is FileType.DIRECTORY:
+        if host.is_file():
+            raise JobFailed(f"output {path!r} is a file, not a folder: give this output type FILE")
         if not host.is_dir():
-            raise JobFailed(f"output {path!r}: the task did not make this folder")
+            raise JobFailed(f"output {path!r}: the task did not make this folder (a DIRECTORY output)")
         files = sorted(item for item in host.rglob("*") if item.is_file() and not item.is_symlink())
         return [
             await _send(
@@ -235,19 +275,27 @@ async def _upload(output: TesOutput, tree: _Tree, settings: RunSettings) -> list
                 output.url.rstrip("/") + "/" + item.relative_to(host).as_posix(),
                 f"{path}/{item.relative_to(host).as_posix()}",
                 settings,
+                s3,
             )
             for item in files
         ]
+    if host.is_dir():
+        raise JobFailed(f"output {path!r} is a folder, not a file: give this output type DIRECTORY")
     if not host.is_file():
-        raise JobFailed(f"output {path!r}: the task did not write this file")
-    return [await _send(host, output.url, path, settings)]
+        raise JobFailed(f"output {path!r}: the task did not write this file (a FILE output)")
+    return [await _send(host, output.url, path, settings, s3)]
 
 
-async def _send(host: Path, url: str, inside: str, settings: RunSettings) -> TesOutputFileLog:
+async def _send(host: Path, url: str, inside: str, settings: RunSettings, s3: _S3) -> TesOutputFileLog:
     size = (await asyncio.to_thread(host.stat)).st_size
     scheme = _scheme(url)
     what = f"output {inside!r}"
-    if scheme == "file":
+    if scheme == "s3":
+        try:
+            await tes_s3.upload(await s3.client(), host, url)
+        except S3Error as error:
+            raise JobFailed(f"{what}: could not upload to {error.message}") from None
+    elif scheme == "file":
         target = _local_path(url, what, settings)
         try:
             await asyncio.to_thread(_copy_out, host, target)
@@ -300,18 +348,23 @@ async def run_tes_job(
             **{TES_FIELD: log.model_dump(mode="json", exclude_none=True)},
         )
 
+    stack = contextlib.AsyncExitStack()
+    s3 = _S3(settings.s3_endpoint, stack)
     try:
-        # 1. Check the limits, lay out the shared folders and stage the inputs; a cancel stops the downloads.
+        # 1. Check the limits and the disk, lay out the shared folders and stage the inputs; a cancel stops
+        #    the downloads.
         limits = _limits(job, settings)
         deadline = limits.pop("timeout_s")
+        await asyncio.to_thread(_check_disk, task, job.work_dir)
         tree = _Tree(job.work_dir / "tes", mount_points(task))
         await asyncio.to_thread(tree.make)
         for item in task.inputs or []:
             if job.cancel.is_set():
                 raise _Cancelled
-            await _unless_cancelled(job.cancel, _stage_input(item, tree, io, settings))
+            await _unless_cancelled(job.cancel, _stage_input(item, tree, io, settings, s3))
 
-        # 2. Run the executors in order, each in its own image, over the same folders.
+        # 2. Run the executors in order, each in its own image, over the same folders. The line before each
+        #    tells the server (and the user) that the task is RUNNING: until the first, it is INITIALIZING.
         status = 0
         for index, executor in enumerate(task.executors):
             if job.cancel.is_set():
@@ -319,6 +372,8 @@ async def run_tes_job(
             await _unless_cancelled(job.cancel, runtime.ensure_image(executor.image))
             remaining = None if deadline is None else max(0.001, deadline - (time.monotonic() - started))
             spec = _executor_spec(job, executor, index, tree, settings, limits, remaining)
+            note = f"{EXECUTOR_NOTE} {index + 1} of {len(task.executors)}: {executor.image}\n"
+            run_log(note, _now_ms(), True)
             executor_log, outcome = await _run_executor(job, runtime, spec, executor, tree, run_log)
             if outcome is not None:
                 return result(FinishedReason.ERROR, error=outcome)
@@ -336,14 +391,32 @@ async def run_tes_job(
         # 3. Deliver the outputs of a task whose executors all succeeded.
         if status == 0:
             for output in task.outputs or []:
-                log.outputs.extend(await _upload(output, tree, settings))
+                log.outputs.extend(await _upload(output, tree, settings, s3))
         return result(FinishedReason.SUCCESS, StatusCode=status)
     except _Cancelled:
+        # The server shows the task as CANCELING until this line arrives (the containers are gone by now).
+        run_log(f"{STOPPED_NOTE}\n", _now_ms(), True)
         return result(FinishedReason.CANCELLED)
     except (JobFailed, ContainerRuntimeError) as error:
         return result(FinishedReason.ERROR, error=error.message)
     finally:
+        await stack.aclose()
         await asyncio.to_thread(_remove_work_dir, job.work_dir)
+
+
+def _check_disk(task: TesTask, work_dir: Path) -> None:
+    """A task's `disk_gb` is the room it needs in the worker's data folder, where its files live."""
+    wanted = task.resources.disk_gb if task.resources else None
+    if not wanted:
+        return
+    folder = work_dir
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    free = shutil.disk_usage(folder).free
+    if free < wanted * 1e9:
+        raise JobFailed(
+            f"the task asks for disk_gb {wanted:g} but this worker has {free / 1e9:.1f} GB free in its data folder"
+        )
 
 
 def _executor_spec(
@@ -415,5 +488,21 @@ async def _run_executor(
         exit_code=exit_code if exit_code is not None else -1,
     )
     if exit_code is None:
-        return executor_log, outcome.error or f"executor {spec.name} did not run"
+        code = command_failure(outcome.error or "")
+        if code is None:
+            return executor_log, outcome.error or f"executor {spec.name} did not run"
+        # The image has no such program: the executor's own failure, reported as a shell would.
+        executor_log.exit_code, executor_log.stderr = code, f"{outcome.error}\n"
     return executor_log, None
+
+
+def command_failure(error: str) -> int | None:
+    """The shell's exit code (127 not found, 126 not executable) when the engine could not start a container
+    because its command is missing from the image or not executable; None for any other failure."""
+    if 'exec: "' not in error:
+        return None
+    if "not found" in error or "no such file or directory" in error:
+        return 127
+    if "permission denied" in error:
+        return 126
+    return None

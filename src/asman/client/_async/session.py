@@ -95,6 +95,7 @@ class AsyncSession:
         *,
         follow_redirects: bool = False,
         kind: RequestKind = "job",
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """A streamed GET (one try: callers reconnect); error answers raise typed exceptions."""
         timeout = (
@@ -103,7 +104,7 @@ class AsyncSession:
             else httpx.Timeout(self.http.timeout.connect or 5.0, read=read_timeout)
         )
         async with self.http.stream(
-            "GET", url, timeout=timeout, follow_redirects=follow_redirects
+            "GET", url, timeout=timeout, follow_redirects=follow_redirects, headers=headers
         ) as response:
             if response.status_code >= 400:
                 await response.aread()

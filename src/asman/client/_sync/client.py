@@ -13,15 +13,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import json
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission
+from asman.client._base import RETRYABLE_ERRORS, Retry, plan_submission, unreachable
 from asman.client._datarefs import PathArg, Upload, decode_inline, fetch_url, output_path
 from asman.client._follow import Follow
 from asman.client._jobs import (
@@ -39,10 +41,15 @@ from asman.client._jobs import (
     write_file,
 )
 from asman.client._models import Finished, JobEvent, JobResult, JobStatus, LogLine, LogsWritten, log_lines
+from asman.client._sse import SSEDecoder
+from asman.client._sweep import Tracker, batches, entry_error, fill, item_values, light_result
 from asman.client._sync.session import Session
-from asman.client.errors import AsmanError, DownloadFailed
+from asman.client.errors import AsmanError, DownloadFailed, InvalidJob, WaitTimeout
 from asman.core.names import check_job_id, check_queue
 from asman.core.states import JobState
+
+# A queue's stream sends a keep-alive every few seconds: this long without a byte, it is reconnected.
+STREAM_SILENCE = 60.0
 
 
 class Job(JobBase):
@@ -78,7 +85,9 @@ class Job(JobBase):
             read_timeout = follow.read_timeout()
             pause: float | None = None
             try:
-                with self._session.stream(self._path("/stream"), read_timeout) as response:
+                with self._session.stream(
+                    self._path("/stream"), read_timeout, headers=follow.headers()
+                ) as response:
                     follow.connected()
                     for line in response.iter_lines():
                         yield from follow.feed(line)
@@ -261,6 +270,138 @@ class Queue:
     def job(self, job_id: str) -> Job:
         return Job(self._session, self.name, check_job_id(job_id), self._client)
 
+    def submit_many(
+        self, definitions: Iterable[Mapping[str, Any]], *, namespace: str | None = None
+    ) -> list[Job]:
+        """Submit many jobs with a few requests (`POST /q/<queue>/batch`); their handles, in order.
+
+        Each item is a job definition as `submit(definition=...)` takes it (or `{definition, control}`), with
+        inputs inline or by URL: local files are `submit`'s alone. Identical jobs are one job, as always. When
+        the server refuses some (an invalid definition), the others are queued all the same and `InvalidJob`
+        says which were refused, by their position."""
+        session = self._session
+        bodies = [plan_submission(session.url, item, namespace, None, None, {}).body for item in definitions]
+        answers: list[Any] = []
+        pending = deque(batches(bodies))
+        while pending:
+            batch = pending.popleft()
+            try:
+                answered = session.json("POST", f"/q/{self.name}/batch", kind="submit", json=batch)
+            except InvalidJob as error:
+                if error.status_code != 413 or len(batch) == 1:
+                    raise
+                # Over this server's limits: the same jobs in two halves.
+                pending.extendleft([batch[len(batch) // 2 :], batch[: len(batch) // 2]])
+                continue
+            if not isinstance(answered, list) or len(answered) != len(batch):
+                raise AsmanError(f"the server answered a batch of {len(batch)} jobs with {answered!r:.200}")
+            answers += answered
+        refused = [why for index, answer in enumerate(answers) if (why := entry_error(index, answer))]
+        if refused:
+            more = f" (and {len(refused) - 5} more)" if len(refused) > 5 else ""
+            raise InvalidJob(
+                f"the server refused {len(refused)} of {len(answers)} jobs: " + "; ".join(refused[:5]) + more
+            )
+        return [Job(session, self.name, str(answer["jobId"]), self._client) for answer in answers]
+
+    def map(
+        self,
+        job: Callable[[Any], Mapping[str, Any]] | Mapping[str, Any],
+        items: Iterable[Any],
+        *,
+        namespace: str | None = None,
+    ) -> list[Job]:
+        """One job per item, submitted together (`submit_many`); their handles, in the order of the items.
+
+        `job` makes an item's definition: a function of the item, or a template, a definition whose strings
+        have `{name}` placeholders: a mapping item fills them from its keys, any other item fills `{item}`.
+        Other braces are left alone."""
+        make = job if callable(job) else functools.partial(_from_template, job)
+        return self.submit_many([make(item) for item in items], namespace=namespace)
+
+    def as_completed(self, jobs: Iterable[Job], timeout: float | None = None) -> Generator[Job, None, None]:
+        """The jobs (of this queue), each once, as they finish: followed over one event stream of the queue
+        (`/q/<queue>/events`), whatever their number. A job already finished comes at once. On a dropped or
+        lagging stream it reconnects and reads the queue's listing (a request per 1000 finished jobs), never
+        one request per job. `timeout` (seconds, for all of them) raises `WaitTimeout`."""
+        handles: dict[str, list[Job]] = {}
+        for job in jobs:
+            handles.setdefault(self._own(job).id, []).append(job)
+        with contextlib.closing(self._finished(handles, timeout)) as finished:
+            for status in finished:
+                for job in handles[status.job_id]:
+                    yield job
+
+    def wait_all(
+        self, jobs: Iterable[Job], timeout: float | None = None, *, check: bool = True, full: bool = True
+    ) -> list[JobResult]:
+        """Wait for every job (of this queue) to finish, following them as `as_completed` does; their results
+        in the order of `jobs`. `full=False` reads no result: each is how the job ended (reason, exit code,
+        worker, attempt) as the events told it, without logs or outputs. With `check`, a job that did not
+        succeed raises `JobFailed` (the first in order, once all have finished)."""
+        handles = [self._own(job) for job in jobs]
+        statuses: dict[str, JobStatus] = {}
+        with contextlib.closing(self._finished({job.id for job in handles}, timeout)) as finished:
+            for status in finished:
+                statuses[status.job_id] = status
+        results: list[JobResult] = []
+        for job in handles:
+            found = job.result() if full else light_result(statuses[job.id])
+            if found is None:  # deleted since it finished: how it ended is all there is
+                found = light_result(statuses[job.id])
+            results.append(checked(job, found, check))
+        return results
+
+    def _own(self, job: Job) -> Job:
+        if job.queue != self.name:
+            raise ValueError(f"job {job.id} is in queue {job.queue}, not {self.name}")
+        return job
+
+    def _finished(self, job_ids: Iterable[str], timeout: float | None) -> Generator[JobStatus, None, None]:
+        """Each of the jobs' final status, once, as it finishes: the queue's `job` events, and on (re)connecting
+        its listing of finished jobs, read once the stream is open so that nothing falls between the two."""
+        tracker = Tracker(job_ids)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delays = self._session.retry.delays()
+        while tracker.pending:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise WaitTimeout(
+                    f"{len(tracker.pending)} jobs in queue {self.name} had not finished after {timeout} s"
+                )
+            decoder = SSEDecoder()
+            try:
+                read_timeout = min(left, STREAM_SILENCE) if left is not None else STREAM_SILENCE
+                with self._session.stream(f"/q/{self.name}/events", read_timeout) as response:
+                    for line in response.iter_lines():
+                        event = decoder.feed(line)
+                        if event is None:
+                            continue
+                        if event.event in ("hello", "resync"):
+                            for data in self._finished_listing():
+                                for job_id in tracker.feed(data, self.name):
+                                    yield tracker.finished[job_id]
+                            delays = self._session.retry.delays()  # connected: a later drop starts afresh
+                        elif event.event == "job":
+                            for job_id in tracker.feed(json.loads(event.data), self.name):
+                                yield tracker.finished[job_id]
+                        if not tracker.pending:
+                            return
+                        if deadline is not None and time.monotonic() >= deadline:
+                            break
+            except httpx.ReadTimeout:
+                continue  # silent past keep-alives, or the deadline: the loop decides
+            except RETRYABLE_ERRORS as error:
+                delay = next(delays)
+                if delay is None:
+                    raise unreachable(self._session.url, error) from None
+                time.sleep(delay)
+
+    def _finished_listing(self) -> Generator[dict[str, Any], None]:
+        """The queue's finished jobs, a page of 1000 per request."""
+        for status in self.iter_jobs(JobState.FINISHED.value):
+            yield status.raw
+
     def jobs(self, state: str | None = None, limit: int | None = None) -> list[JobStatus]:
         """The queue's jobs, most recently changed first; `state` filters (Queued, Running, Finished), `limit` caps the count."""
         return [job for job in self.iter_jobs(state, limit=limit)]
@@ -362,3 +503,8 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _from_template(template: Mapping[str, Any], item: Any) -> Mapping[str, Any]:
+    filled: Mapping[str, Any] = fill(template, item_values(item))
+    return filled

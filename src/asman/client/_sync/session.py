@@ -95,6 +95,7 @@ class Session:
         *,
         follow_redirects: bool = False,
         kind: RequestKind = "job",
+        headers: dict[str, str] | None = None,
     ) -> Iterator[httpx.Response]:
         """A streamed GET (one try: callers reconnect); error answers raise typed exceptions."""
         timeout = (
@@ -102,7 +103,9 @@ class Session:
             if read_timeout is None
             else httpx.Timeout(self.http.timeout.connect or 5.0, read=read_timeout)
         )
-        with self.http.stream("GET", url, timeout=timeout, follow_redirects=follow_redirects) as response:
+        with self.http.stream(
+            "GET", url, timeout=timeout, follow_redirects=follow_redirects, headers=headers
+        ) as response:
             if response.status_code >= 400:
                 response.read()
                 raise error_from_response(response, kind)

@@ -13,6 +13,7 @@ from asman.server.files import blob_response
 from asman.server.http import JSONResponse
 from asman.server.openapi import answers, file, redirect_to
 from asman.server.schemas import BlobExists, BlobLocation, BlobStored
+from asman.server.service import JobService
 from asman.settings import Settings
 
 router = APIRouter(tags=["blobs"])
@@ -32,6 +33,11 @@ PUT_BODY = {
 }
 
 
+def _service(request: Request) -> JobService:
+    service: JobService = request.app.state.service
+    return service
+
+
 def _blobs(request: Request) -> BlobStore:
     blobs: BlobStore = request.app.state.blobs
     return blobs
@@ -48,7 +54,8 @@ def _blobs(request: Request) -> BlobStore:
 )
 async def exists(key: str, request: Request) -> Response:
     check_blob_key(key)
-    found = await _blobs(request).exists(key)
+    # Asking is using: a client that finds its blob there will not upload it again, so it is kept from now.
+    found = await _service(request).keep_blob(key)
     return JSONResponse({"exists": found}, status_code=200 if found else 404)
 
 
@@ -118,7 +125,7 @@ async def upload(key: str, request: Request) -> Response:
     if direct is not None:
         # 307 keeps the method and body: the client PUTs straight to the object store.
         return RedirectResponse(direct, status_code=307)
-    if is_content_key(key) and await blobs.exists(key):
+    if is_content_key(key) and await _service(request).keep_blob(key):
         await _drain(request, settings.max_blob_bytes)  # the same bytes are there: keep none of these
         return JSONResponse({"success": True, "key": key, "existed": True})
 

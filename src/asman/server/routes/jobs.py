@@ -6,18 +6,20 @@ import math
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import InvalidInput, NotFound
-from asman.core.names import check_job_id, check_queue, safe_relative_path
+from asman.core.names import check_job_id, check_namespace, check_queue, safe_relative_path
 from asman.core.states import JobState
 from asman.server.files import ref_response
-from asman.server.http import JSONResponse, read_json, wants_html
+from asman.server.http import JSONResponse, read_body, read_json, wants_html
 from asman.server.openapi import answers, file
 from asman.server.schemas import (
+    BatchAnswer,
     Cancelled,
     Copied,
     DefinitionAnswer,
@@ -33,8 +35,10 @@ from asman.server.schemas import (
 from asman.server.service import JobService
 from asman.server.views import KEPT_REASONS, finished_job, job_view, queue_job
 from asman.server.web import index_page
+from asman.store.base import JobRow
 
 router = APIRouter(tags=["jobs"])
+NDJSON = "application/x-ndjson"
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 SUBMIT_SCHEMA: dict[str, Any] = {
@@ -42,6 +46,19 @@ SUBMIT_SCHEMA: dict[str, Any] = {
         "required": True,
         "description": "`{definition, control?, id?}`; a bare definition is accepted too",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SubmitBody"}}},
+    }
+}
+BATCH_SCHEMA: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "Submissions, each as `POST /q/{queue}` takes one: a JSON array, or one per line"
+        " (Content-Type application/x-ndjson). At most ASMAN_MAX_BATCH_JOBS of them in ASMAN_MAX_BATCH_BYTES.",
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": {"$ref": "#/components/schemas/SubmitBody"}}
+            },
+            NDJSON: {"schema": {"type": "string"}},
+        },
     }
 }
 SUBMIT_ANSWERS = answers(
@@ -110,18 +127,79 @@ class DirectRoute(APIRoute):
         await response(scope, receive, send)
 
 
+def _submitted(job: JobRow) -> dict[str, Any]:
+    return {
+        "success": True,
+        "jobId": job.job_id,
+        "state": job.state.value,
+        **({"finishedReason": job.reason.value} if job.reason else {}),
+    }
+
+
 async def submit(queue: str, request: Request) -> Response:
     service = _service(request)
     body = await read_json(request, service.settings.max_body_bytes)
     job = await service.submit(queue, body, lambda: str(request.base_url))
+    return JSONResponse(_submitted(job))
+
+
+def batch_entries(body: bytes, ndjson: bool) -> list[Any]:
+    """A batch body's entries: a JSON array, or one JSON value per line. An NDJSON line that is not JSON is an
+    entry of its own (answered with its error); a body that is not an array fails whole."""
+    if not ndjson:
+        entries = orjson.loads(body) if body.strip() else []
+        if not isinstance(entries, list):
+            raise InvalidInput(
+                "a batch is a JSON array of submissions, or one submission per line with Content-Type"
+                " application/x-ndjson"
+            )
+        return entries
+    found: list[Any] = []
+    for number, line in enumerate(body.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            found.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            found.append(InvalidInput(f"line {number} is not JSON ({exc})"))
+    return found
+
+
+async def submit_batch(queue: str, request: Request) -> Response:
+    service = _service(request)
+    check_queue(queue)
+    body = await read_body(request, service.settings.max_batch_bytes)
+    ndjson = request.headers.get("content-type", "").startswith(NDJSON)
+    try:
+        entries = batch_entries(body, ndjson)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"malformed JSON ({exc}): send a JSON array of submissions") from exc
+    answered = await service.submit_many(queue, entries, lambda: str(request.base_url))
     return JSONResponse(
-        {
-            "success": True,
-            "jobId": job.job_id,
-            "state": job.state.value,
-            **({"finishedReason": job.reason.value} if job.reason else {}),
-        }
+        [
+            _submitted(job)
+            if isinstance(job, JobRow)
+            else {"success": False, "status": job.status_code, "error": job.code, "message": job.message}
+            for job in answered
+        ]
     )
+
+
+router.add_api_route(
+    "/q/{queue}/batch",
+    submit_batch,
+    methods=["POST"],
+    openapi_extra=BATCH_SCHEMA,
+    responses=answers(
+        BatchAnswer,
+        400,
+        413,
+        description="Each submission's answer, in order: as a single submit's, or that entry's own error",
+    ),
+    summary="Submit many jobs at once",
+    operation_id="submitJobs",
+    route_class_override=DirectRoute,
+)
 
 
 router.add_api_route(
@@ -159,7 +237,7 @@ async def list_jobs(
     queue: str, request: Request, limit: int = 100, cursor: int | None = None, state: str | None = None
 ) -> Response:
     if wants_html(request):
-        return index_page()
+        return index_page(request.app.state.page_headers)
     check_queue(queue)
     if not 1 <= limit <= 1000:
         raise InvalidInput("limit must be between 1 and 1000")
@@ -185,7 +263,7 @@ async def list_jobs(
 )
 async def get_job(queue: str, job_id: str, request: Request) -> Response:
     if wants_html(request):
-        return index_page()
+        return index_page(request.app.state.page_headers)
     service = _service(request)
     row = await service.require_job(queue, job_id)
     return JSONResponse({"data": await service.job_view(row)})
@@ -193,11 +271,12 @@ async def get_job(queue: str, job_id: str, request: Request) -> Response:
 
 async def _global_view(request: Request, job_id: str) -> Response:
     check_job_id(job_id)
-    store = _service(request).store
-    definition = await store.get_definition(job_id)
+    service = _service(request)
+    definition = await service.store.get_definition(job_id)
     if definition is None:
         raise NotFound(f"no job {job_id}: it was never submitted or has expired")
-    view = job_view(None, definition, await store.get_result(job_id))
+    # Whichever queue made the newest result: its `queue` and `trust` fields say which, and whose it is.
+    view = job_view(None, definition, await service.result(job_id, None))
     return JSONResponse({"data": {"jobId": job_id, **view}})
 
 
@@ -219,7 +298,7 @@ async def get_job_json(job_id: str, request: Request) -> Response:
 )
 async def get_job_global(job_id: str, request: Request) -> Response:
     if wants_html(request):
-        return index_page()
+        return index_page(request.app.state.page_headers)
     return await _global_view(request, job_id)
 
 
@@ -266,11 +345,11 @@ async def definition_json(job_id: str, request: Request, queue: str | None = Non
 )
 async def result_json(job_id: str, request: Request, queue: str | None = None) -> Response:
     check_job_id(job_id)
-    store = _service(request).store
-    stored = await store.get_result(job_id)
+    service = _service(request)
+    stored = await service.result(job_id, check_queue(queue) if queue is not None else None)
     if stored is None:
         return JSONResponse({"data": None})
-    row = await store.get_job(check_queue(queue), job_id) if queue is not None else None
+    row = await service.store.get_job(queue, job_id) if queue is not None else None
     finished = row if row is not None and row.state is JobState.FINISHED else None
     return JSONResponse({"data": finished_job(stored, finished)})
 
@@ -296,7 +375,7 @@ async def output_file(job_id: str, file: str, request: Request, queue: str | Non
     check_job_id(job_id)
     name = safe_relative_path(file)
     service = _service(request)
-    result = await service.store.get_result(job_id)
+    result = await service.result(job_id, check_queue(queue) if queue is not None else None)
     if result is None:
         raise NotFound("Finished job not found")
     return await ref_response(service.blobs, (result.get("outputs") or {}).get(name), name, "Output")
@@ -322,14 +401,14 @@ def _since(raw: str | None) -> int:
         raise InvalidInput("`since` must be a number") from None
 
 
-async def _logs(request: Request, job_id: str, step: str) -> Response:
+async def _logs(request: Request, job_id: str, step: str, queue: str | None = None) -> Response:
     if step not in ("run", "build"):
         raise NotFound("logs are at run-logs.json and build-logs.json")
     check_job_id(job_id)
     since = _since(request.query_params.get("since"))
-    store = _service(request).store
-    lines, total = await store.read_logs(job_id, step, since)
-    stored = await store.get_result(job_id)
+    service = _service(request)
+    lines, total = await service.store.read_logs(job_id, step, since)
+    stored = await service.result(job_id, queue)
     final = stored is not None and stored.get("reason") in {reason.value for reason in KEPT_REASONS}
     return JSONResponse({"data": lines, "sliceStart": since, "nextCursor": total, "isFinal": final})
 
@@ -341,8 +420,7 @@ async def _logs(request: Request, job_id: str, step: str) -> Response:
     responses=LOGS_ANSWERS,
 )
 async def logs_json(queue: str, job_id: str, step: str, request: Request) -> Response:
-    check_queue(queue)
-    return await _logs(request, job_id, step)
+    return await _logs(request, job_id, step, check_queue(queue))
 
 
 @router.get(
@@ -362,7 +440,7 @@ async def global_logs_json(job_id: str, step: str, request: Request) -> Response
     responses=answers(Cancelled),
 )
 async def cancel(queue: str, job_id: str, request: Request, namespace: str = "_") -> Response:
-    row = await _service(request).cancel(queue, job_id, namespace)
+    row = await _service(request).cancel(queue, job_id, check_namespace(namespace))
     return JSONResponse(
         {
             "success": True,

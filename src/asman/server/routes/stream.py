@@ -4,20 +4,24 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
+import time
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import State
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from asman.core.errors import AsmanError
 from asman.core.events import Event, LogsAppended, Resync, StateChanged, WorkersChanged
 from asman.core.names import check_queue
 from asman.core.states import JobState
-from asman.server.metrics import ROUTE_TEMPLATE
+from asman.server.limits import HttpLimits
 from asman.server.service import JobService
 from asman.server.sse import EventStreamResponse, Subscription, encode
 
@@ -52,13 +56,75 @@ class Watchers:
     summary="Live state and logs of a job (Server-Sent Events)",
     response_class=EventStreamResponse,
     operation_id="streamJob",
-    description="Events `state`, `run-log`, `build-log`, then `final` (docs/api.md).",
+    description="Events `state`, `run-log`, `build-log`, then `final` (docs/api.md). Each carries an `id`; a"
+    " reconnection that sends it back (the `Last-Event-ID` header, or `?lastEventId=`) gets only the log lines"
+    " it has not had.",
 )
 async def job_stream(queue: str, job_id: str, request: Request) -> EventStreamResponse:
-    return await open_job_stream(request.app.state, queue, job_id)
+    state = request.app.state
+    return await counted(
+        state, request.scope, lambda: open_job_stream(state, queue, job_id, last_event_id(request.scope))
+    )
 
 
-async def open_job_stream(state: State, queue: str, job_id: str) -> EventStreamResponse:
+async def counted(
+    state: State, scope: Scope, open_stream: Callable[[], Awaitable[EventStreamResponse]]
+) -> EventStreamResponse:
+    """A stream opened in one of the client's stream slots, given back when it ends; TooManyStreams (429)
+    when it has none left."""
+    limits: HttpLimits = state.limits
+    client = limits.proxies.client(scope)
+    limits.streams.admit(client)
+    try:
+        response = await open_stream()
+    except BaseException:
+        limits.streams.release(client)
+        raise
+    response.on_close = functools.partial(limits.streams.release, client)
+    return response
+
+
+def last_event_id(scope: Scope) -> str:
+    """Where a reconnecting watcher left off: the `Last-Event-ID` header browsers and the SDK send, or the
+    `lastEventId` query parameter for clients that cannot set headers."""
+    for name, value in scope.get("headers", ()):
+        if name == b"last-event-id":
+            return str(value.decode("latin-1"))
+    query: bytes = scope.get("query_string", b"")
+    if b"lasteventid=" in query.lower():
+        for key, value in parse_qsl(query.decode("latin-1")):
+            if key.lower() == "lasteventid":
+                return value
+    return ""
+
+
+@dataclass
+class Position:
+    """How far a watcher has got in a job's logs: the attempt and the lines sent per step. It is the events'
+    `id` (`attempt:build:run`), so a reconnection resumes where the last connection stopped."""
+
+    attempt: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, event_id: str) -> Position:
+        parts = event_id.split(":")
+        if len(parts) != 3 or not all(part.isdigit() and len(part) <= 12 for part in parts):
+            return cls()  # none, or not one of ours: start from the first line
+        attempt, build, run = (int(part) for part in parts)
+        return cls(attempt, {"build": build, "run": run})
+
+    def event_id(self) -> str:
+        return f"{self.attempt}:{self.sent.get('build', 0)}:{self.sent.get('run', 0)}"
+
+    def start(self, attempt: int) -> None:
+        """Lines are counted per attempt: a new one starts from its first line."""
+        if attempt != self.attempt:
+            self.attempt = attempt
+            self.sent.clear()
+
+
+async def open_job_stream(state: State, queue: str, job_id: str, resume: str = "") -> EventStreamResponse:
     service: JobService = state.service
     await service.require_job(queue, job_id)
     # Subscribe before reading the current state so no event falls between the two.
@@ -68,64 +134,70 @@ async def open_job_stream(state: State, queue: str, job_id: str) -> EventStreamR
         lambda event: isinstance(event, (StateChanged, LogsAppended)) and event.job_id == job_id,
     )
     return EventStreamResponse(
-        subscription, _job_events(service, state.watchers, subscription, queue, job_id)
+        subscription,
+        _job_events(service, state.watchers, subscription, queue, job_id, Position.parse(resume)),
     )
 
 
 async def _job_events(
-    service: JobService, watchers: Watchers, subscription: Subscription, queue: str, job_id: str
+    service: JobService,
+    watchers: Watchers,
+    subscription: Subscription,
+    queue: str,
+    job_id: str,
+    position: Position,
 ) -> AsyncGenerator[bytes]:
     watchers.enter(queue)
-    # Log lines already sent per step, for `attempt`: live events may repeat some of them.
-    sent: dict[str, int] = {}
-    attempt = 0
+    sent = position.sent  # log lines already sent per step of `position.attempt`: live events may repeat some
+
+    def chunk(event: str, data: dict[str, Any]) -> bytes:
+        return encode(event, data, position.event_id())
 
     async def current() -> list[bytes]:
         """The job's state, the log lines not sent yet and, once finished, its result."""
-        nonlocal attempt
         chunks: list[bytes] = []
         async with watchers.reads:
             row = await service.require_job(queue, job_id)
-            if row.attempt != attempt:
-                attempt = row.attempt
-                sent.clear()
-            chunks.append(encode("state", state_payload(row.summary())))
+            position.start(row.attempt)
+            chunks.append(chunk("state", state_payload(row.summary())))
             for step in ("build", "run"):
                 lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
                 sent[step] = max(sent.get(step, 0), total)
                 if lines:
-                    chunks.append(encode(f"{step}-log", {"lines": lines, "cursor": total}))
+                    chunks.append(chunk(f"{step}-log", {"lines": lines, "cursor": total}))
             if row.state is JobState.FINISHED:
-                chunks.append(encode("final", final_payload(await service.job_view(row))))
+                chunks.append(chunk("final", final_payload(await service.job_view(row))))
                 subscription.end()
         return chunks
 
     try:
-        for chunk in await current():
-            yield chunk
+        for data in await current():
+            yield data
         while True:
             event = await subscription.next()
             match event:
                 case None:
                     yield b": keep-alive\n\n"
                 case Resync():  # events may have been lost: send what changed meanwhile
-                    for chunk in await current():
-                        yield chunk
+                    for data in await current():
+                        yield data
                 case LogsAppended(step=step, lines=lines, offset=offset):
+                    if event.attempt < position.attempt:
+                        continue  # lines of an attempt that was lost
+                    position.start(event.attempt)
                     end = offset + len(event.lines)
-                    if event.attempt == attempt:
-                        lines = lines[max(0, sent.get(step, 0) - offset) :]
-                        sent[step] = max(sent.get(step, 0), end)
+                    lines = lines[max(0, sent.get(step, 0) - offset) :]
+                    sent[step] = max(sent.get(step, 0), end)
                     if lines:
-                        yield encode(f"{step}-log", {"lines": lines, "cursor": end})
+                        yield chunk(f"{step}-log", {"lines": lines, "cursor": end})
                 case StateChanged():
-                    if event.predates(attempt):
+                    if event.predates(position.attempt):
                         continue  # a late Queued, say
-                    yield encode("state", state_payload(event.summary()))
+                    yield chunk("state", state_payload(event.summary()))
                     if event.state is JobState.FINISHED:
                         final = await service.store.get_job(queue, job_id)
                         if final is not None:
-                            yield encode("final", final_payload(await service.job_view(final)))
+                            yield chunk("final", final_payload(await service.job_view(final)))
                         return
     except (EOFError, AsmanError):
         return
@@ -141,7 +213,8 @@ async def _job_events(
     description="Events `hello`, `job`, `workers`, `resync` (docs/api.md).",
 )
 async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
-    return await open_queue_stream(request.app.state, queue)
+    state = request.app.state
+    return await counted(state, request.scope, lambda: open_queue_stream(state, queue))
 
 
 async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
@@ -204,37 +277,46 @@ _QUEUE_STREAM = re.compile(r"/q/([^/]+)/events")
 
 
 class StreamShortcut:
-    """ASGI middleware answering the two stream endpoints before routing.
+    """The two stream endpoints, answered in front of the application's middleware and routing.
 
-    An open stream keeps its whole ASGI call stack alive, and FastAPI's routing layers (exception wrappers, exit
-    stacks, the request) cost more per watcher than the stream itself. Requests that fail (unknown job, bad
-    queue name) go on to the routes above, which give the documented error answers.
+    An open stream keeps its whole ASGI call stack alive, and every layer of it costs memory for as long as
+    the stream lasts, and a call on every event written: FastAPI's routing (exception wrappers, exit stacks,
+    the request) and the middleware (errors, metrics, CORS, rate limits). So the shortcut does what those do
+    for a stream itself: it draws from the client's rate limit and stream cap, adds the CORS header and
+    counts the request in the metrics. Requests that fail (unknown job, bad queue name, over a limit) go on
+    to the routes above, which give the documented error answers.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: Any) -> None:
+        self.app = app  # the FastAPI app: its state holds the service once it has started
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            response = await self._open(scope)
-            if response is not None:
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    @staticmethod
-    async def _open(scope: Scope) -> EventStreamResponse | None:
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> bool:
+        """Answer `scope` if it opens a stream that can be served; False to let the application answer."""
+        if scope["type"] != "http" or scope["method"] != "GET" or not scope["path"].startswith("/q/"):
+            return False
         path: str = scope["path"]
-        if not path.startswith("/q/"):
-            return None
-        state: State = scope["app"].state
+        state: State = self.app.state
+        if match := _QUEUE_STREAM.fullmatch(path):
+            template, queue = "/q/{queue}/events", match[1]
+            opener = functools.partial(open_queue_stream, state, queue)
+        elif match := _JOB_STREAM.fullmatch(path):
+            template = "/q/{queue}/j/{job_id}/stream"
+            opener = functools.partial(open_job_stream, state, match[1], match[2], last_event_id(scope))
+        else:
+            return False
+        limits: HttpLimits = state.limits
+        if not limits.allow(scope):
+            return False
         try:
-            if match := _QUEUE_STREAM.fullmatch(path):
-                scope[ROUTE_TEMPLATE] = "/q/{queue}/events"
-                return await open_queue_stream(state, match[1])
-            if match := _JOB_STREAM.fullmatch(path):
-                scope[ROUTE_TEMPLATE] = "/q/{queue}/j/{job_id}/stream"
-                return await open_job_stream(state, match[1], match[2])
-        except AsmanError:
-            return None
-        return None
+            response = await counted(state, scope, opener)
+        except Exception:  # the route answers it again, inside the error handling (envelope, log)
+            return False
+        response.raw_headers.extend(limits.origins.cors_headers(scope))
+        started = time.perf_counter()
+        try:
+            await response(scope, receive, send)
+        finally:
+            state.replica_metrics.requests.observe(
+                ("GET", template, str(response.status_code)), time.perf_counter() - started
+            )
+        return True

@@ -15,10 +15,20 @@ from asman._version import __version__
 from asman.core.definition import DEFAULT_NAMESPACE
 from asman.core.errors import InvalidInput, NotFound
 from asman.core.names import check_job_id, check_queue
+from asman.core.protocol import STEP_RUN
+from asman.core.states import FinishedReason, JobState
 from asman.server.http import JSONResponse, read_json
 from asman.server.service import JobService, describe_validation
 from asman.store.base import JobRow
-from asman.tes.mapping import BACKEND_PARAMETERS, matches, stored_task, task_definition, task_state, task_view
+from asman.tes.mapping import (
+    BACKEND_PARAMETERS,
+    STOPPED_NOTE,
+    matches,
+    stored_task,
+    task_definition,
+    task_state,
+    task_view,
+)
 from asman.tes.models import (
     Organization,
     TesCreateTaskResponse,
@@ -34,6 +44,8 @@ DEFAULT_PAGE_SIZE = 256
 MAX_PAGE_SIZE = 2048
 _SCAN_BATCH = 500
 PREFIXES = ("/ga4gh/tes/v1", "/q/{queue}/ga4gh/tes/v1")
+# How long a container engine may take to kill an executor after the worker asks.
+_ENGINE_STOP_SECONDS = 2.0
 
 
 def _service(request: Request) -> JobService:
@@ -69,7 +81,12 @@ async def service_info(request: Request, queue: str | None = None) -> JSONRespon
             organization=Organization(name="Asman", url=base),
             documentationUrl=f"{base}/docs",
             version=__version__,
-            storage=["file:// (local mode)", "http://", "https://"],
+            storage=[
+                "s3:// (workers started with --s3-endpoint)",
+                "file:// (local mode)",
+                "http://",
+                "https://",
+            ],
             tesResources_backend_parameters=list(BACKEND_PARAMETERS),
         )
     )
@@ -87,12 +104,38 @@ async def create_task(request: Request, queue: str | None = None) -> JSONRespons
     return _response(TesCreateTaskResponse(id=row.job_id))
 
 
-async def _task_of(service: JobService, row: JobRow) -> tuple[TesTask, dict[str, Any] | None] | None:
-    task = stored_task(await service.store.get_definition(row.job_id))
-    if task is None:
-        return None
-    result = row.result if row.result is not None else await service.store.get_result(row.job_id)
-    return task, result
+async def _started(service: JobService, rows: list[JobRow]) -> set[str]:
+    """The running jobs whose current attempt has begun an executor (the worker logs a line before each)."""
+    running = [row for row in rows if row.state is JobState.RUNNING]
+    if not running:
+        return set()
+    logged = await service.store.logged_attempts([row.job_id for row in running], STEP_RUN)
+    return {row.job_id for row in running if logged.get(row.job_id) == row.attempt}
+
+
+async def _stopping(service: JobService, rows: list[JobRow]) -> set[str]:
+    """The jobs cancelled while a worker had them whose worker has not yet reported its containers gone (its
+    last run-log line says so).
+
+    The worker hears of a cancel at once, or through the rejection of its next heartbeat (which also makes it
+    drop its report), and kills the containers straight away: so past two heartbeats and a little time for the
+    engine, or a lease, the task is CANCELED whatever was reported."""
+    now = service.now()
+    settings = service.settings
+    window_ms = min(settings.lease_seconds, 2 * settings.heartbeat_seconds + _ENGINE_STOP_SECONDS) * 1000
+    found: set[str] = set()
+    for row in rows:
+        # A requeue clears the worker: one is kept only by a cancel that found the job Running.
+        if (
+            row.reason is not FinishedReason.CANCELLED
+            or row.worker is None
+            or now - row.updated_ms > window_ms
+        ):
+            continue
+        lines, _ = await service.store.read_logs(row.job_id, STEP_RUN, 0)
+        if not lines or not str(lines[-1][0]).startswith(STOPPED_NOTE):
+            found.add(row.job_id)
+    return found
 
 
 async def get_task(request: Request, id: str, queue: str | None = None) -> JSONResponse:
@@ -100,11 +143,12 @@ async def get_task(request: Request, id: str, queue: str | None = None) -> JSONR
     name = _queue(request, queue)
     check_job_id(id)
     row = await service.require_job(name, id)
-    found = await _task_of(service, row)
-    if found is None:
+    task = stored_task(await service.store.get_definition(row.job_id))
+    if task is None:
         raise NotFound(f"job {id} in queue {name} is not a TES task")
-    task, result = found
-    state = task_state(row.state, row.reason, result)
+    result = await service.result(row.job_id, row.queue)
+    started, stopping = await _started(service, [row]), await _stopping(service, [row])
+    state = task_state(row.state, row.reason, result, id in started, id in stopping)
     view = _view(request.query_params.get("view"), View.MINIMAL)
     return JSONResponse(task_view(id, task, state, row.queued_ms, _finished(row, result), view))
 
@@ -154,14 +198,21 @@ async def list_tasks(request: Request, queue: str | None = None) -> JSONResponse
     tasks: list[dict[str, Any]] = []
     last_seq: int | None = None
     more = False
+    # Unfiltered, one batch of page_size + 1 rows is the whole page (in a queue of TES tasks alone).
+    filtered = bool(wanted_state or tags or name_prefix)
+    batch = _SCAN_BATCH if filtered else min(_SCAN_BATCH, page_size + 1)
     while not more:
-        page = await service.store.list_jobs(name, _SCAN_BATCH, cursor, None)
+        # One store read per batch: the rows come with their definitions and results.
+        page = await service.store.list_jobs(name, batch, cursor, None, records_for=service.trust(name))
+        started = await _started(service, page.jobs)
         for row in page.jobs:
-            found = await _task_of(service, row)
-            if found is None or not matches(found[0], name_prefix, tags):
+            task = stored_task(row.definition)
+            if task is None or not matches(task, name_prefix, tags):
                 continue
-            task, result = found
-            state = task_state(row.state, row.reason, result)
+            result = row.result
+            # Reads only for a task cancelled in the last lease while a worker had it.
+            stopping = await _stopping(service, [row])
+            state = task_state(row.state, row.reason, result, row.job_id in started, row.job_id in stopping)
             if wanted_state is not None and state is not wanted_state:
                 continue
             if len(tasks) == page_size:

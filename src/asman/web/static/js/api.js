@@ -121,7 +121,9 @@ export function uploadBlob(hash, file, onProgress) {
 
 /**
  * Listen to a Server-Sent Events stream. `handlers` maps event names to callbacks receiving parsed JSON.
- * `onOpen` runs on every (re)connection — streams replay their snapshot then, so callers reset their view.
+ * `onOpen({resumed})` runs on every (re)connection. A stream whose events carry ids resumes where it stopped
+ * (the browser sends Last-Event-ID when it retries; our own retries pass `lastEventId`), so only a fresh
+ * connection (`resumed` false) replays the snapshot and makes callers reset their view.
  * Returns a function that closes the stream.
  */
 export function listen(path, handlers, { onOpen, onTrouble } = {}) {
@@ -129,17 +131,20 @@ export function listen(path, handlers, { onOpen, onTrouble } = {}) {
   let closed = false;
   let retry = null;
   let failures = 0;
+  let lastId = "";
 
   const connect = () => {
-    source = new EventSource(apiUrl(path));
+    const resume = lastId ? `${path.includes("?") ? "&" : "?"}lastEventId=${encodeURIComponent(lastId)}` : "";
+    source = new EventSource(apiUrl(path + resume));
     source.addEventListener("open", () => {
       failures = 0;
       net.set(true);
       if (onTrouble) onTrouble(false);
-      if (onOpen) onOpen();
+      if (onOpen) onOpen({ resumed: lastId !== "" });
     });
     for (const [name, handler] of Object.entries(handlers)) {
       source.addEventListener(name, (event) => {
+        if (event.lastEventId) lastId = event.lastEventId;
         let data = null;
         try {
           data = JSON.parse(event.data);

@@ -349,8 +349,9 @@ export function jobPage(root, {
         watchWorkers();
       },
     }, {
-      onOpen: () => {
-        // Each connection replays the logs so far.
+      onOpen: ({ resumed }) => {
+        // A fresh connection replays the logs so far; a resumed one sends only the lines missed.
+        if (resumed) return;
         logs.reset();
         buildLogs.reset();
       },
