@@ -384,6 +384,24 @@ class Settings(BaseSettings):
         Setting("inputs plus configFiles per job", "a whole number such as 1000", metavar="N"),
         Field(ge=0),
     ] = 1000
+    max_result_bytes: Annotated[
+        Size,
+        Setting(
+            "size of the result a worker reports; a larger one fails the job (`Error`) with the reason",
+            SIZE,
+            default_text="`16m`",
+            metavar="SIZE",
+        ),
+    ] = 16 * 1024**2
+    max_outputs: Annotated[
+        int,
+        Setting(
+            "output files in a worker's result; more fail the job (`Error`) with the reason",
+            "a whole number such as 10000",
+            metavar="N",
+        ),
+        Field(ge=0),
+    ] = 10_000
     worker_tokens: Annotated[
         str,
         AfterValidator(_tokens),
@@ -536,6 +554,95 @@ class Settings(BaseSettings):
         bool,
         Setting("let jobs fetch inputs and build contexts from internal addresses", BOOL, Scope.WORKER),
     ] = False
+    worker_allow_private_registries: Annotated[
+        bool,
+        Setting(
+            "let jobs name images on registries at internal addresses (images already on the engine need no registry)",
+            BOOL,
+            Scope.WORKER,
+        ),
+    ] = False
+    worker_registry_credentials: Annotated[
+        str,
+        Setting(
+            "registries this worker's own Docker credentials may be sent to for a job's image; any other is"
+            " pulled anonymously",
+            "registry hosts separated by commas, e.g. ghcr.io,registry.example.com:5000 (`*` for any)",
+            Scope.WORKER,
+            default_text="none",
+            metavar="HOSTS",
+        ),
+    ] = ""
+    worker_default_memory: Annotated[
+        Size,
+        Setting(
+            "memory (and build memory) of a job whose requirements name none; `0` leaves it unlimited",
+            SIZE,
+            Scope.WORKER,
+            default_text="`2g`",
+            metavar="SIZE",
+        ),
+    ] = 2 * 1024**3
+    worker_max_memory: Annotated[
+        Size,
+        Setting(
+            "cap on a job's `requirements.memory` (over it the job is an `Error`); `0`: no cap",
+            SIZE,
+            Scope.WORKER,
+            default_text="`0` (no cap)",
+            metavar="SIZE",
+        ),
+    ] = 0
+    worker_default_cpus: Annotated[
+        float,
+        Setting(
+            "CPUs of a job whose requirements name none; `0` leaves them unlimited",
+            "a number of CPUs, e.g. 1 or 0.5",
+            Scope.WORKER,
+            metavar="N",
+        ),
+        Field(ge=0),
+    ] = 1.0
+    worker_max_shm: Annotated[
+        Size,
+        Setting(
+            "cap on a job's `shmSize` (over it the job is an `Error`)",
+            SIZE,
+            Scope.WORKER,
+            default_text="`1g`",
+            metavar="SIZE",
+        ),
+    ] = 1024**3
+    worker_max_input_size: Annotated[
+        Size,
+        Setting(
+            "cap on all of a job's downloaded inputs together (each is streamed to disk)",
+            SIZE,
+            Scope.WORKER,
+            default_text="`10g`",
+            metavar="SIZE",
+        ),
+    ] = 10 * 1024**3
+    worker_max_output_files: Annotated[
+        int,
+        Setting(
+            "cap on how many output files a job may write (over it the job is an `Error`)",
+            "a whole number of at least 1",
+            Scope.WORKER,
+            metavar="N",
+        ),
+        Field(ge=1),
+    ] = 10_000
+    worker_cache_size: Annotated[
+        Size,
+        Setting(
+            "quota of each queue's `/job-cache` on this worker; past it the least recently used entries go",
+            SIZE,
+            Scope.WORKER,
+            default_text="`10g`",
+            metavar="SIZE",
+        ),
+    ] = 10 * 1024**3
     worker_s3_endpoint: Annotated[
         str,
         Setting(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from asman.core.states import FinishedReason, JobState
+from asman.core.trust import own_domain
 from asman.core.webhooks import Hooks, Target
 from asman.store import Store
 from asman.store.base import JobRow, Submission, SubmitOutcome
@@ -23,6 +24,8 @@ from tests.contract.test_store_contract import (
     run,
     submit,
 )
+
+SHARED = "shared-domain"
 
 
 def sub(name: str, namespace: str = "_", gpus: int | None = None) -> Submission:
@@ -67,18 +70,21 @@ async def test_a_batch_of_new_jobs_is_queued_in_order(store: Store) -> None:
 
 
 async def test_a_batch_answers_as_single_submits_would(store: Store) -> None:
-    """Twin queues in the same state: one gets the batch, the other the same submits one at a time."""
+    """Twin queues in the same state: one gets the batch, the other the same submits one at a time. All three
+    queues share a trust domain, so a success kept on one is served on the others."""
     for queue in ("batch", "single"):
-        await submit(store, "running", queue=queue)
+        await submit(store, "running", queue=queue, domain=SHARED)
         [running] = await store.claim(queue, "w1", 1, 0, T0 + LEASE, T0)
         assert running.job_id == jid("running")
         for name, reason in (("ok", SUCCESS), ("failed", ERROR)):
-            if (await submit(store, name, queue=queue)).job.state is QUEUED:  # else a success kept already
-                await run(store, name, reason, queue=queue)
-        await submit(store, "queued", queue=queue)
-        await submit(store, "rival", queue=queue, namespace="tab")
-    await submit(store, "cached", queue="elsewhere")
-    await run(store, "cached", SUCCESS, queue="elsewhere")
+            if (
+                await submit(store, name, queue=queue, domain=SHARED)
+            ).job.state is QUEUED:  # else a success kept already
+                await run(store, name, reason, queue=queue, domain=SHARED)
+        await submit(store, "queued", queue=queue, domain=SHARED)
+        await submit(store, "rival", queue=queue, namespace="tab", domain=SHARED)
+    await submit(store, "cached", queue="elsewhere", domain=SHARED)
+    await run(store, "cached", SUCCESS, queue="elsewhere", domain=SHARED)
     batch = [
         sub("new-1"),
         sub("queued"),
@@ -87,13 +93,16 @@ async def test_a_batch_answers_as_single_submits_would(store: Store) -> None:
         sub("failed"),
         sub("new-1"),  # a repeat within the batch
         sub("new-2", namespace="tab"),  # replaces the rival
-        sub("cached"),  # a success kept from another queue
+        sub("cached"),  # a success kept from another queue of the domain
         sub("new-1", namespace="extra"),
         sub("gpu", gpus=1),
     ]
     at = T0 + 100
-    together = await store.submit_many("batch", batch, at, EXPIRES)
-    alone = [await store.submit("single", s.job_id, s.definition, s.namespace, at, EXPIRES) for s in batch]
+    together = await store.submit_many("batch", batch, at, EXPIRES, domain=SHARED)
+    alone = [
+        await store.submit("single", s.job_id, s.definition, s.namespace, at, EXPIRES, domain=SHARED)
+        for s in batch
+    ]
     assert [shape(o) for o in together] == [shape(o) for o in alone]
     assert together[0].job.state is QUEUED and together[7].job.state is FINISHED
     assert together[7].job.reason is FinishedReason.SUCCESS
@@ -103,6 +112,21 @@ async def test_a_batch_answers_as_single_submits_would(store: Store) -> None:
             await store.get_job("single", s.job_id)
         )
     assert await store.counts("batch") == await store.counts("single")
+
+
+async def test_a_batch_is_not_served_successes_from_outside_its_trust_domain(store: Store) -> None:
+    for name in ("plain", "named"):
+        await submit(store, name, queue="stranger")
+        await run(store, name, SUCCESS, queue="stranger")
+    outcomes = await store.submit_many(
+        "victim", [sub("plain"), sub("named", namespace="tab")], T0 + 9, EXPIRES
+    )
+    assert [o.job.state for o in outcomes] == [QUEUED, QUEUED]
+    # A queue that trusts the stranger's domain is served its success, on the batch's fast path too.
+    trusting = await store.submit_many(
+        "friend", [sub("plain")], T0 + 9, EXPIRES, domain=own_domain("stranger")
+    )
+    assert (trusting[0].job.state, trusting[0].job.reason) == (FINISHED, SUCCESS)
 
 
 async def test_a_repeat_within_a_batch_makes_one_job_and_one_event(store: Store) -> None:

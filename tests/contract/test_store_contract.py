@@ -11,13 +11,14 @@ import hashlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import orjson
 import pytest
 
 from asman.core.errors import BackendUnavailable
 from asman.core.states import FinishedReason, JobState
 from asman.core.trust import Trust
 from asman.store import Store, open_store
-from asman.store.base import WorkerRow
+from asman.store.base import LogBatch, LogCount, WorkerRow
 
 T0 = 1_700_000_000_000
 DAY = 86_400_000
@@ -28,6 +29,16 @@ SHARED = "token:shared"  # a trust domain several queues share
 
 QUEUED, RUNNING, FINISHED = JobState.QUEUED, JobState.RUNNING, JobState.FINISHED
 SUCCESS, ERROR = FinishedReason.SUCCESS, FinishedReason.ERROR
+
+
+async def append(
+    store: Store, job: str, attempt: int, step: str, lines: list[list[Any]], expires: int = EXPIRES
+) -> None:
+    """Store lines after those the attempt's step holds, as the server does."""
+    before = (await store.log_counts(Q, job, attempt)).get(step, LogCount())
+    text = orjson.dumps(lines).decode()
+    after = LogCount(before.next_seq + len(lines), before.lines + len(lines), before.bytes + len(text))
+    assert await store.append_logs(LogBatch(Q, job, attempt, step, text, before, after, expires))
 
 
 def jid(name: str) -> str:
@@ -603,9 +614,9 @@ async def test_counts_follow_every_transition(store: Store) -> None:
 
 async def test_logs_read_since_a_cursor_for_the_latest_attempt(store: Store) -> None:
     job = jid("a")
-    await store.append_logs(job, 1, "run", [["one", 1, False], ["two", 2, True]], EXPIRES)
-    await store.append_logs(job, 1, "run", [["three", 3, False]], EXPIRES)
-    await store.append_logs(job, 1, "build", [["step 1", 1, False]], EXPIRES)
+    await append(store, job, 1, "run", [["one", 1, False], ["two", 2, True]])
+    await append(store, job, 1, "run", [["three", 3, False]])
+    await append(store, job, 1, "build", [["step 1", 1, False]])
     assert await store.read_logs(job, "run", 0) == (
         [["one", 1, False], ["two", 2, True], ["three", 3, False]],
         3,
@@ -615,28 +626,29 @@ async def test_logs_read_since_a_cursor_for_the_latest_attempt(store: Store) -> 
     assert await store.read_logs(job, "run", 10) == ([], 3)
     assert await store.read_logs(job, "build", 0) == ([["step 1", 1, False]], 1)
     # A new attempt starts a fresh log; the older attempt's lines are no longer shown.
-    await store.append_logs(job, 2, "run", [["retry", 9, False]], EXPIRES)
+    await append(store, job, 2, "run", [["retry", 9, False]])
     assert await store.read_logs(job, "run", 0) == ([["retry", 9, False]], 1)
     assert await store.read_logs(job, "build", 0) == ([["step 1", 1, False]], 1)
     unicode = [["héllo ✓ \u0000-free", 10, False]]
-    await store.append_logs(jid("u"), 1, "run", unicode, EXPIRES)
+    await append(store, jid("u"), 1, "run", unicode)
     assert await store.read_logs(jid("u"), "run", 0) == (unicode, 1)
 
 
 async def test_logged_attempts_name_each_jobs_latest_attempt_with_lines_of_a_step(store: Store) -> None:
-    assert await store.logged_attempts([], "run") == {}
-    await store.append_logs(jid("a"), 1, "run", [["one", 1, False]], EXPIRES)
-    await store.append_logs(jid("a"), 2, "run", [["two", 2, False]], EXPIRES)
-    await store.append_logs(jid("b"), 1, "build", [["step", 1, False]], EXPIRES)
+    assert await store.logged_attempts(Q, [], "run") == {}
+    await append(store, jid("a"), 1, "run", [["one", 1, False]])
+    await append(store, jid("a"), 2, "run", [["two", 2, False]])
+    await append(store, jid("b"), 1, "build", [["step", 1, False]])
     ids = [jid("a"), jid("b"), jid("none")]
-    assert await store.logged_attempts(ids, "run") == {jid("a"): 2}
-    assert await store.logged_attempts(ids, "build") == {jid("b"): 1}
+    assert await store.logged_attempts(Q, ids, "run") == {jid("a"): 2}
+    assert await store.logged_attempts(Q, ids, "build") == {jid("b"): 1}
+    assert await store.logged_attempts("elsewhere", ids, "run") == {}
 
 
 async def test_delete_drops_the_queues_result(store: Store) -> None:
     await submit(store, "a")
     [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 1)
-    await store.append_logs(jid("a"), assignment.attempt, "run", [["x", 1, False]], EXPIRES)
+    await append(store, jid("a"), assignment.attempt, "run", [["x", 1, False]])
     deleted = await store.delete(Q, jid("a"), T0 + 2)
     assert deleted is not None and (deleted.attempt, deleted.worker) == (1, "w1")
     # Logs are kept by job, not by queue: another queue's run may have written them, so they stay to expire.
@@ -716,13 +728,14 @@ async def test_sweep_deletes_what_expired_and_keeps_the_rest(store: Store) -> No
     await submit(store, "old", expires=T0 + DAY)
     await submit(store, "young", expires=T0 + 3 * DAY)
     await run(store, "old", SUCCESS, at=T0 + 1)  # its result expires with EXPIRES (30 days)
-    await store.append_logs(jid("old"), 1, "run", [["x", 1, False]], T0 + DAY)
+    await append(store, jid("old"), 1, "run", [["x", 1, False]], T0 + DAY)
     await store.upsert_worker(WorkerRow(Q, "stale", "r", {}, T0))
     await store.upsert_worker(WorkerRow(Q, "fresh", "r", {}, T0 + 2 * DAY))
     assert await store.sweep(T0 + DAY // 2) == 0
     removed = await store.sweep(T0 + 2 * DAY)
-    # old's namespace, queue row, definition and logs; its result lives on until its own expiry.
-    assert removed == 4
+    # old's namespace, queue row, definition, logs and their counts; its result lives on until its own expiry.
+    assert removed == 5
+    assert await store.log_counts(Q, jid("old"), 1) == {}
     assert await store.get_job(Q, jid("old")) is None
     assert await store.get_definition(jid("old")) is None
     assert await store.read_logs(jid("old"), "run", 0) == ([], 0)
@@ -914,8 +927,8 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
         ]
         + [
             (
-                "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms)"
-                " VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                "INSERT INTO queue_jobs (queue, job_id, state, reason, gpus, queued_ms, updated_ms, expires_ms,"
+                " attempt) VALUES (?, ?, ?, ?, 0, ?, ?, ?, 1)",  # queued again after its first attempt
                 (Q, kept, "Queued", None, T0, T0, EXPIRES),
             ),
             (
@@ -957,7 +970,7 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
         assert await upgraded.get_result(cached, Trust.of("another")) is None
         assert (await upgraded.get_result(cached) or {}).get("StatusCode") == 0
         # Run-log lines stored before lines kept their newline get it back; new lines are kept as written.
-        await upgraded.append_logs(kept, 1, "run", [["partial", 2, False]], EXPIRES)
+        await append(upgraded, kept, 1, "run", [["partial", 2, False]])
         assert await upgraded.read_logs(kept, "run", 0) == (
             [["an old line\n", 1, False], ["partial", 2, False]],
             2,
@@ -969,3 +982,55 @@ async def test_a_store_made_by_an_older_version_is_upgraded_in_place(
     reopened = open_store(store_url)
     await reopened.open()  # every migration applied once: opening again changes nothing
     await reopened.close()
+
+
+async def test_log_counts_are_kept_and_a_raced_batch_stores_nothing(store: Store) -> None:
+    job = jid("counted")
+    await append(store, job, 1, "run", [["one", 1, False], ["two", 2, True]])
+    await append(store, job, 1, "build", [["b", 1, False]])
+    counts = await store.log_counts(Q, job, 1)
+    assert counts["run"] == LogCount(2, 2, len(orjson.dumps([["one", 1, False], ["two", 2, True]])))
+    assert counts["build"].lines == 1 and await store.log_counts(Q, job, 2) == {}
+    assert await store.log_counts("another-queue", job, 1) == {}
+    # A batch written from counts that have moved on (another connection wrote meanwhile) changes nothing.
+    stale = LogBatch(Q, job, 1, "run", '[["again",3,false]]', LogCount(), LogCount(1, 1, 19), EXPIRES)
+    assert await store.append_logs(stale) is False
+    assert await store.read_logs(job, "run", 0) == ([["one", 1, False], ["two", 2, True]], 2)
+    assert (await store.log_counts(Q, job, 1))["run"] == counts["run"]
+    # The same job's attempt 1 in another queue is another log.
+    other = LogBatch(
+        "another-queue", job, 1, "run", '[["there",1,false]]', LogCount(), LogCount(1, 1, 19), EXPIRES
+    )
+    assert await store.append_logs(other)
+    assert await store.read_logs(job, "run", 0, queue="another-queue") == ([["there", 1, False]], 1)
+    assert await store.read_logs(job, "run", 0, queue=Q) == ([["one", 1, False], ["two", 2, True]], 2)
+
+
+async def test_logs_are_read_a_page_at_a_time(store: Store) -> None:
+    job = jid("long")
+    for batch in range(30):
+        await append(store, job, 1, "run", [[f"{batch}-{n}\n", n, False] for n in range(100)])
+    page, total = await store.read_logs(job, "run", 150, 250)
+    assert total == 3000 and len(page) == 250
+    assert page[0][0] == "1-50\n" and page[-1][0] == "3-99\n"
+    page, _ = await store.read_logs(job, "run", 2990, 250)
+    assert [line[0] for line in page] == [f"29-{n}\n" for n in range(90, 100)]
+
+
+async def test_one_output_and_the_reason_are_read_without_the_whole_result(store: Store) -> None:
+    await submit(store, "outs")
+    [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 1)
+    outputs = {"a.txt": {"type": "utf8", "value": "A"}, 'we"ird/na.me': {"type": "utf8", "value": "W"}}
+    result = {"reason": "Success", "StatusCode": 0, "outputs": outputs}
+    await store.finish(Q, jid("outs"), assignment.attempt, SUCCESS, result, T0 + 2, EXPIRES)
+    here = Trust.of(Q)
+    assert await store.result_reason(jid("outs"), here) == "Success"
+    assert await store.result_output(jid("outs"), "a.txt", here) == outputs["a.txt"]
+    assert await store.result_output(jid("outs"), 'we"ird/na.me', here) == outputs['we"ird/na.me']
+    assert await store.result_output(jid("outs"), "missing", here) is None
+    assert await store.result_reason(jid("nope"), here) is None
+    assert await store.result_output(jid("nope"), "a.txt", here) is None
+    # A queue outside the domain that made the result is served neither.
+    stranger = Trust("elsewhere", "another-domain")
+    assert await store.result_reason(jid("outs"), stranger) is None
+    assert await store.result_output(jid("outs"), "a.txt", stranger) is None

@@ -132,3 +132,41 @@ async def test_namespaces_are_listed_in_the_order_they_were_added(store: Store) 
     assert listed.namespaces == ("zeta", "_", "alpha", "mid")
     outcome = await store.submit(Q, JOB, definition("job"), "beta", T0 + 9, EXPIRES)
     assert outcome.job.namespaces == ("zeta", "_", "alpha", "mid", "beta")
+
+
+@pytest.mark.parametrize("verb", ["renew", "finish", "release"])
+async def test_a_wrong_token_moves_nothing_and_the_right_one_does(store: Store, verb: str) -> None:
+    """An attempt is bound to its secret: a worker that knows only the (public) attempt number cannot renew,
+    finish or release it; the one handed the assignment can."""
+    await _queued(store)
+    [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 1)
+    assert len(assignment.token) >= 16
+    for token in ("", "guessed", assignment.token[:-1]):
+        if verb == "renew":
+            assert await store.renew(Q, "thief", [(JOB, 1)], NOW + LEASE, [token]) == [(JOB, 1)]
+        elif verb == "finish":
+            assert await store.finish(Q, JOB, 1, FinishedReason.SUCCESS, {}, NOW, EXPIRES, token) is None
+        else:
+            assert await store.release(Q, JOB, 1, NOW, token) is None
+        row = await store.get_job(Q, JOB)
+        assert row is not None and (row.state, row.worker) == (JobState.RUNNING, "w1")
+    if verb == "renew":
+        assert await store.renew(Q, "w1-again", [(JOB, 1)], NOW + LEASE, [assignment.token]) == []
+        expected: tuple[JobState, str | None] = (JobState.RUNNING, "w1-again")
+    elif verb == "finish":
+        assert await store.finish(Q, JOB, 1, FinishedReason.SUCCESS, {}, NOW, EXPIRES, assignment.token)
+        expected = (JobState.FINISHED, "w1")
+    else:
+        assert await store.release(Q, JOB, 1, NOW, assignment.token)
+        expected = (JobState.QUEUED, None)
+    row = await store.get_job(Q, JOB)
+    assert row is not None and (row.state, row.worker) == expected
+
+
+async def test_each_attempt_gets_a_token_of_its_own(store: Store) -> None:
+    await _queued(store)
+    [first] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 1)
+    assert await store.release(Q, JOB, 1, T0 + 2, first.token)
+    [second] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 3)
+    assert second.attempt == 2 and second.token != first.token
+    assert await store.finish(Q, JOB, 2, FinishedReason.SUCCESS, {}, T0 + 4, EXPIRES, first.token) is None

@@ -82,7 +82,8 @@ async def finish_in_store(service: JobService, queue: str, job_id: str, result: 
         "time": now,
         **result,
     }
-    await service.finish(queue, job_id, assignment.attempt, FinishedReason(stored["reason"]), stored)
+    reason = FinishedReason(stored["reason"])
+    await service.finish(queue, job_id, assignment.attempt, reason, stored, assignment.token)
 
 
 async def test_submit_status_list_and_cancel(sdk: tuple[AsyncClient, CountingTransport, Any]) -> None:

@@ -4,7 +4,9 @@ connection, result delivery, graceful stop and supervision of its side tasks. No
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +141,86 @@ async def test_a_worker_refuses_to_start_on_a_network_that_does_not_exist(
     with pytest.raises(NetworkError, match="'lab-net' does not exist"):
         await asyncio.wait_for(start(daemon_of(served, fake, tmp_path, network="lab-net")), 10)
     assert fake.created_networks == []
+
+
+async def test_log_lines_reach_the_server_exactly_once_across_a_dropped_connection(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    """Lines flushed while the connection is down, or lost in flight when it drops, are sent again after the
+    worker registers again, from where the server's log goes on: each stored once, in order, the last one too."""
+    lines = [f"line {n}\n" for n in range(3000)]
+    fake.on("chatty", Script(stdout=tuple(lines), seconds=1.5))
+    daemon = daemon_of(served, fake, tmp_path)
+    buffer_log = daemon.buffer_log
+    dropped: list[object] = []
+
+    def drop_midway(job: str, attempt: int, step: str, line: list[Any]) -> None:
+        if line[0] in ("line 1000\n", "line 2000\n") and daemon._ws is not None:
+            dropped.append(daemon._ws)
+            daemon._ws.transport.abort()  # dropped with whatever it had in flight; later flushes fail
+        buffer_log(job, attempt, step, line)
+
+    daemon.buffer_log = drop_midway  # type: ignore[method-assign,assignment]
+    _, job_id = await with_a_running_job(served, fake, daemon, start, "chatty")
+    job = await served.wait_finished(QUEUE, job_id, timeout=20)
+    assert job["finishedReason"] == "Success", job
+    assert dropped
+    stored: list[str] = []
+    async with httpx.AsyncClient() as client:
+        while True:
+            page = await client.get(
+                f"{served.url}/q/{QUEUE}/j/{job_id}/run-logs.json", params={"since": len(stored)}
+            )
+            if not page.json()["data"]:
+                break
+            stored += [line[0] for line in page.json()["data"]]
+    assert stored == lines
+
+
+async def test_the_servers_redirect_to_an_internal_service_is_not_followed(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    """The attack: job A names an internal URL as its input; job B names A's input through the queue server,
+    which answers with a redirect there. The worker trusts its server's URLs, but not where they redirect."""
+    hits: list[str] = []
+
+    class Secret(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "6")
+            self.end_headers()
+            self.wfile.write(b"secret")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    internal = ThreadingHTTPServer(("127.0.0.1", 0), Secret)
+    thread = threading.Thread(target=internal.serve_forever, daemon=True)
+    thread.start()
+    try:
+        secret_url = f"http://127.0.0.1:{internal.server_address[1]}/admin"
+        start(daemon_of(served, fake, tmp_path))
+        async with httpx.AsyncClient(base_url=served.url) as client:
+
+            async def submit(inputs: dict[str, Any]) -> str:
+                answer = await client.post(
+                    f"/q/{QUEUE}", json={"definition": {"image": "x", "command": "true", "inputs": inputs}}
+                )
+                answer.raise_for_status()
+                return str(answer.json()["jobId"])
+
+            planted = await submit({"x": {"type": "url", "value": secret_url}})
+            redirect = await client.get(f"/j/{planted}/inputs/x")
+            assert redirect.status_code == 302 and redirect.headers["location"] == secret_url
+            stolen = await submit({"stolen": {"type": "url", "value": f"{served.url}/j/{planted}/inputs/x"}})
+        job = await served.wait_finished(QUEUE, stolen)
+        assert job["finishedReason"] == "Error"
+        assert "internal address" in run_of(job)["error"]
+        await served.wait_finished(QUEUE, planted)
+        assert hits == [], "the internal service was reached"
+        assert fake.runs == []
+    finally:
+        internal.shutdown()
+        internal.server_close()
+        thread.join()

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
 import uuid
 import zipfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from asman.core.definition import BuildSpec
 from asman.worker.runtimes import (
     MANAGED_LABEL,
     BuildError,
+    BuildOptions,
     ContainerSpec,
     DockerRuntime,
     Mount,
@@ -33,7 +32,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 async def runtime(docker_host: str, test_image: str) -> AsyncIterator[DockerRuntime]:
-    engine = DockerRuntime(docker_host, build_network="none")
+    engine = DockerRuntime(docker_host)
     yield engine
     await engine.close()
 
@@ -159,41 +158,20 @@ def _zip(files: dict[str, str]) -> bytes:
 
 
 @pytest.fixture
-def archive_server(test_image: str) -> Iterator[str]:
-    """A 127.0.0.1 HTTP server with build contexts: a repo-like tarball, a zip, and a 404."""
+def archives(test_image: str) -> dict[str, bytes]:
+    """Build contexts as the worker downloads them: a repo-like tarball and a zip."""
     files = {
         "repo-main/README": "not part of the sub folder\n",
         "repo-main/app/Dockerfile": f"FROM {test_image}\nCOPY message.txt /message.txt\n",
         "repo-main/app/message.txt": "from the tarball\n",
         "repo-main/app/Other.dockerfile": f"FROM {test_image}\nRUN echo other > /message.txt\n",
     }
-    bodies = {
+    return {
         "/repo.tar.gz": tar_gz(files),
         "/ctx.zip": _zip(
             {"Dockerfile": f"FROM {test_image}\nCOPY a.txt /message.txt\n", "a.txt": "from the zip\n"}
         ),
     }
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = bodies.get(self.path)
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body or b"")))
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 @pytest.mark.parametrize(
@@ -204,29 +182,38 @@ def archive_server(test_image: str) -> Iterator[str]:
         ("/ctx.zip", {}, "from the zip"),
     ],
 )
-async def test_build_from_archive_url(
+async def test_build_from_a_downloaded_archive(
     runtime: DockerRuntime,
-    archive_server: str,
+    archives: dict[str, bytes],
+    tmp_path: Path,
     new_tag: Callable[[str], str],
     path: str,
     fields: dict[str, str],
     expected: str,
 ) -> None:
     tag = new_tag("ctx")
-    await runtime.build_image(BuildSpec(context=archive_server + path, **fields), tag, Lines())
+    archive = tmp_path / "archive"
+    archive.write_bytes(archives[path])
+    build = BuildSpec(context="https://files.example" + path, **fields)
+    await runtime.build_image(build, tag, Lines(), BuildOptions(context_archive=archive))
     lines = Lines()
     outcome = await runtime.run(spec(tag, ["cat", "/message.txt"]), lines)
     assert lines.stdout() == [expected] and outcome.exit_code == 0
 
 
-async def test_build_context_download_failure(runtime: DockerRuntime, archive_server: str) -> None:
-    with pytest.raises(BuildError, match="HTTP 404"):
-        await runtime.build_image(
-            BuildSpec(context=archive_server + "/missing.tar.gz"), "asman-test/x", Lines()
-        )
+async def test_an_unusable_build_context_is_a_build_error(
+    runtime: DockerRuntime, archives: dict[str, bytes], tmp_path: Path
+) -> None:
+    archive = tmp_path / "archive"
+    archive.write_bytes(archives["/repo.tar.gz"])
+    options = BuildOptions(context_archive=archive)
     with pytest.raises(BuildError, match="not a folder"):
+        build = BuildSpec(context="https://files.example/repo.tar.gz", buildContext="nope")
+        await runtime.build_image(build, "asman-test/x", Lines(), options)
+    archive.write_bytes(b"not an archive")
+    with pytest.raises(BuildError, match="not a readable"):
         await runtime.build_image(
-            BuildSpec(context=archive_server + "/repo.tar.gz", buildContext="nope"), "asman-test/x", Lines()
+            BuildSpec(context="https://files.example/x"), "asman-test/x", Lines(), options
         )
 
 

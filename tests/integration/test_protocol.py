@@ -143,10 +143,11 @@ async def test_a_reconnecting_worker_keeps_its_current_attempt(live_server: Serv
     assigned = await worker.receive_type("assign")
     await worker.close()
     again = FakeWorker(live_server.url, "reconnect", "w1")
+    again.tokens = dict(worker.tokens)  # the same worker process, connecting again: it kept its tokens
     registered = await again.connect(
         running=[{"jobId": job_id, "attempt": assigned["attempt"]}, {"jobId": "f" * 64, "attempt": 7}]
     )
-    assert registered["keep"] == [{"jobId": job_id, "attempt": 1}]
+    assert registered["keep"] == [{"jobId": job_id, "attempt": 1, "logs": {}}]
     assert registered["drop"] == [{"jobId": "f" * 64, "attempt": 7}]
     await again.finish(job_id, 1)
     await wait_for(lambda: job(live_server, "reconnect", job_id)["state"] == "Finished")
@@ -166,6 +167,34 @@ async def test_cancel_reaches_the_worker_at_once(live_server: ServerProcess) -> 
     # Pushed, not picked up on a later heartbeat or lease check (a loaded machine gets some slack).
     assert asyncio.get_running_loop().time() - started < 5
     assert job(live_server, "cancel", job_id)["finishedReason"] == "Cancelled"
+    await worker.close()
+
+
+async def test_a_cancelled_attempt_keeps_its_slot_and_last_logs_until_the_worker_reports(
+    live_server: ServerProcess,
+) -> None:
+    """Heartbeats between the cancel and the worker's report do not reject the attempt: the worker's closing
+    lines are stored, and the slot frees only when it reports."""
+    job_id = submit(live_server, "stopping", "x")
+    worker = FakeWorker(live_server.url, "stopping", "w1", slots=1)
+    await worker.connect()
+    await worker.receive_type("assign")
+    httpx.post(f"{live_server.url}/q/stopping/j/{job_id}/cancel").raise_for_status()
+    await worker.receive_type("cancel", timeout=10)
+    waiting = submit(live_server, "stopping", "next")
+    for _ in range(3):
+        await worker.heartbeat([{"jobId": job_id, "attempt": 1}])
+        await asyncio.sleep(0.4)
+    await worker.log(job_id, 1, "containers stopped")
+    await worker.finish(job_id, 1)
+    seen = [await worker.receive()]
+    while seen[-1]["type"] != "assign":
+        seen.append(await worker.receive())
+    assert "rejected" not in [message["type"] for message in seen], seen
+    assert seen[-1]["jobId"] == waiting
+    lines = httpx.get(f"{live_server.url}/q/stopping/j/{job_id}/run-logs.json").json()["data"]
+    assert [line[0].rstrip("\n") for line in lines] == ["containers stopped"]
+    assert job(live_server, "stopping", job_id)["finishedReason"] == "Cancelled"
     await worker.close()
 
 
@@ -229,8 +258,12 @@ async def test_sse_stream_delivers_state_logs_and_final(live_server: ServerProce
     ("running", "why"),
     [
         (
+            [{"jobId": f"{index:064x}", "attempt": 1} for index in range(5_000)],
+            "5000 running jobs announced",
+        ),
+        (
             [{"jobId": f"{index:064x}", "attempt": 1} for index in range(200_000)],
-            "200000 running jobs announced",
+            "over the limit of 1048576",
         ),
         ([{"jobId": "not-an-id", "attempt": 1}], "64 hex digits"),
         ([{"jobId": "a" * 64, "attempt": "1"}], "attempt: <integer>"),

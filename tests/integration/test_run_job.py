@@ -25,7 +25,7 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture
 async def runtime(docker_host: str, test_image: str) -> AsyncIterator[DockerRuntime]:
-    engine = DockerRuntime(docker_host, build_network="none")
+    engine = DockerRuntime(docker_host)
     yield engine
     await engine.close()
 

@@ -15,7 +15,11 @@ from typing import Any
 import docker
 import pytest
 
+from asman.core.definition import BuildSpec
 from asman.worker.runtimes import (
+    BuildError,
+    BuildOptions,
+    BuildTimedOut,
     ContainerRuntime,
     ContainerSpec,
     DockerRuntime,
@@ -52,7 +56,7 @@ async def engine(request: pytest.FixtureRequest) -> AsyncIterator[Engine]:
         return
     host: str = request.getfixturevalue("docker_host")
     client: docker.DockerClient = request.getfixturevalue("docker_client")
-    runtime = DockerRuntime(host, build_network="none")
+    runtime = DockerRuntime(host)
     try:
         yield Engine(
             runtime,
@@ -136,3 +140,25 @@ async def test_present_image_needs_no_pull(engine: Engine) -> None:
     await engine.runtime.ensure_image(engine.image)
     assert await engine.runtime.has_image(engine.image)
     assert not await engine.runtime.has_image("asman-test/absent:1")
+
+
+async def test_a_build_is_stopped_at_its_timeout(engine: Engine) -> None:
+    dockerfile = f"FROM {engine.image}\nRUN sleep 30 # {uuid.uuid4().hex}\n"
+    if isinstance(engine.runtime, FakeRuntime):
+        engine.runtime.build_seconds[dockerfile] = 30
+    started = time.monotonic()
+    with pytest.raises(BuildTimedOut):
+        await engine.runtime.build_image(
+            BuildSpec(dockerfile=dockerfile),
+            f"asman-test/slow-{uuid.uuid4().hex[:8]}",
+            Lines(),
+            BuildOptions(timeout_s=1.5),
+        )
+    assert time.monotonic() - started < 6
+
+
+async def test_a_build_context_must_have_been_downloaded(engine: Engine) -> None:
+    with pytest.raises(BuildError, match="the build context was not downloaded"):
+        await engine.runtime.build_image(
+            BuildSpec(context="https://files.example/ctx.tar.gz"), "asman-test/ctx", Lines()
+        )

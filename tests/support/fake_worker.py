@@ -1,5 +1,6 @@
 """A protocol-level worker: speaks the WebSocket protocol without running containers, so tests can drive
-leases, attempts and stale messages precisely."""
+leases, attempts and stale messages precisely. Like Asman's worker, it echoes each attempt's token (taken from
+the assignment) and numbers its log lines, unless a test says otherwise."""
 
 from __future__ import annotations
 
@@ -24,10 +25,18 @@ class FakeWorker:
         self.info = {"id": worker_id, "slots": slots, "gpus": gpus, "version": "test"}
         self.ws: ClientConnection | None = None
         self.registered: dict[str, Any] = {}
+        # Each assigned attempt's token, and the next sequence number of its run log.
+        self.tokens: dict[tuple[str, int], str] = {}
+        self.seq: dict[tuple[str, int], int] = {}
 
     async def connect(self, running: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        self.ws = await connect(self.socket_url, additional_headers=self.headers)
-        await self.send({"type": protocol.REGISTER, "worker": self.info, "running": running or []})
+        """Register, announcing `running` ({jobId, attempt}, given the token this worker was handed unless the
+        item names one)."""
+        self.ws = await connect(self.socket_url, additional_headers=self.headers, max_size=None)
+        announced = [
+            {"token": self.tokens.get((item["jobId"], item["attempt"]), ""), **item} for item in running or []
+        ]
+        await self.send({"type": protocol.REGISTER, "worker": self.info, "running": announced})
         self.registered = await self.receive()
         assert self.registered["type"] == protocol.REGISTERED
         return self.registered
@@ -39,7 +48,12 @@ class FakeWorker:
     async def receive(self, timeout: float = 10) -> dict[str, Any]:
         assert self.ws is not None
         message: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+        if message.get("type") == protocol.ASSIGN:
+            self.tokens[(message["jobId"], message["attempt"])] = message["token"]
         return message
+
+    def token(self, job_id: str, attempt: int) -> str | None:
+        return self.tokens.get((job_id, attempt))
 
     async def receive_type(self, kind: str, timeout: float = 10) -> dict[str, Any]:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -52,13 +66,21 @@ class FakeWorker:
         await self.send({"type": protocol.HEARTBEAT, "running": running})
 
     async def log(self, job_id: str, attempt: int, text: str) -> None:
+        await self.logs(job_id, attempt, [[text, 0, False]])
+
+    async def logs(self, job_id: str, attempt: int, lines: list[list[Any]], seq: int | None = None) -> None:
+        """Send run-log lines numbered from `seq` (default: after the lines sent before)."""
+        first = self.seq.get((job_id, attempt), 0) if seq is None else seq
+        self.seq[(job_id, attempt)] = first + len(lines)
         await self.send(
             {
                 "type": protocol.LOG,
                 "jobId": job_id,
                 "attempt": attempt,
+                "token": self.token(job_id, attempt),
                 "step": "run",
-                "logs": [[text, 0, False]],
+                "seq": first,
+                "logs": lines,
             }
         )
 
@@ -72,7 +94,25 @@ class FakeWorker:
         outputs: dict[str, Any] | None = None,
     ) -> None:
         result = {"reason": reason, "StatusCode": status, "logs": logs or [], "outputs": outputs or {}}
-        await self.send({"type": protocol.FINISHED, "jobId": job_id, "attempt": attempt, "result": result})
+        await self.send(
+            {
+                "type": protocol.FINISHED,
+                "jobId": job_id,
+                "attempt": attempt,
+                "token": self.token(job_id, attempt),
+                "result": result,
+            }
+        )
+
+    async def release(self, job_id: str, attempt: int) -> None:
+        await self.send(
+            {
+                "type": protocol.RELEASE,
+                "jobId": job_id,
+                "attempt": attempt,
+                "token": self.token(job_id, attempt),
+            }
+        )
 
     async def close(self) -> None:
         if self.ws is not None:

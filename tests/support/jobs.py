@@ -8,10 +8,11 @@ import base64
 import hashlib
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from asman.core.definition import DataRef, JobDefinition, job_id
 from asman.core.protocol import JobResult
+from asman.worker.fetch import TooLarge
 from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes import ContainerRuntime
 
@@ -70,6 +71,13 @@ class MemoryIO:
             return self.urls[str(ref.value)]
         except KeyError:
             raise FileNotFoundError(f"no such URL {ref.value}") from None
+
+    async def fetch_to(self, ref: DataRef, sink: BinaryIO, limit: int) -> str:
+        data = await self.fetch(ref)
+        if len(data) > limit:
+            raise TooLarge(f"larger than the cap of {limit} bytes")
+        sink.write(data)
+        return hashlib.sha256(data).hexdigest()
 
     async def upload(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from asman.core.errors import InvalidInput
-from asman.core.urls import check_fetchable
+from asman.core.urls import check_fetchable, is_internal
 from asman.server.limits import TokenBuckets
 
 
@@ -30,11 +30,23 @@ def test_bucket_allows_a_burst_then_limits_then_refills() -> None:
         "http://0.0.0.0/",
         "http://172.16.0.1/",
         "http://100.64.0.1/",  # CGNAT
+        "http://[2002:7f00:1::1]/",  # 6to4 carrying 127.0.0.1
+        "http://[2002:a00:1::]/",  # 6to4 carrying 10.0.0.1
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64 of 169.254.169.254
+        "http://[::ffff:192.168.0.1]/",  # IPv4-mapped
     ],
 )
 def test_internal_addresses_are_refused(url: str) -> None:
     with pytest.raises(InvalidInput, match="internal address"):
         check_fetchable(url)
+
+
+@pytest.mark.parametrize(
+    ("address", "internal"),
+    [("2002:808:808::1", False), ("64:ff9b::808:808", False), ("::ffff:8.8.8.8", False), ("8.8.8.8", False)],
+)
+def test_addresses_carrying_a_public_ipv4_one_are_public(address: str, internal: bool) -> None:
+    assert is_internal(address) is internal
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x", "http:///nohost"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -161,13 +162,20 @@ def _tar(entries: list[tarfile.TarInfo], data: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def _unpack(data: bytes, dest: Path) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "archive"
+        archive.write_bytes(data)
+        unpack_archive(archive, dest)
+
+
 def test_unpack_strips_the_single_root_and_picks_the_sub_folder(tmp_path: Path) -> None:
     files = {
         "repo-abc/README": b"r",
         "repo-abc/app/Dockerfile": b"FROM x",
         "repo-abc/app/src/main.py": b"print()",
     }
-    unpack_archive(_tar([tarfile.TarInfo(name) for name in files], files), tmp_path)
+    _unpack(_tar([tarfile.TarInfo(name) for name in files], files), tmp_path)
     root = context_root(tmp_path, "app")
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
         "Dockerfile",
@@ -179,16 +187,16 @@ def test_unpack_strips_the_single_root_and_picks_the_sub_folder(tmp_path: Path) 
 
 def test_unpack_refuses_escaping_tar_entries(tmp_path: Path) -> None:
     with pytest.raises(BuildError):
-        unpack_archive(_tar([tarfile.TarInfo("../evil")], {"../evil": b"x"}), tmp_path / "out")
+        _unpack(_tar([tarfile.TarInfo("../evil")], {"../evil": b"x"}), tmp_path / "out")
     assert not (tmp_path / "evil").exists()
     link = tarfile.TarInfo("link")
     link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
     with pytest.raises(BuildError):
-        unpack_archive(_tar([link], {}), tmp_path / "out2")
+        _unpack(_tar([link], {}), tmp_path / "out2")
 
 
 def test_unpack_keeps_absolute_tar_entries_inside(tmp_path: Path) -> None:
-    unpack_archive(_tar([tarfile.TarInfo("/abs/file")], {"/abs/file": b"x"}), tmp_path / "out")
+    _unpack(_tar([tarfile.TarInfo("/abs/file")], {"/abs/file": b"x"}), tmp_path / "out")
     assert (tmp_path / "out" / "abs" / "file").read_bytes() == b"x"
 
 
@@ -197,12 +205,12 @@ def test_unpack_refuses_escaping_zip_entries(tmp_path: Path) -> None:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("../evil", "x")
     with pytest.raises(BuildError, match="bad entry"):
-        unpack_archive(buffer.getvalue(), tmp_path / "out")
+        _unpack(buffer.getvalue(), tmp_path / "out")
 
 
 def test_unpack_refuses_garbage(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="not a readable"):
-        unpack_archive(b"this is not an archive", tmp_path)
+        _unpack(b"this is not an archive", tmp_path)
 
 
 def test_pack_context_with_inline_dockerfile_overriding(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from asman.core.definition import BuildSpec
 from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason
 from asman.worker.run import build_tag
-from asman.worker.runtimes import FakeRuntime, LogSink, RuntimeUnavailable, Script
+from asman.worker.runtimes import BuildOptions, FakeRuntime, LogSink, RuntimeUnavailable, Script
 from tests.support.jobs import EVERY_KIND_OF_INPUT, INPUT_URLS, Runner, stderr, stdout
 
 IMAGE = "asman/busybox:latest"
@@ -220,13 +220,63 @@ async def test_failing_build_is_an_error(runner: Runner, fake: FakeRuntime) -> N
     assert fake.runs == []
 
 
-async def test_a_build_context_on_a_private_address_is_refused(runner: Runner, fake: FakeRuntime) -> None:
+async def test_a_build_context_is_downloaded_by_the_worker_and_built_within_the_jobs_limits(
+    runner: Runner, fake: FakeRuntime
+) -> None:
+    await fake.ensure_network("asman-jobs")
+    url = "https://github.com/o/r/tree/v1/app"
+    runner.io.urls["https://github.com/o/r/archive/v1.tar.gz"] = b"the archive"
     result = await runner.run(
-        {"image": None, "build": {"context": "http://127.0.0.1:9/ctx.tar.gz"}}, allow_private_urls=False
+        {
+            "image": None,
+            "build": {"context": url},
+            "requirements": {"memory": "300m", "cpus": 2},
+            "shmSize": "64m",
+            "maxDuration": "20s",
+        },
+        network="asman-jobs",
+        credential_registries=("ghcr.io",),
     )
+    assert result.reason is FinishedReason.SUCCESS, result
+    [options] = fake.build_options
+    assert (options.network, options.memory, options.cpus, options.shm_size) == (
+        "asman-jobs",
+        300 * 1024**2,
+        2.0,
+        64 * 1024**2,
+    )
+    assert options.timeout_s is not None and 19 < options.timeout_s <= 20
+    assert options.credential_registries == ("ghcr.io",)
+    assert options.context_archive is not None and not options.context_archive.exists(), (
+        "gone with the attempt"
+    )
+
+
+async def test_a_build_context_that_cannot_be_downloaded_is_an_error(
+    runner: Runner, fake: FakeRuntime
+) -> None:
+    result = await runner.run({"image": None, "build": {"context": "http://127.0.0.1:9/ctx.tar.gz"}})
     assert result.reason is FinishedReason.ERROR
-    assert result.error is not None and result.error.startswith("build context:")
+    assert result.error is not None and result.error.startswith("build context: could not download")
     assert fake.builds == []
+
+
+async def test_a_build_past_the_jobs_time_limit_times_out(runner: Runner, fake: FakeRuntime) -> None:
+    dockerfile = f"FROM {IMAGE}\nRUN sleep 60\n"
+    fake.build_seconds[dockerfile] = 60
+    result = await runner.run({"image": None, "build": {"dockerfile": dockerfile}, "maxDuration": "5s"})
+    assert result.reason is FinishedReason.TIMED_OUT and result.isTimedOut
+    assert result.error == "the image build ran past the job's time limit of 5s"
+    assert fake.runs == []
+
+
+async def test_the_build_time_counts_against_the_run(runner: Runner, fake: FakeRuntime) -> None:
+    dockerfile = f"FROM {IMAGE}\nRUN sleep 3\n"
+    fake.build_seconds[dockerfile] = 3
+    await runner.run({"image": None, "build": {"dockerfile": dockerfile}, "maxDuration": "5s"})
+    timeout = fake.specs[0].timeout_s
+    # Fake seconds last 10 ms, so the build took 0.03 s of the job's 5.
+    assert timeout is not None and 4.9 < timeout < 5
 
 
 async def test_timeout(runner: Runner, fake: FakeRuntime) -> None:
@@ -296,7 +346,9 @@ async def test_cancel_while_an_input_downloads(runner: Runner, fake: FakeRuntime
 async def test_cancel_while_the_image_builds(runner: Runner, fake: FakeRuntime) -> None:
     started, never = asyncio.Event(), asyncio.Event()
 
-    async def slow_build(build: BuildSpec, tag: str, on_log: LogSink) -> str:
+    async def slow_build(
+        build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions = BuildOptions()
+    ) -> str:
         started.set()
         await never.wait()
         return tag

@@ -34,6 +34,8 @@ def run_server(settings: Settings) -> None:
         proxy_headers=False,
         ws_max_size=32 * 1024 * 1024,
         ws_per_message_deflate=False,
+        # Messages a socket may have waiting before the server stops reading it (uvicorn's default is 32).
+        ws_max_queue=8,
         timeout_graceful_shutdown=5,
         **uvicorn_logging(settings),
     )

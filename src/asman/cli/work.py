@@ -65,6 +65,17 @@ def worker(
         grace_seconds=settings.worker_grace_period,
         token=settings.worker_queue_token,
         allow_private_urls=settings.worker_allow_private_urls,
+        allow_private_registries=settings.worker_allow_private_registries,
+        credential_registries=tuple(
+            name.strip() for name in settings.worker_registry_credentials.split(",") if name.strip()
+        ),
+        default_memory=settings.worker_default_memory or None,
+        max_memory=settings.worker_max_memory or None,
+        default_cpus=settings.worker_default_cpus or None,
+        max_shm=settings.worker_max_shm,
+        max_input_bytes=settings.worker_max_input_size,
+        max_output_files=settings.worker_max_output_files,
+        cache_bytes=settings.worker_cache_size,
         # file:// TES inputs and outputs name this computer's files: only a local-mode worker is on it.
         local_files=local,
         s3_endpoint=settings.worker_s3_endpoint,
@@ -117,6 +128,7 @@ async def _serve(settings: WorkerSettings, server_settings: Settings | None) -> 
             http=http_protocol(server_settings.header_timeout),
             proxy_headers=False,
             ws_max_size=32 * 1024 * 1024,
+            ws_max_queue=8,
             timeout_graceful_shutdown=5,
             **uvicorn_logging(server_settings),
         )

@@ -2,20 +2,26 @@
 
 Every message is a JSON object with a `type`. Messages about a job carry its `attempt`: the fencing token the
 server handed out with the assignment. The server drops messages whose attempt is not the job's current one.
+The assignment also carries the attempt's `token`, a secret: a worker echoes it on every later message about the
+attempt, and must, to take the attempt back after a reconnect (docs/security.md). A message without it is taken
+only from the connection the attempt was assigned to (or handed back to).
 
 worker -> server
-  register   {worker: WorkerInfo, running: [{jobId, attempt}]}   first message; re-announces running jobs
-  heartbeat  {running: [{jobId, attempt}]}                         renews the leases of these attempts
-  log        {jobId, attempt, step: "run"|"build", logs: [[text, epochMs, isStdErr]]}
-  finished   {jobId, attempt, result: JobResult}                   the attempt's outcome
-  release    {jobId, attempt}                                      hand an unfinished job back (graceful stop)
-  drain      {}                                                    assign me nothing more (graceful stop)
+  register   {worker: WorkerInfo, running: [{jobId, attempt, token}]}   first message; re-announces running jobs
+  heartbeat  {running: [{jobId, attempt}]}                               renews the leases of these attempts
+  log        {jobId, attempt, token, step: "run"|"build", seq, logs: [[text, epochMs, isStdErr]]}
+             `seq` numbers the first line (lines of an attempt's step count from 0): a resent line is stored once
+  finished   {jobId, attempt, token, result: JobResult}                  the attempt's outcome
+  release    {jobId, attempt, token}                                     hand an unfinished job back (graceful stop)
+  drain      {}                                                          assign me nothing more (graceful stop)
 
 server -> worker
-  registered {leaseSeconds, heartbeatSeconds, keep: [{jobId, attempt}], drop: [{jobId, attempt}]}
-  assign     {jobId, attempt, queue, definition, leaseSeconds}
+  registered {leaseSeconds, heartbeatSeconds, keep: [{jobId, attempt, logs: {step: seq}}], drop: [{jobId, attempt}]}
+             `logs` says where each kept attempt's log goes on: the worker resends its lines from there
+  assign     {jobId, attempt, token, queue, definition, leaseSeconds}
   cancel     {jobId, attempt}                                      stop the container, report Cancelled
   rejected   {jobId, attempt, reason}                              a stale attempt: stop working on it
+  error      {message, jobId?, attempt?}                           a message the server could not take, and why
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ REGISTERED = "registered"
 ASSIGN = "assign"
 CANCEL = "cancel"
 REJECTED = "rejected"
+ERROR = "error"
 
 STEP_RUN = "run"
 STEP_BUILD = "build"
@@ -49,6 +56,12 @@ def rejected(job_id: str, attempt: int) -> dict[str, Any]:
         "attempt": attempt,
         "reason": "this attempt is no longer current",
     }
+
+
+def refused(why: str, job_id: str | None = None, attempt: int | None = None) -> dict[str, Any]:
+    """The server's answer to a message it could not take (malformed, too large)."""
+    about = {"jobId": job_id, "attempt": attempt} if job_id is not None else {}
+    return {"type": ERROR, "message": why, **about}
 
 
 class WorkerInfo(BaseModel):

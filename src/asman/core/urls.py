@@ -11,13 +11,26 @@ from urllib.parse import urlsplit
 
 from asman.core.errors import InvalidInput
 
+# NAT64's well-known prefix: the last 32 bits are the IPv4 address a NAT64 gateway connects to.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
 
 def is_internal(address: str) -> bool:
     """Whether an address is anything but a public unicast one (`not is_global` adds what the named ranges
-    miss, such as CGNAT's 100.64.0.0/10)."""
+    miss, such as CGNAT's 100.64.0.0/10). An IPv6 address that carries an IPv4 one (mapped, 6to4 2002::/16,
+    NAT64 64:ff9b::/96) is judged by the IPv4 one too: a gateway on the way would deliver it to the IPv4 one."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return _not_public(ip.ipv4_mapped)
+        if ip in _NAT64:
+            return _not_public(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.sixtofour is not None and _not_public(ip.sixtofour):
+            return True
+    return _not_public(ip)
+
+
+def _not_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return bool(
         ip.is_private
         or ip.is_loopback

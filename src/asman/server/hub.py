@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from asman.core.events import CancelRequested, Event, Resync, StateChanged
 from asman.core.protocol import WorkerInfo
 from asman.core.states import STOPS_CONTAINER, JobState
 from asman.server.service import JobService, now_ms
-from asman.store.base import WorkerRow
+from asman.store.base import LogCount, WorkerRow
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,32 @@ class WorkerConn:
     info: WorkerInfo
     send: Sender
     running: dict[str, int] = field(default_factory=dict)
-    log_bytes: dict[tuple[str, int], int] = field(default_factory=dict)
-    # Lines stored so far per (job, attempt, step): each log event says where its lines start, so a watcher
-    # that read the stored lines first can skip what it already has.
-    log_lines: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    # The secret of each running attempt (core/protocol.py): this connection holds the attempt, so its messages
+    # need not repeat it.
+    tokens: dict[str, str] = field(default_factory=dict)
+    # What each running attempt's log holds per step, as the store counts it (loaded once per connection).
+    logs: dict[tuple[str, int], dict[str, LogCount]] = field(default_factory=dict)
+    # Attempts ended by a cancel or delete while this connection ran them (monotonic time of the end): their
+    # containers are being stopped, so their slots are held until the worker reports, or for a lease at most.
+    stopping: dict[str, float] = field(default_factory=dict)
     draining: bool = False
     connected_ms: int = field(default_factory=now_ms)
+
+    def hold(self, job: str, attempt: int, token: str) -> None:
+        self.forget(job)
+        self.running[job] = attempt
+        self.tokens[job] = token
+
+    def forget(self, job: str) -> None:
+        """This connection no longer holds the job's attempt."""
+        attempt = self.running.pop(job, None)
+        self.tokens.pop(job, None)
+        self.stopping.pop(job, None)
+        if attempt is not None:
+            self.logs.pop((job, attempt), None)
+
+    def holds(self, job: str, attempt: int) -> bool:
+        return self.running.get(job) == attempt
 
     @property
     def free_slots(self) -> int:
@@ -168,8 +189,10 @@ class Hub:
             if event.state is JobState.RUNNING and event.attempt == attempt:
                 continue
             if event.state is JobState.FINISHED and event.reason in STOPS_CONTAINER:
-                continue  # the cancel event stops the container; the slot frees when the worker reports
-            del conn.running[event.job_id]
+                # The cancel event stops the container; the slot frees when the worker reports.
+                conn.stopping.setdefault(event.job_id, time.monotonic())
+                continue
+            conn.forget(event.job_id)
             self.send_soon(conn, protocol.rejected(event.job_id, attempt))
             self.kick(conn.queue)
 
@@ -226,15 +249,15 @@ class Hub:
                 continue
             assignments = await self.service.claim(queue, conn.info.id, conn.free_slots, conn.info.gpus)
             for assignment in assignments:
-                conn.running[assignment.job_id] = assignment.attempt
-                for step in (protocol.STEP_RUN, protocol.STEP_BUILD):
-                    conn.log_lines[(assignment.job_id, assignment.attempt, step)] = 0
+                conn.hold(assignment.job_id, assignment.attempt, assignment.token)
+                conn.logs[(assignment.job_id, assignment.attempt)] = {}  # a new attempt has no log yet
                 await self._send(
                     conn,
                     {
                         "type": protocol.ASSIGN,
                         "jobId": assignment.job_id,
                         "attempt": assignment.attempt,
+                        "token": assignment.token,
                         "queue": queue,
                         "definition": assignment.definition,
                         "leaseSeconds": self.settings.lease_seconds,

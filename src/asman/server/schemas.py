@@ -138,8 +138,9 @@ class ResultAnswer(BaseModel):
 class LogsAnswer(BaseModel):
     data: list[LogLine]
     sliceStart: int
-    nextCursor: int = Field(description="pass it as ?since= to read on")
-    isFinal: bool
+    nextCursor: int = Field(description="pass it as ?since= to read on (a page holds up to 10,000 lines)")
+    isFinal: bool = Field(description="the job finished and this page reaches the end of its log")
+    total: int = Field(description="lines in the log so far")
 
 
 class NamespacesAnswer(BaseModel):

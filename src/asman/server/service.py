@@ -23,10 +23,11 @@ from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition
 from asman.core.trust import Trust, trust_domain
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
 from asman.events.base import Notifier
+from asman.server.attempt_logs import Admitted
 from asman.server.views import job_view
 from asman.settings import Settings
 from asman.store import Store
-from asman.store.base import Assignment, JobRow, Submission, WorkerRow
+from asman.store.base import Assignment, JobRow, LogBatch, LogCount, Submission, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
 # Blobs checked at once when a job or result keeps them, and at most how many one job or result keeps (each is
@@ -54,6 +55,11 @@ def blob_keys(refs: Any) -> set[str]:
 
 def _input_blobs(definition: dict[str, Any]) -> set[str]:
     return blob_keys(definition.get("inputs")) | blob_keys(definition.get("configFiles"))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServedOutput:
+    ref: dict[str, Any] | None  # None: the result has no output of that name
 
 
 # Where a request came in (its base URL), asked for only when needed: building it costs on the hot path.
@@ -268,35 +274,46 @@ class JobService:
         # Definitions kept by an older release may still carry fields the id does not cover.
         return [dataclasses.replace(a, definition=settled(a.definition)) for a in assignments]
 
-    async def renew(self, queue: str, worker: str, attempts: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Extend the leases of `attempts`; return those that are no longer current."""
+    async def renew(
+        self,
+        queue: str,
+        worker: str,
+        attempts: list[tuple[str, int]],
+        tokens: list[str | None] | None = None,
+    ) -> list[tuple[str, int]]:
+        """Extend the leases of `attempts`; return those that are no longer current, or (with `tokens`, one per
+        attempt) whose secret is not the one given."""
         if not attempts:
             return []
-        return await self.store.renew(queue, worker, attempts, self.lease_until_ms(self.now()))
+        return await self.store.renew(queue, worker, attempts, self.lease_until_ms(self.now()), tokens)
+
+    async def log_counts(self, queue: str, job: str, attempt: int) -> dict[str, LogCount]:
+        return await self.store.log_counts(queue, job, attempt)
 
     async def append_logs(
-        self, queue: str, job: str, attempt: int, step: str, lines: list[list[Any]], offset: int
-    ) -> None:
-        """Store an attempt's log lines (`offset` lines of `step` are stored before them) and publish them."""
-        await self.store.append_logs(job, attempt, step, lines, self.expires_ms(self.now()))
-        await self.notifier.publish(LogsAppended(queue, job, attempt, step, offset, lines))
-
-    async def stored_log_lines(self, job: str, step: str) -> int:
-        _, total = await self.store.read_logs(job, step, 0)
-        return total
+        self, queue: str, job: str, attempt: int, step: str, admitted: Admitted, before: LogCount
+    ) -> bool:
+        """Store an attempt's log lines after the `before` counts of `step`, and publish them; False (nothing
+        stored) when the counts moved meanwhile."""
+        expires = self.expires_ms(self.now())
+        batch = LogBatch(queue, job, attempt, step, admitted.text, before, admitted.after, expires)
+        if not await self.store.append_logs(batch):
+            return False
+        await self.notifier.publish(LogsAppended(queue, job, attempt, step, before.lines, admitted.lines))
+        return True
 
     async def finish(
-        self, queue: str, job: str, attempt: int, reason: FinishedReason, result: dict[str, Any]
+        self, queue: str, job: str, attempt: int, reason: FinishedReason, result: dict[str, Any], token: str
     ) -> StateChanged | None:
-        """Record an attempt's outcome; None when the attempt is stale, or the reason not a worker's to give."""
+        """Record an attempt's outcome; None when the attempt is stale, `token` not its secret, or the reason
+        not a worker's to give."""
         try:
             transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         except IllegalTransition:
             return None
         now = self.now()
-        domain = self.trust(queue).domain
         change = await self.store.finish(
-            queue, job, attempt, reason, result, now, self.expires_ms(now), domain
+            queue, job, attempt, reason, result, now, self.expires_ms(now), self.trust(queue).domain, token
         )
         if change is not None:
             await self.publish([change])
@@ -304,8 +321,8 @@ class JobService:
             await self.keep_blobs(blob_keys(result.get("outputs")))
         return change
 
-    async def release(self, queue: str, job: str, attempt: int) -> StateChanged | None:
-        change = await self.store.release(queue, job, attempt, self.now())
+    async def release(self, queue: str, job: str, attempt: int, token: str) -> StateChanged | None:
+        change = await self.store.release(queue, job, attempt, self.now(), token)
         if change is not None:
             await self.publish([change])
         return change
@@ -375,6 +392,29 @@ class JobService:
         """The result `queue` serves for `job` (one its trust domain made), or for the global lookup (no queue)
         the newest one, whichever queue made it."""
         return await self.store.get_result(job, self.trust(queue) if queue is not None else None)
+
+    async def served_reason(self, job: str, queue: str | None) -> str | None:
+        """The finished reason of the result `result` serves, read without the result when a queue asks."""
+        if queue is not None:
+            return await self.store.result_reason(job, self.trust(queue))
+        found = await self.result(job, None)
+        return str(found["reason"]) if found and found.get("reason") is not None else None
+
+    async def served_output(self, job: str, name: str, queue: str | None) -> ServedOutput | None:
+        """One output of the result `result` serves (None: there is no result), read without the rest of the
+        result when a queue asks."""
+        if queue is not None:
+            trust = self.trust(queue)
+            ref = await self.store.result_output(job, name, trust)
+            if ref is None and await self.store.result_reason(job, trust) is None:
+                return None
+            return ServedOutput(ref)
+        found = await self.result(job, None)
+        if found is None:
+            return None
+        outputs = found.get("outputs")
+        ref = outputs.get(name) if isinstance(outputs, dict) else None
+        return ServedOutput(ref if isinstance(ref, dict) else None)
 
     async def job_view(self, row: JobRow) -> dict[str, Any]:
         """The full JSON view of one job in one queue (views.job_view)."""

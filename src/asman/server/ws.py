@@ -1,5 +1,10 @@
 """The worker WebSocket endpoint, `/q/<queue>/worker`: registration, heartbeats, logs and results, with every
-job message checked against the attempt the server handed out (fencing)."""
+job message checked against the attempt the server handed out (fencing) and bound to the worker that holds it.
+
+What a worker sends is bounded before it costs anything: each message type has a size cap, every check is
+linear, and each connection is paced (messages and bytes per second; past them the server stops reading the
+socket for a while, so TCP slows the sender down and other requests keep being served). A message that breaks
+the protocol gets an `error` answer and one line in the server's log, never a traceback."""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 from pydantic import ValidationError
@@ -17,13 +22,61 @@ from asman.core import protocol
 from asman.core.errors import AsmanError
 from asman.core.names import JOB_ID, check_queue
 from asman.core.protocol import JobResult, WorkerInfo
+from asman.core.states import FinishedReason
+from asman.server.attempt_logs import admit
 from asman.server.http import close_reason
 from asman.server.hub import Hub, WorkerConn
 from asman.server.views import stored_result
+from asman.store.base import LogCount
 
 log = logging.getLogger(__name__)
 
+KIB = 1024
+MIB = 1024 * KIB
+# The largest message of each type (`finished`: ASMAN_MAX_RESULT_BYTES). A legitimate worker stays far below.
+MAX_BYTES = {
+    protocol.REGISTER: 1 * MIB,
+    protocol.HEARTBEAT: 1 * MIB,
+    protocol.LOG: 8 * MIB,
+    protocol.RELEASE: 4 * KIB,
+    protocol.DRAIN: 4 * KIB,
+}
 MAX_LOG_LINES_PER_MESSAGE = 10_000
+MAX_INFO_BYTES = 16 * KIB
+MAX_TOKEN_CHARS = 128
+# Pace per connection: a worker streaming logs of many jobs sends tens of messages a second.
+MESSAGES_PER_SECOND = 500.0
+MESSAGE_BURST = 2000.0
+BYTES_PER_SECOND = 8.0 * MIB
+BYTE_BURST = 32.0 * MIB
+# A worker's bad messages are logged up to this many times per connection, then counted silently.
+LOGGED_BAD_MESSAGES = 5
+
+
+class BadMessage(Exception):
+    """A message that breaks the protocol, refused with this reason (and the job it is about, when known)."""
+
+    def __init__(self, why: str, job: str | None = None, attempt: int | None = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.job = job
+        self.attempt = attempt
+
+
+class Pace:
+    """A token bucket: how long to wait before the next message so the rate stays within bounds."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.level = burst
+        self.at = time.monotonic()
+
+    def delay(self, cost: float) -> float:
+        now = time.monotonic()
+        self.level = min(self.burst, self.level + (now - self.at) * self.rate) - cost
+        self.at = now
+        return -self.level / self.rate if self.level < 0 else 0.0
 
 
 async def socket_queue(websocket: WebSocket) -> str | None:
@@ -57,11 +110,15 @@ async def worker_socket(websocket: WebSocket) -> None:
             await websocket.send_bytes(orjson.dumps(message))
 
     try:
-        first = await _receive(websocket)
+        first, size = await _receive(websocket)
         if first.get("type") != protocol.REGISTER:
             await websocket.close(code=1002, reason="the first message must be 'register'")
             return
+        if size > MAX_BYTES[protocol.REGISTER]:
+            raise ValueError(f"{size} bytes, over the limit of {MAX_BYTES[protocol.REGISTER]}")
         info = WorkerInfo.model_validate(first.get("worker") or {})
+        if len(orjson.dumps(info.model_dump())) > MAX_INFO_BYTES:
+            raise ValueError(f"the worker's description is over {MAX_INFO_BYTES} bytes")
     except (ValidationError, ValueError) as exc:
         await websocket.close(code=1007, reason=close_reason(f"invalid registration: {exc}"))
         return
@@ -73,55 +130,91 @@ async def worker_socket(websocket: WebSocket) -> None:
         await websocket.close(code=1007, reason=close_reason(announced))
         return
     conn = WorkerConn(queue=queue, info=info, send=send)
-    service = hub.service
-    stale = await service.renew(queue, info.id, announced)
-    dropped = set(stale)  # a set: a check per announced job, not a scan of the stale list for each
-    keep = [pair for pair in announced if pair not in dropped]
-    conn.running.update(dict(keep))
+    keep = await _take_back(hub, conn, announced)
+    kept = set(keep)
+    drop = [(job, attempt) for job, attempt, _ in announced if (job, attempt) not in kept]
     await send(
         {
             "type": protocol.REGISTERED,
             "leaseSeconds": hub.settings.lease_seconds,
             "heartbeatSeconds": hub.settings.heartbeat_seconds,
-            "keep": [{"jobId": job, "attempt": attempt} for job, attempt in keep],
-            "drop": [{"jobId": job, "attempt": attempt} for job, attempt in stale],
+            "keep": [
+                {"jobId": job, "attempt": attempt, "logs": _log_positions(conn, job, attempt)}
+                for job, attempt in keep
+            ],
+            "drop": [{"jobId": job, "attempt": attempt} for job, attempt in drop],
         }
     )
     await hub.add(conn)
+    worker = _Worker(hub, conn)
+    messages = Pace(MESSAGES_PER_SECOND, MESSAGE_BURST)
+    volume = Pace(BYTES_PER_SECOND, BYTE_BURST)
     try:
         while True:
-            message = await _receive(websocket)
-            await _handle(hub, conn, message)
-    except WebSocketDisconnect:
-        pass
-    except (ValueError, TypeError, ValidationError) as exc:  # TypeError: a field of the wrong type
-        log.warning("worker %s sent a bad message: %s", info.id, exc)
+            message, size = await _receive(websocket)
+            wait = max(messages.delay(1), volume.delay(size))
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await worker.handle(message, size)
+    except WebSocketDisconnect as exc:
+        if exc.code == 1009:
+            log.warning(
+                "worker %s sent a message over the server's WebSocket limit; its connection was closed",
+                info.id[:80],
+            )
+    except ValueError as exc:  # not JSON at all: the connection cannot be trusted to frame anything
+        log.warning("worker %s sent a message that is not JSON: %s", info.id[:80], str(exc)[:200])
         await websocket.close(code=1007, reason=close_reason(str(exc)))
     finally:
         await hub.remove(conn)
 
 
-def _announced(running: Any, slots: int) -> list[tuple[str, int]] | str:
-    """The (job, attempt) pairs a registering worker says it runs, or why they are refused. A worker runs at
-    most one job per slot; some slack is allowed (it may still hold attempts the server has since dropped), but
-    a list far longer is refused before any of it is looked at."""
+def _announced(running: Any, slots: int) -> list[tuple[str, int, str]] | str:
+    """The (job, attempt, token) triples a registering worker says it runs, or why they are refused. A worker
+    runs at most one job per slot; some slack is allowed (it may still hold attempts the server has since
+    dropped), but a list far longer is refused before any of it is looked at. A worker that sends no token has
+    the empty one, which only attempts handed out before tokens existed have."""
     if running is None:
         return []
     if not isinstance(running, list):
-        return "register: 'running' must be a list of {jobId, attempt}"
+        return "register: 'running' must be a list of {jobId, attempt, token}"
     if len(running) > 4 * slots + 16:
         return f"register: {len(running)} running jobs announced for {slots} slot(s)"
-    pairs: list[tuple[str, int]] = []
+    found: list[tuple[str, int, str]] = []
     for item in running:
         job = item.get("jobId") if isinstance(item, dict) else None
         attempt = item.get("attempt") if isinstance(item, dict) else None
-        if not isinstance(job, str) or not JOB_ID.fullmatch(job) or not isinstance(attempt, int):
-            return "register: each running job is {jobId: <64 hex digits>, attempt: <integer>}"
-        pairs.append((job, attempt))
-    return pairs
+        token = item.get("token", "") if isinstance(item, dict) else None
+        if not isinstance(job, str) or not JOB_ID.fullmatch(job) or not _is_int(attempt) or attempt >= 2**31:
+            return "register: each running job is {jobId: <64 hex digits>, attempt: <integer>, token}"
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+            return f"register: a token is a string of at most {MAX_TOKEN_CHARS} characters"
+        found.append((job, attempt, token))
+    return found
 
 
-async def _receive(websocket: WebSocket) -> dict[str, Any]:
+async def _take_back(
+    hub: Hub, conn: WorkerConn, announced: list[tuple[str, int, str]]
+) -> list[tuple[str, int]]:
+    """The announced attempts this connection holds from now on: those still current whose token matches."""
+    pairs = [(job, attempt) for job, attempt, _ in announced]
+    stale = await hub.service.renew(conn.queue, conn.info.id, pairs, [token for _, _, token in announced])
+    dropped = set(stale)  # a set: a check per announced job, not a scan of the stale list for each
+    keep = []
+    for job, attempt, token in announced:
+        if (job, attempt) not in dropped:
+            conn.hold(job, attempt, token)
+            conn.logs[(job, attempt)] = await hub.service.log_counts(conn.queue, job, attempt)
+            keep.append((job, attempt))
+    return keep
+
+
+def _log_positions(conn: WorkerConn, job: str, attempt: int) -> dict[str, int]:
+    return {step: count.next_seq for step, count in conn.logs.get((job, attempt), {}).items()}
+
+
+async def _receive(websocket: WebSocket) -> tuple[dict[str, Any], int]:
+    """The next message and its size in bytes."""
     raw = await websocket.receive()
     if raw["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(raw.get("code", 1000))
@@ -129,79 +222,188 @@ async def _receive(websocket: WebSocket) -> dict[str, Any]:
     message = orjson.loads(payload)
     if not isinstance(message, dict):
         raise ValueError("messages must be JSON objects")
-    return message
+    return message, len(payload)
 
 
-def _within_log_budget(
-    conn: WorkerConn, job: str, attempt: int, lines: list[list[Any]], limit: int
-) -> list[list[Any]]:
-    """Keep at most `limit` bytes of log text per attempt; past it, one marker line says what happened."""
-    used = conn.log_bytes.get((job, attempt), 0)
-    if used > limit:
-        return []
-    kept: list[list[Any]] = []
-    for line in lines:
-        used += len(str(line[0]) if line else "")
-        if used > limit:
-            kept.append(
-                [
-                    f"[asman] log truncated: over {limit} bytes for this run (ASMAN_MAX_LOG_BYTES)\n",
-                    int(time.time() * 1000),
-                    True,
-                ]
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _about(message: dict[str, Any]) -> tuple[str, int, str | None]:
+    """The attempt a job message is about: (job, attempt, token or None)."""
+    job, attempt, token = message.get("jobId"), message.get("attempt"), message.get("token")
+    if not isinstance(job, str) or not JOB_ID.fullmatch(job):
+        raise BadMessage("'jobId' must be a job id (64 hex digits)")
+    if not _is_int(attempt) or not 0 <= attempt < 2**31:
+        raise BadMessage("'attempt' must be a whole number below 2**31", job)
+    if token is not None and (not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS):
+        raise BadMessage(f"'token' must be a string of at most {MAX_TOKEN_CHARS} characters", job, attempt)
+    return job, attempt, token
+
+
+def _log_lines(raw: Any) -> list[list[Any]]:
+    if not isinstance(raw, list):
+        raise BadMessage("'logs' must be a list of [text, epochMs, isStdErr]")
+    if len(raw) > MAX_LOG_LINES_PER_MESSAGE:
+        raise BadMessage(
+            f"{len(raw)} log lines in one message, over the limit of {MAX_LOG_LINES_PER_MESSAGE}"
+        )
+    for line in raw:
+        if not isinstance(line, list) or not 1 <= len(line) <= 3 or not isinstance(line[0], str):
+            raise BadMessage("each log line is [text, epochMs, isStdErr]")
+    return raw
+
+
+class _Worker:
+    """One registered worker connection's messages, each handled in turn."""
+
+    def __init__(self, hub: Hub, conn: WorkerConn) -> None:
+        self.hub = hub
+        self.conn = conn
+        self.service = hub.service
+        self.bad = 0
+        self.renewed = 0.0
+
+    async def handle(self, message: dict[str, Any], size: int) -> None:
+        kind = message.get("type")
+        try:
+            cap = (
+                self.hub.settings.max_result_bytes if kind == protocol.FINISHED else MAX_BYTES.get(str(kind))
             )
-            used = limit + 1
-            break
-        kept.append(line)
-    conn.log_bytes[(job, attempt)] = used
-    return kept
+            if cap is None:
+                raise BadMessage(f"unknown message type {str(kind)[:40]!r}")
+            if size > cap:
+                await self.oversized(message, kind, size, cap)
+            elif kind == protocol.HEARTBEAT:
+                await self.heartbeat()
+            elif kind == protocol.DRAIN:
+                self.conn.draining = True
+            elif kind == protocol.LOG:
+                await self.logs(message)
+            elif kind == protocol.FINISHED:
+                await self.finished(message)
+            else:
+                await self.release(message)
+        except BadMessage as exc:
+            await self.refuse(exc)
 
+    async def refuse(self, exc: BadMessage) -> None:
+        self.bad += 1
+        if self.bad <= LOGGED_BAD_MESSAGES:
+            more = " (further ones are not logged)" if self.bad == LOGGED_BAD_MESSAGES else ""
+            log.warning("worker %s sent a bad message: %s%s", self.conn.info.id[:80], exc.why[:200], more)
+        await self.conn.send(protocol.refused(exc.why, exc.job, exc.attempt))
 
-async def _reject(conn: WorkerConn, job: str, attempt: int) -> None:
-    await conn.send(protocol.rejected(job, attempt))
+    async def reject(self, job: str, attempt: int) -> None:
+        await self.conn.send(protocol.rejected(job, attempt))
 
+    def bound(self, job: str, attempt: int, token: str | None) -> str | None:
+        """The token to fence a message with, or None when this connection may not speak for the attempt: the
+        connection holds the attempt (and the message names its token, if any), or the message names a token
+        the store checks."""
+        conn = self.conn
+        if conn.holds(job, attempt):
+            held = conn.tokens.get(job, "")
+            if token is not None and not hmac.compare_digest(token.encode(), held.encode()):
+                return None
+            return held
+        return token
 
-async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
-    service = hub.service
-    kind = message.get("type")
-    if kind == protocol.HEARTBEAT:
-        stale = await service.renew(conn.queue, conn.info.id, list(conn.running.items()))
+    async def heartbeat(self) -> None:
+        # The leases renewed are those this connection holds, whatever the message lists: more heartbeats than
+        # the lease needs change nothing, so they cost nothing either.
+        now = time.monotonic()
+        if now - self.renewed < self.hub.settings.heartbeat_seconds / 4:
+            return
+        self.renewed = now
+        conn = self.conn
+        stale = await self.service.renew(conn.queue, conn.info.id, list(conn.running.items()))
+        lease = self.hub.settings.lease_seconds
         for job, attempt in stale:
-            if conn.running.get(job) == attempt:
-                del conn.running[job]
-            await _reject(conn, job, attempt)
-        await hub.touch(conn)
+            if conn.holds(job, attempt):
+                # A cancelled attempt is stale by design: rejecting it would make the worker drop its last
+                # logs (the containers' end) and free the slot before the container is gone.
+                if now - conn.stopping.get(job, -lease) < lease:
+                    continue
+                conn.forget(job)
+            await self.reject(job, attempt)
+        await self.hub.touch(conn)
         if stale:
-            hub.kick(conn.queue)
-        return
-    if kind == protocol.DRAIN:
-        conn.draining = True
-        return
-    job = str(message.get("jobId", ""))
-    attempt = int(message.get("attempt", -1))
-    if kind == protocol.LOG:
-        if conn.running.get(job) != attempt:
-            await _reject(conn, job, attempt)
+            self.hub.kick(conn.queue)
+
+    async def oversized(self, message: dict[str, Any], kind: Any, size: int, cap: int) -> None:
+        why = f"a {kind} message of {size} bytes, over the limit of {cap}"
+        if kind != protocol.FINISHED:
+            raise BadMessage(why)
+        job, attempt, token = _about(message)
+        await self.fail(
+            job,
+            attempt,
+            token,
+            f"the worker's result was {size} bytes, over the server's limit of {cap} (ASMAN_MAX_RESULT_BYTES):"
+            " write fewer or larger output files (an archive, say)",
+        )
+
+    async def logs(self, message: dict[str, Any]) -> None:
+        conn = self.conn
+        job, attempt, token = _about(message)
+        if self.bound(job, attempt, token) is None or not conn.holds(job, attempt):
+            await self.reject(job, attempt)
             return
-        lines = [line for line in message.get("logs") or [] if isinstance(line, list)][
-            :MAX_LOG_LINES_PER_MESSAGE
-        ]
-        lines = _within_log_budget(conn, job, attempt, lines, hub.settings.max_log_bytes)
-        if not lines:
-            return
+        lines = _log_lines(message.get("logs"))
+        seq = message.get("seq")
+        if seq is not None and (not _is_int(seq) or not 0 <= seq < 2**53):
+            raise BadMessage("'seq' must be a whole number below 2**53", job, attempt)
         step = protocol.STEP_BUILD if message.get("step") == protocol.STEP_BUILD else protocol.STEP_RUN
-        key = (job, attempt, step)
-        offset = conn.log_lines.get(key)
-        if offset is None:  # an attempt re-announced after a reconnect: count what is stored
-            offset = await service.stored_log_lines(job, step)
-        conn.log_lines[key] = offset + len(lines)
-        await service.append_logs(conn.queue, job, attempt, step, lines, offset)
-    elif kind == protocol.FINISHED:
-        result = JobResult.model_validate(message.get("result") or {})
-        was_mine = conn.running.pop(job, None) == attempt
-        conn.log_bytes.pop((job, attempt), None)
-        for step in (protocol.STEP_RUN, protocol.STEP_BUILD):
-            conn.log_lines.pop((job, attempt, step), None)
+        limit = self.hub.settings.max_log_bytes
+        for _ in range(2):  # once more if another connection moved the counts meanwhile
+            counts = conn.logs.get((job, attempt))
+            if counts is None:
+                counts = conn.logs[(job, attempt)] = await self.service.log_counts(conn.queue, job, attempt)
+            admitted = admit(counts, step, seq, lines, limit)
+            if admitted is None:
+                return
+            before = counts.get(step, LogCount())
+            if await self.service.append_logs(conn.queue, job, attempt, step, admitted, before):
+                counts[step] = admitted.after
+                return
+            conn.logs.pop((job, attempt), None)
+
+    async def finished(self, message: dict[str, Any]) -> None:
+        job, attempt, token = _about(message)
+        raw = message.get("result")
+        try:
+            result = JobResult.model_validate(raw if isinstance(raw, dict) else {})
+        except ValidationError as exc:
+            why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            await self.fail(job, attempt, token, f"the worker sent a malformed result ({why[:300]})")
+            return
+        limit = self.hub.settings.max_outputs
+        if len(result.outputs) > limit:
+            await self.fail(
+                job,
+                attempt,
+                token,
+                f"the job wrote {len(result.outputs)} output files, over the server's limit of {limit}"
+                " (ASMAN_MAX_OUTPUTS): pack them into an archive",
+            )
+            return
+        await self.record(job, attempt, token, result)
+
+    async def fail(self, job: str, attempt: int, token: str | None, why: str) -> None:
+        """End an attempt whose report the server cannot take as an Error that says why (the worker is told)."""
+        await self.record(job, attempt, token, JobResult(reason=FinishedReason.ERROR, error=why))
+        raise BadMessage(why, job, attempt)
+
+    async def record(self, job: str, attempt: int, token: str | None, result: JobResult) -> None:
+        conn, service = self.conn, self.service
+        fence = self.bound(job, attempt, token)
+        if fence is None:
+            await self.reject(job, attempt)
+            return
+        was_mine = conn.holds(job, attempt)
+        if was_mine:
+            conn.forget(job)
         stored = stored_result(
             {**result.model_dump(exclude={"reason"}), "reason": result.reason.value},
             queue=conn.queue,
@@ -209,12 +411,24 @@ async def _handle(hub: Hub, conn: WorkerConn, message: dict[str, Any]) -> None:
             attempt=attempt,
             time_ms=service.now(),
         )
-        transition = await service.finish(conn.queue, job, attempt, result.reason, stored)
-        if transition is None and was_mine:
-            log.info("dropped the result of stale attempt %s of %s from %s", attempt, job[:12], conn.info.id)
-        hub.kick(conn.queue)
-    elif kind == protocol.RELEASE:
-        conn.running.pop(job, None)
-        await service.release(conn.queue, job, attempt)
-    else:
-        raise ValueError(f"unknown message type {kind!r}")
+        transition = await service.finish(conn.queue, job, attempt, result.reason, stored, fence)
+        if transition is None:
+            if was_mine:
+                log.info(
+                    "dropped the result of stale attempt %s of %s from %s", attempt, job[:12], conn.info.id
+                )
+            else:
+                await self.reject(job, attempt)
+        self.hub.kick(conn.queue)
+
+    async def release(self, message: dict[str, Any]) -> None:
+        conn = self.conn
+        job, attempt, token = _about(message)
+        fence = self.bound(job, attempt, token)
+        if fence is None:
+            await self.reject(job, attempt)
+            return
+        if conn.holds(job, attempt):
+            conn.forget(job)
+        if await self.service.release(conn.queue, job, attempt, fence) is None:
+            await self.reject(job, attempt)

@@ -92,6 +92,8 @@ class Assignment:
     definition: dict[str, Any]
     time_ms: int
     worker: str
+    # The attempt's secret: every later message about it must carry it (or come from the connection it went to).
+    token: str = ""
 
     @property
     def transition(self) -> StateChanged:
@@ -107,6 +109,30 @@ class WorkerRow:
     replica: str
     info: dict[str, Any]
     seen_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogCount:
+    """What one attempt's log of one step holds: the worker's count of lines sent (the next sequence number it
+    will use), the lines stored and their serialized size."""
+
+    next_seq: int = 0
+    lines: int = 0
+    bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    """Lines to store for one attempt's step (as JSON text), and the counts they move it from and to."""
+
+    queue: str
+    job_id: str
+    attempt: int
+    step: str
+    text: str
+    before: LogCount
+    after: LogCount
+    expires_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +177,15 @@ class Store(Protocol):
     ) -> list[Assignment]: ...
 
     async def renew(
-        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+        self,
+        queue: str,
+        worker_id: str,
+        attempts: list[tuple[str, int]],
+        lease_until_ms: int,
+        tokens: list[str | None] | None = None,
     ) -> list[tuple[str, int]]:
-        """Extend leases; return the (job_id, attempt) pairs that are no longer current."""
+        """Extend leases; return the (job_id, attempt) pairs that are no longer current, or whose token (one per
+        attempt in `tokens`; None: not checked) is not theirs."""
         ...
 
     async def is_current(self, queue: str, job_id: str, attempt: int) -> bool: ...
@@ -168,12 +200,16 @@ class Store(Protocol):
         now_ms: int,
         expires_ms: int,
         domain: str | None = None,
+        token: str | None = None,
     ) -> StateChanged | None:
         """Record an attempt's outcome, its result kept as made on `queue` in trust `domain` (by default the
-        queue's own); None when the attempt is stale (fencing)."""
+        queue's own); None when the attempt is stale (fencing) or `token` is not its secret (None: the caller
+        has bound the attempt already)."""
         ...
 
-    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None: ...
+    async def release(
+        self, queue: str, job_id: str, attempt: int, now_ms: int, token: str | None = None
+    ) -> StateChanged | None: ...
 
     async def expire_leases(self, now_ms: int, retry_budget: int) -> list[StateChanged]: ...
 
@@ -185,16 +221,26 @@ class Store(Protocol):
         """Finish the job in `queue` as Deleted and drop the result made on `queue`; never another queue's."""
         ...
 
-    async def append_logs(
-        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
-    ) -> None: ...
+    async def append_logs(self, batch: LogBatch) -> bool:
+        """Store a batch of log lines and move its attempt's counts; False (nothing stored) when the counts are
+        no longer `batch.before`."""
+        ...
 
-    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]: ...
+    async def log_counts(self, queue: str, job_id: str, attempt: int) -> dict[str, LogCount]:
+        """Each step's log counts of one attempt (steps with no lines are missing)."""
+        ...
+
+    async def read_logs(
+        self, job_id: str, step: str, since: int, limit: int = 10_000, queue: str | None = None
+    ) -> tuple[list[list[Any]], int]:
+        """Up to `limit` lines of the latest attempt's log of `step` (in `queue`, or in any queue) from line
+        `since`, and how many lines that log holds."""
+        ...
 
     async def get_job(self, queue: str, job_id: str) -> JobRow | None: ...
 
-    async def logged_attempts(self, job_ids: list[str], step: str) -> dict[str, int]:
-        """For each of the jobs that has log lines of `step`, the latest attempt that logged them."""
+    async def logged_attempts(self, queue: str, job_ids: list[str], step: str) -> dict[str, int]:
+        """For each of the jobs that has log lines of `step` in `queue`, the latest attempt that logged them."""
         ...
 
     async def get_definition(self, job_id: str) -> dict[str, Any] | None: ...
@@ -203,6 +249,15 @@ class Store(Protocol):
         """The result `trust`'s queue serves (its own, else the newest its domain made), or with no `trust` the
         newest of all. The stored result, with `queue` (where it was made, when known) and `domain` (its makers'
         trust domain; '' for one kept before domains existed) from the store."""
+        ...
+
+    async def result_reason(self, job_id: str, trust: Trust) -> str | None:
+        """The finished reason of the result `trust`'s queue is served (as `get_result`), without reading it."""
+        ...
+
+    async def result_output(self, job_id: str, name: str, trust: Trust) -> dict[str, Any] | None:
+        """One output's DataRef from the result `trust`'s queue is served (as `get_result`), without reading the
+        rest of it."""
         ...
 
     async def list_jobs(

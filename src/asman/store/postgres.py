@@ -31,7 +31,7 @@ from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState, Verb, transition
 from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_url
 from asman.store import migrate
-from asman.store.base import Assignment
+from asman.store.base import Assignment, LogBatch
 from asman.store.sql import (
     JOB_ID,
     STATE,
@@ -242,8 +242,32 @@ class PostgresStore(SqlStore):
         yield from self._fire_callbacks(row)
         return state_changed(row)
 
+    def _append(self, batch: LogBatch) -> Program[bool]:
+        before, after = batch.before, batch.after
+        where = (batch.job_id, batch.queue, batch.attempt, batch.step)
+        moved = yield value(
+            self.q.append_logs_in_full,
+            *where,
+            after.next_seq,
+            after.lines - before.lines,
+            after.bytes - before.bytes,
+            batch.expires_ms,
+            before.next_seq,
+            *where,
+            batch.text,
+            batch.expires_ms,
+            before.lines,
+            after.lines - before.lines,
+        )
+        return bool(moved)
+
     async def renew(
-        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+        self,
+        queue: str,
+        worker_id: str,
+        attempts: list[tuple[str, int]],
+        lease_until_ms: int,
+        tokens: list[str | None] | None = None,
     ) -> list[tuple[str, int]]:
         def program() -> Program[list[tuple[str, int]]]:
             found = yield rows(
@@ -252,6 +276,7 @@ class PostgresStore(SqlStore):
                 worker_id,
                 [job for job, _ in attempts],
                 [n for _, n in attempts],
+                tokens if tokens is not None else [None] * len(attempts),
                 queue,
                 RUNNING,
             )
@@ -271,7 +296,7 @@ class PostgresStore(SqlStore):
                 self.q.claim_jobs, queue, QUEUED, max_gpus, limit, RUNNING, worker_id, lease_until_ms, now_ms
             )
             return [
-                Assignment(queue, row[1], row[2], orjson.loads(row[3] or "{}"), now_ms, worker_id)
+                Assignment(queue, row[1], row[2], orjson.loads(row[3] or "{}"), now_ms, worker_id, row[4])
                 for row in sorted(found, key=lambda row: int(row[0]))
             ]
 

@@ -150,12 +150,35 @@ ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
 -- name: newest_result
 SELECT result, queue, domain FROM results WHERE job_id = ? ORDER BY finished_ms DESC LIMIT 1
 
+-- The reason of the result a queue is served (as `trusted_result`), without reading the result.
+-- name: result_reason
+SELECT reason FROM results WHERE job_id = ? AND {trusted}
+ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
+
+-- One output's DataRef of the result a queue is served, without reading the whole result into the server.
+-- name: result_output
+SELECT (SELECT o.value FROM json_each(served.result, '$.outputs') AS o WHERE o.key = ? AND o.type = 'object')
+FROM (
+    SELECT result FROM results WHERE job_id = ? AND {trusted}
+    ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
+) AS served
+
+-- name: result_output :postgres
+SELECT (result::json -> 'outputs' -> CAST(? AS TEXT))::text FROM results WHERE job_id = ? AND {trusted}
+ORDER BY CASE WHEN queue = ? THEN 0 ELSE 1 END, finished_ms DESC LIMIT 1
+
 -- name: drop_failed_result
 DELETE FROM results WHERE job_id = ? AND queue = ? AND reason <> ?
 
 -- A delete drops the deleting queue's result only.
 -- name: drop_queue_result
 DELETE FROM results WHERE job_id = ? AND queue = ?
+
+-- name: drop_queue_logs
+DELETE FROM logs WHERE job_id = ? AND queue = ?
+
+-- name: drop_log_counts
+DELETE FROM log_counts WHERE job_id = ? AND queue = ?
 
 -- Unfinished jobs of a namespace other than one: a new job there replaces them.
 -- name: namespace_rivals
@@ -167,9 +190,13 @@ ORDER BY q.seq FOR UPDATE OF q
 UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = NULL
 WHERE seq = ? RETURNING {job_columns}
 
+-- An attempt is fenced by its number and, when a token is given, by its secret: a NULL token is the server's
+-- own call, for an attempt already bound to the connection that reports on it.
 -- name: finish_attempt
 UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = ?
-WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {job_columns}
+WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
+    AND (CAST(? AS TEXT) IS NULL OR COALESCE(token, '') = ?)
+RETURNING {job_columns}
 
 -- name: keep_result
 INSERT INTO results (job_id, queue, domain, reason, result, finished_ms, expires_ms, exit_code)
@@ -183,6 +210,7 @@ ON CONFLICT (job_id, queue) DO UPDATE SET domain = excluded.domain, reason = exc
 WITH finished AS (
     UPDATE queue_jobs SET state = ?, reason = ?, lease_until_ms = NULL, updated_ms = ?, exit_code = ?
     WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
+        AND (CAST(? AS TEXT) IS NULL OR COALESCE(token, '') = ?)
     RETURNING {job_columns}
 ),
 kept AS (
@@ -196,27 +224,74 @@ SELECT * FROM finished
 
 -- name: release_attempt
 UPDATE queue_jobs SET state = ?, worker = NULL, lease_until_ms = NULL, updated_ms = ?
-WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ? RETURNING {job_columns}
+WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
+    AND (CAST(? AS TEXT) IS NULL OR COALESCE(token, '') = ?)
+RETURNING {job_columns}
 
 -- name: renew_attempt
 UPDATE queue_jobs SET lease_until_ms = ?, worker = ? WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
+    AND (CAST(? AS TEXT) IS NULL OR COALESCE(token, '') = ?)
 
 -- name: renew_attempts :postgres
 UPDATE queue_jobs q SET lease_until_ms = ?, worker = ?
-FROM unnest(?::text[], ?::int[]) AS a(job_id, attempt)
+FROM unnest(?::text[], ?::int[], ?::text[]) AS a(job_id, attempt, token)
 WHERE q.queue = ? AND q.job_id = a.job_id AND q.state = ? AND q.attempt = a.attempt
+    AND (a.token IS NULL OR COALESCE(q.token, '') = a.token)
 RETURNING q.job_id, q.attempt
 
 -- name: is_current
 SELECT 1 FROM queue_jobs WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?
 
--- name: append_logs
-INSERT INTO logs (job_id, attempt, step, lines, expires_ms, newlines) VALUES (?, ?, ?, ?, ?, 1)
+-- An attempt's log counts move on only from the position the writer last saw (`next_seq`): a batch raced by
+-- another connection changes nothing (the writer then reloads the counts). `WHERE true` as in insert_job.
+-- name: count_logs
+INSERT INTO log_counts AS c (job_id, queue, attempt, step, next_seq, lines, bytes, expires_ms)
+SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT),
+    CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE true
+ON CONFLICT (job_id, queue, attempt, step) DO UPDATE SET next_seq = excluded.next_seq,
+    lines = c.lines + excluded.lines, bytes = c.bytes + excluded.bytes,
+    expires_ms = GREATEST(c.expires_ms, excluded.expires_ms)
+WHERE c.next_seq = ?
 
+-- name: append_logs
+INSERT INTO logs (job_id, queue, attempt, step, lines, expires_ms, newlines, first_line) VALUES (?, ?, ?, ?, ?, ?, 1, ?)
+
+-- The counts and the lines in one round trip.
+-- name: append_logs_in_full :postgres
+WITH counted AS (
+    INSERT INTO log_counts AS c (job_id, queue, attempt, step, next_seq, lines, bytes, expires_ms)
+    SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS BIGINT),
+        CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT) WHERE true
+    ON CONFLICT (job_id, queue, attempt, step) DO UPDATE SET next_seq = excluded.next_seq,
+        lines = c.lines + excluded.lines, bytes = c.bytes + excluded.bytes,
+        expires_ms = GREATEST(c.expires_ms, excluded.expires_ms)
+    WHERE c.next_seq = ?
+    RETURNING 1
+),
+appended AS (
+    INSERT INTO logs (job_id, queue, attempt, step, lines, expires_ms, newlines, first_line)
+    SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), 1,
+        CAST(? AS BIGINT)
+    FROM counted WHERE CAST(? AS BIGINT) > 0  -- a batch all of whose lines were stored before only moves counts
+)
+SELECT COUNT(*) FROM counted
+
+-- name: log_counts
+SELECT step, next_seq, lines, bytes FROM log_counts WHERE job_id = ? AND queue = ? AND attempt = ?
+
+-- The attempt whose log of a step is shown (the latest; in one queue, or in any) and how many lines it holds.
+-- Logs stored before attempts were told apart by queue have the queue ''.
+-- name: latest_log
+SELECT queue, attempt, lines FROM log_counts
+WHERE job_id = ? AND step = ? AND (CAST(? AS TEXT) IS NULL OR queue = ? OR queue = '')
+ORDER BY attempt DESC, expires_ms DESC LIMIT 1
+
+-- A page of a log: the batch holding line `since`, and a few after it.
 -- name: read_logs
-SELECT lines, newlines FROM logs WHERE job_id = ? AND step = ?
-    AND attempt = (SELECT MAX(attempt) FROM logs WHERE job_id = ? AND step = ?)
-ORDER BY id
+SELECT lines, newlines, first_line FROM logs WHERE job_id = ? AND step = ? AND queue = ? AND attempt = ?
+    AND first_line >= COALESCE((SELECT MAX(first_line) FROM logs
+        WHERE job_id = ? AND step = ? AND queue = ? AND attempt = ? AND first_line <= ?), 0)
+ORDER BY first_line LIMIT ?
 
 -- Newest first, below a cursor.
 -- name: list_jobs
@@ -224,10 +299,12 @@ SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND seq < ? ORDER BY seq DE
 
 -- The latest attempt of each job that has logged lines of a step (TES: an executor has started).
 -- name: logged_attempts
-SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id IN ({ids}) GROUP BY job_id
+SELECT job_id, MAX(attempt) FROM log_counts WHERE queue = ? AND step = ? AND lines > 0 AND job_id IN ({ids})
+GROUP BY job_id
 
 -- name: logged_attempts :postgres
-SELECT job_id, MAX(attempt) FROM logs WHERE step = ? AND job_id = ANY(?::text[]) GROUP BY job_id
+SELECT job_id, MAX(attempt) FROM log_counts
+WHERE queue = ? AND step = ? AND lines > 0 AND job_id = ANY(?::text[]) GROUP BY job_id
 
 -- name: list_jobs_in_state
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?
@@ -319,6 +396,9 @@ DELETE FROM results WHERE expires_ms < ?
 -- name: sweep_logs
 DELETE FROM logs WHERE expires_ms < ?
 
+-- name: sweep_log_counts
+DELETE FROM log_counts WHERE expires_ms < ?
+
 -- name: sweep_callbacks
 DELETE FROM job_callbacks WHERE expires_ms < ?
 
@@ -335,7 +415,7 @@ DELETE FROM workers WHERE seen_ms < ?
 SELECT seq FROM queue_jobs WHERE queue = ? AND state = ? AND gpus <= ? ORDER BY seq LIMIT ?
 
 -- name: claim_row
-UPDATE queue_jobs SET state = ?, attempt = attempt + 1, worker = ?, lease_until_ms = ?, updated_ms = ?
+UPDATE queue_jobs SET state = ?, attempt = attempt + 1, worker = ?, lease_until_ms = ?, updated_ms = ?, token = ?
 WHERE seq = ? RETURNING job_id, attempt
 
 -- name: expired_leases
@@ -355,9 +435,10 @@ SELECT state, n FROM queue_counts WHERE queue = ?
 WITH picked AS (
     SELECT seq FROM queue_jobs WHERE queue = ? AND state = ? AND gpus <= ? ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED
 )
-UPDATE queue_jobs q SET state = ?, attempt = q.attempt + 1, worker = ?, lease_until_ms = ?, updated_ms = ?
+UPDATE queue_jobs q SET state = ?, attempt = q.attempt + 1, worker = ?, lease_until_ms = ?, updated_ms = ?,
+    token = gen_random_uuid()::text
 FROM picked WHERE q.seq = picked.seq
-RETURNING q.seq, q.job_id, q.attempt, (SELECT definition FROM jobs WHERE jobs.id = q.job_id)
+RETURNING q.seq, q.job_id, q.attempt, (SELECT definition FROM jobs WHERE jobs.id = q.job_id), q.token
 
 -- A lease that ran out: queued again for the next attempt, or ended (the worker kept, for the record) once the
 -- retry budget is spent. The first column is the seq, for ordering; the rest is a job row.

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import queue
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -310,13 +311,14 @@ class SqliteStore(SqlStore):
             picked = conn.execute(self.q.claimable, (queue, QUEUED, max_gpus, limit)).fetchall()
             assignments = []
             for (seq,) in picked:
+                token = secrets.token_urlsafe(16)
                 job_id, attempt = conn.execute(
-                    self.q.claim_row, (RUNNING, worker_id, lease_until_ms, now_ms, seq)
+                    self.q.claim_row, (RUNNING, worker_id, lease_until_ms, now_ms, token, seq)
                 ).fetchone()
                 # A separate lookup by key: a correlated subquery in RETURNING makes SQLite scan all of `jobs`.
                 found = conn.execute(self.q.get_definition, (job_id,)).fetchone()
                 definition = orjson.loads(found[0]) if found else {}
-                assignments.append(Assignment(queue, job_id, attempt, definition, now_ms, worker_id))
+                assignments.append(Assignment(queue, job_id, attempt, definition, now_ms, worker_id, token))
             return assignments
 
         return await self._run(_claim) if limit > 0 else []

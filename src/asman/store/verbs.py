@@ -29,6 +29,8 @@ from asman.core.webhooks import Delivery, Hooks
 from asman.store.base import (
     Assignment,
     JobRow,
+    LogBatch,
+    LogCount,
     Page,
     Submission,
     SubmitOutcome,
@@ -69,6 +71,8 @@ SUCCESS = FinishedReason.SUCCESS.value
 _NO_CURSOR = 2**62
 # Rows per statement of a batch submit: within SQLite's 32,766 parameters at nine a row.
 _ROWS_PER_STATEMENT = 1000
+# Log batches read for one page of a log.
+_PAGE_BATCHES = 8
 # Workers unseen this long are forgotten by the sweep.
 _WORKER_MEMORY_MS = 86_400_000
 
@@ -119,11 +123,23 @@ class Outcome:
     now_ms: int
     expires_ms: int
     domain: str  # the trust domain of the queue it was made on
+    token: str | None = None
 
     def update_params(self) -> tuple[Any, ...]:
-        """The current attempt's row finished (nothing when the attempt is stale)."""
+        """The current attempt's row finished (nothing when the attempt is stale or the token not its own)."""
         reason = self.reason.value
-        return (FINISHED, reason, self.now_ms, self.exit_code, self.queue, self.job_id, RUNNING, self.attempt)
+        return (
+            FINISHED,
+            reason,
+            self.now_ms,
+            self.exit_code,
+            self.queue,
+            self.job_id,
+            RUNNING,
+            self.attempt,
+            self.token,
+            self.token,
+        )
 
     def result_params(self) -> tuple[Any, ...]:
         reason = self.reason.value
@@ -412,13 +428,28 @@ class SqlStore(abc.ABC):
         return written
 
     async def renew(
-        self, queue: str, worker_id: str, attempts: list[tuple[str, int]], lease_until_ms: int
+        self,
+        queue: str,
+        worker_id: str,
+        attempts: list[tuple[str, int]],
+        lease_until_ms: int,
+        tokens: list[str | None] | None = None,
     ) -> list[tuple[str, int]]:
+        checked = tokens if tokens is not None else [None] * len(attempts)
+
         def program() -> Program[list[tuple[str, int]]]:
             stale = []
-            for job_id, attempt in attempts:
+            for (job_id, attempt), token in zip(attempts, checked, strict=True):
                 changed = yield count(
-                    self.q.renew_attempt, lease_until_ms, worker_id, queue, job_id, RUNNING, attempt
+                    self.q.renew_attempt,
+                    lease_until_ms,
+                    worker_id,
+                    queue,
+                    job_id,
+                    RUNNING,
+                    attempt,
+                    token,
+                    token,
                 )
                 if not changed:
                     stale.append((job_id, attempt))
@@ -443,6 +474,7 @@ class SqlStore(abc.ABC):
         now_ms: int,
         expires_ms: int,
         domain: str | None = None,
+        token: str | None = None,
     ) -> StateChanged | None:
         transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         outcome = Outcome(
@@ -455,6 +487,7 @@ class SqlStore(abc.ABC):
             now_ms,
             expires_ms,
             Trust.of(queue, domain).domain,
+            token,
         )
         return await self._execute(lambda: self._finish(outcome))
 
@@ -466,9 +499,13 @@ class SqlStore(abc.ABC):
         yield from self._fire_callbacks(row)
         return state_changed(row)
 
-    async def release(self, queue: str, job_id: str, attempt: int, now_ms: int) -> StateChanged | None:
+    async def release(
+        self, queue: str, job_id: str, attempt: int, now_ms: int, token: str | None = None
+    ) -> StateChanged | None:
         def program() -> Program[StateChanged | None]:
-            row = yield one(self.q.release_attempt, QUEUED, now_ms, queue, job_id, RUNNING, attempt)
+            row = yield one(
+                self.q.release_attempt, QUEUED, now_ms, queue, job_id, RUNNING, attempt, token, token
+            )
             return state_changed(row) if row is not None else None
 
         return await self._execute(program)
@@ -496,9 +533,10 @@ class SqlStore(abc.ABC):
             if row is None:
                 return None
             yield count(self.q.remove_namespaces, queue, job_id)
-            # This queue's interest and result only: other queues' results, and the logs (kept by job, not
-            # by queue), stay theirs.
+            # This queue's interest, result and logs only: other queues' stay theirs.
             yield count(self.q.drop_queue_result, job_id, queue)
+            yield count(self.q.drop_queue_logs, job_id, queue)
+            yield count(self.q.drop_log_counts, job_id, queue)
             _, reason = transition(JobState(row[STATE]), Verb.DELETE)
             assert reason is not None
             ended = yield from self._end(row[SEQ], reason, now_ms)
@@ -541,24 +579,65 @@ class SqlStore(abc.ABC):
 
     # -- logs -------------------------------------------------------------------------------------------------
 
-    async def append_logs(
-        self, job_id: str, attempt: int, step: str, logs: list[list[Any]], expires_ms: int
-    ) -> None:
-        text = orjson.dumps(logs).decode()
+    async def append_logs(self, batch: LogBatch) -> bool:
+        return await self._execute(lambda: self._append(batch))
 
-        def program() -> Program[None]:
-            yield count(self.q.append_logs, job_id, attempt, step, text, expires_ms)
+    def _append(self, batch: LogBatch) -> Program[bool]:
+        before, after = batch.before, batch.after
+        moved = yield count(
+            self.q.count_logs,
+            batch.job_id,
+            batch.queue,
+            batch.attempt,
+            batch.step,
+            after.next_seq,
+            after.lines - before.lines,
+            after.bytes - before.bytes,
+            batch.expires_ms,
+            before.next_seq,
+        )
+        if not moved:
+            return False
+        if after.lines > before.lines:
+            yield count(
+                self.q.append_logs,
+                batch.job_id,
+                batch.queue,
+                batch.attempt,
+                batch.step,
+                batch.text,
+                batch.expires_ms,
+                before.lines,
+            )
+        return True
 
-        await self._execute(program)
+    async def log_counts(self, queue: str, job_id: str, attempt: int) -> dict[str, LogCount]:
+        def program() -> Program[dict[str, LogCount]]:
+            found = yield rows(self.q.log_counts, job_id, queue, attempt)
+            return {str(step): LogCount(int(seq), int(lines), int(size)) for step, seq, lines, size in found}
 
-    async def read_logs(self, job_id: str, step: str, since: int) -> tuple[list[list[Any]], int]:
+        return await self._execute(program)
+
+    async def read_logs(
+        self, job_id: str, step: str, since: int, limit: int = 10_000, queue: str | None = None
+    ) -> tuple[list[list[Any]], int]:
         def program() -> Program[tuple[list[list[Any]], int]]:
-            found = yield rows(self.q.read_logs, job_id, step, job_id, step)
+            latest = yield one(self.q.latest_log, job_id, step, queue, queue)
+            if latest is None:
+                return [], 0
+            where, total = (job_id, step, str(latest[0]), int(latest[1])), int(latest[2])
+            if since >= total:
+                return [], total
+            # A batch holds at most a log message's lines: a few batches make a page.
+            found = yield rows(self.q.read_logs, *where, *where, since, _PAGE_BATCHES)
             lines: list[list[Any]] = []
-            for text, kept_newlines in found:
+            for text, kept_newlines, first in found:
                 batch = orjson.loads(text)
-                lines += batch if kept_newlines or step != "run" else with_newlines(batch)
-            return lines[since:], len(lines)
+                batch = batch if kept_newlines or step != "run" else with_newlines(batch)
+                lines += batch[max(0, since - int(first)) :]
+                if len(lines) >= limit:
+                    break
+            return lines[:limit], total
 
         return await self._execute(program)
 
@@ -573,13 +652,13 @@ class SqlStore(abc.ABC):
 
         return await self._execute(program)
 
-    async def logged_attempts(self, job_ids: list[str], step: str) -> dict[str, int]:
+    async def logged_attempts(self, queue: str, job_ids: list[str], step: str) -> dict[str, int]:
         if not job_ids:
             return {}
 
         def program() -> Program[dict[str, int]]:
             sql, ids = self.q.in_list("logged_attempts", job_ids)
-            return {str(job_id): int(attempt) for job_id, attempt in (yield rows(sql, step, *ids))}
+            return {str(job_id): int(attempt) for job_id, attempt in (yield rows(sql, queue, step, *ids))}
 
         return await self._execute(program)
 
@@ -598,6 +677,21 @@ class SqlStore(abc.ABC):
             made = {"queue": made_on} if made_on else {}
             found: dict[str, Any] = {**orjson.loads(text), **made, "domain": domain}
             return found
+
+        return await self._execute(program)
+
+    async def result_reason(self, job_id: str, trust: Trust) -> str | None:
+        def program() -> Program[str | None]:
+            found = yield value(self.q.result_reason, job_id, trust.domain, trust.queue, trust.queue)
+            return str(found) if found is not None else None
+
+        return await self._execute(program)
+
+    async def result_output(self, job_id: str, name: str, trust: Trust) -> dict[str, Any] | None:
+        def program() -> Program[dict[str, Any] | None]:
+            text = yield value(self.q.result_output, name, job_id, trust.domain, trust.queue, trust.queue)
+            found = orjson.loads(text) if text is not None else None
+            return found if isinstance(found, dict) else None
 
         return await self._execute(program)
 
@@ -687,6 +781,7 @@ class SqlStore(abc.ABC):
                 self.q.sweep_jobs,
                 self.q.sweep_results,
                 self.q.sweep_logs,
+                self.q.sweep_log_counts,
                 self.q.sweep_callbacks,
                 self.q.sweep_deliveries,
             ):

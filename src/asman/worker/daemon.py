@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import logging
 import shutil
 import socket
@@ -22,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 import orjson
@@ -36,7 +37,9 @@ from asman.core.errors import AsmanError
 from asman.core.names import blob_key_in_url, blob_upload_headers, is_content_key
 from asman.core.protocol import JobResult
 from asman.core.states import FinishedReason
-from asman.core.urls import check_fetchable
+from asman.worker.cache import queue_cache, trim
+from asman.worker.fetch import Fetcher, FetchFailed
+from asman.worker.log_outbox import LogOutbox
 from asman.worker.network import JOB_NETWORK
 from asman.worker.run import JobContext, RunSettings, run_job
 from asman.worker.runtimes.base import ContainerRuntime, RuntimeUnavailable
@@ -47,7 +50,8 @@ log = logging.getLogger(__name__)
 
 LOG_FLUSH_SECONDS = 0.1
 LOG_BATCH_LINES = 500
-MAX_REDIRECTS = 5
+# Well under the 32 MiB WebSocket message cap, with room for the envelope.
+MAX_RESULT_BYTES = 16 * 1024**2
 # How long a stopping worker waits for results still being delivered, and for its side tasks to end.
 DELIVERY_WAIT_SECONDS = 10.0
 
@@ -76,6 +80,17 @@ class WorkerSettings:
     grace_seconds: float = 30.0
     token: str | None = None
     allow_private_urls: bool = False
+    allow_private_registries: bool = False
+    # Registries this worker's own credentials (~/.docker/config.json) may be sent to; "*" for any.
+    credential_registries: tuple[str, ...] = ()
+    default_memory: int | None = 2 * 1024**3
+    max_memory: int | None = None
+    default_cpus: float | None = 1.0
+    max_shm: int | None = 1024**3
+    max_input_bytes: int = 10 * 1024**3
+    max_output_files: int = 10_000
+    # The queue's /job-cache on this worker: least recently used entries go once it holds more.
+    cache_bytes: int = 10 * 1024**3
     # Whether file:// URLs (TES inputs and outputs) may name this machine's files: local mode only.
     local_files: bool = False
     # The S3 service of TES s3:// URLs (an endpoint URL); empty refuses them.
@@ -97,46 +112,33 @@ class HttpJobIO:
         self._attempt = attempt
         self._loop = asyncio.get_running_loop()
 
-    async def fetch(self, ref: DataRef) -> bytes:
+    async def fetch_to(self, ref: DataRef, sink: BinaryIO, limit: int) -> str:
         url = str(ref.value)
         if ref.type == "key":
-            return await self._fetch(self.blob_url(url), ref)
+            return await self._blob(url, sink, limit)
         key = blob_key_in_url(url)
         if key is not None and is_content_key(key) and ref.hash in (None, key):
             # A content-addressed blob on any Asman (or upstream): the queue server likely has the same bytes
             # under the same key, since clients upload there; the hash proves they are the ones named.
             try:
-                return await self._fetch(self.blob_url(key), ref.model_copy(update={"hash": key}))
-            except httpx.HTTPStatusError as error:
-                if error.response.status_code != 404:
+                return await self._blob(key, sink, limit)
+            except FetchFailed as error:
+                if error.status != 404:
                     raise
-        return await self._fetch(url, ref)
+                sink.seek(0)
+                sink.truncate()
+        return await self._daemon.fetcher.download(url, sink, limit)
 
-    async def _fetch(self, url: str, ref: DataRef) -> bytes:
-        settings = self._daemon.settings
-        trusted_hop = False
-        for _ in range(MAX_REDIRECTS):
-            # Every hop is checked, so a public URL cannot redirect the worker to an internal address; a
-            # redirect from the queue server itself (to its object store) is trusted.
-            if not trusted_hop:
-                await asyncio.to_thread(
-                    check_fetchable, url, (settings.api_url,), settings.allow_private_urls
-                )
-            response = await self._daemon.http.get(url)
-            if response.is_redirect:
-                trusted_hop = url.startswith(settings.api_url.rstrip("/") + "/")
-                url = (
-                    str(response.next_request.url) if response.next_request else response.headers["location"]
-                )
-                continue
-            break
-        else:
-            raise ValueError(f"too many redirects fetching {str(ref.value)[:200]}")
-        response.raise_for_status()
-        data = response.content
-        if ref.hash and hashlib.sha256(data).hexdigest() != ref.hash:
-            raise ValueError(f"the content at {url} does not match its hash {ref.hash}")
-        return data
+    async def _blob(self, key: str, sink: BinaryIO, limit: int) -> str:
+        digest = await self._daemon.fetcher.download(self.blob_url(key), sink, limit)
+        if is_content_key(key) and digest != key:
+            raise FetchFailed(f"the queue server's blob {key} does not hash to its key")
+        return digest
+
+    async def fetch(self, ref: DataRef) -> bytes:
+        sink = io.BytesIO()
+        await self.fetch_to(ref, sink, self._daemon.settings.max_input_bytes)
+        return sink.getvalue()
 
     async def upload(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
@@ -165,6 +167,7 @@ class _Attempt:
     job_id: str
     attempt: int
     context: JobContext
+    token: str = ""
     task: asyncio.Task[None] | None = None
     stale: bool = False
 
@@ -173,10 +176,14 @@ class WorkerDaemon:
     def __init__(self, settings: WorkerSettings, runtime: ContainerRuntime) -> None:
         self.settings = settings
         self.runtime = runtime
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0))
+        # trust_env=False: a proxy from the environment would connect to a name, not to the address checked.
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), trust_env=False)
+        self.fetcher = Fetcher(self.http, settings.api_url, allow_private=settings.allow_private_urls)
         self._attempts: dict[str, _Attempt] = {}
         self._unsent: dict[tuple[str, int], dict[str, Any]] = {}
-        self._logs: dict[tuple[str, int, str], list[list[Any]]] = {}
+        self._logs = LogOutbox()
+        # Each attempt's secret, from its assignment: every message about the attempt carries it.
+        self._tokens: dict[tuple[str, int], str] = {}
         self._ws: ClientConnection | None = None
         self._draining = False
         self._stopped = asyncio.Event()
@@ -297,7 +304,7 @@ class WorkerDaemon:
         for attempt in list(self._attempts.values()):
             attempt.stale = True  # its result is not reported: the job goes back to the queue instead
             attempt.context.cancel.set()
-            await self._send({"type": protocol.RELEASE, "jobId": attempt.job_id, "attempt": attempt.attempt})
+            await self._send(self._about(protocol.RELEASE, attempt.job_id, attempt.attempt))
         leftovers = [attempt.task for attempt in self._attempts.values() if attempt.task]
         if leftovers:
             await asyncio.wait(leftovers, timeout=15)
@@ -311,8 +318,8 @@ class WorkerDaemon:
     # -- connection -------------------------------------------------------------------------------------------
 
     async def _session(self, ws: ClientConnection) -> None:
-        running = [{"jobId": a.job_id, "attempt": a.attempt} for a in self._attempts.values()]
-        running += [{"jobId": job, "attempt": attempt} for job, attempt in self._unsent]
+        running = [self._about(None, a.job_id, a.attempt) for a in self._attempts.values()]
+        running += [self._about(None, job, attempt) for job, attempt in self._unsent]
         info = {
             "id": self.settings.worker_id,
             "slots": self.settings.slots,
@@ -327,6 +334,11 @@ class WorkerDaemon:
         self._heartbeat_seconds = float(registered.get("heartbeatSeconds", 5.0))
         for item in registered.get("drop", []):
             self._forget(item["jobId"], int(item["attempt"]))
+        # Lines the server lacks go first, straight on this socket: the flusher sends nothing until `_ws` is set,
+        # so no later line overtakes them.
+        for item in registered.get("keep", []):
+            for batch in self._logs.resend(item["jobId"], int(item["attempt"]), item.get("logs") or {}):
+                await ws.send(orjson.dumps(self._log_message(*batch)))
         self._ws = ws
         self.connected.set()
         log.info(
@@ -369,8 +381,9 @@ class WorkerDaemon:
         job_id = str(message.get("jobId", ""))
         attempt = int(message.get("attempt", -1))
         if kind == protocol.ASSIGN:
+            self._tokens[(job_id, attempt)] = str(message.get("token") or "")
             if self._draining:
-                await self._send({"type": protocol.RELEASE, "jobId": job_id, "attempt": attempt})
+                await self._send(self._about(protocol.RELEASE, job_id, attempt))
                 return
             self._start(job_id, attempt, message.get("definition") or {})
         elif kind == protocol.CANCEL:
@@ -383,6 +396,7 @@ class WorkerDaemon:
     def _forget(self, job_id: str, attempt: int) -> None:
         """The server moved on from this attempt: stop it and never report it."""
         self._unsent.pop((job_id, attempt), None)
+        self._done_with(job_id, attempt)
         current = self._attempts.get(job_id)
         if current and current.attempt == attempt:
             current.stale = True
@@ -411,13 +425,44 @@ class WorkerDaemon:
         self._attempts[job_id] = current
         current.task = self._jobs.spawn(self._run_attempt(current), name=f"job-{job_id[:12]}-{attempt}")
 
+    def _about(self, kind: str | None, job_id: str, attempt: int) -> dict[str, Any]:
+        """A message about an attempt (an item of `running` without `kind`), with the attempt's token."""
+        about = {"jobId": job_id, "attempt": attempt, "token": self._tokens.get((job_id, attempt), "")}
+        return about if kind is None else {"type": kind, **about}
+
+    def _done_with(self, job_id: str, attempt: int) -> None:
+        self._logs.drop(job_id, attempt)
+        self._tokens.pop((job_id, attempt), None)
+
     def _report_soon(self, job_id: str, attempt: int, result: JobResult) -> None:
-        message = {
-            "type": protocol.FINISHED,
-            "jobId": job_id,
-            "attempt": attempt,
-            "result": result.model_dump(mode="json"),
-        }
+        def finished(result: JobResult) -> dict[str, Any]:
+            return {
+                **self._about(protocol.FINISHED, job_id, attempt),
+                "result": result.model_dump(mode="json"),
+            }
+
+        message = finished(result)
+        size = len(orjson.dumps(message))
+        if size > MAX_RESULT_BYTES:
+            # Sent as it is, it would be over the socket's message cap: the connection would drop and the job
+            # run again and again. Its outputs and logs are gone; what is left says why.
+            log.warning(
+                "job %s: its result is %d bytes, over %d: reported as an Error",
+                job_id[:12],
+                size,
+                MAX_RESULT_BYTES,
+            )
+            message = finished(
+                JobResult(
+                    reason=FinishedReason.ERROR,
+                    StatusCode=result.StatusCode,
+                    duration=result.duration,
+                    error=(
+                        f"the job's result (outputs and log tail) came to {size} bytes, over the {MAX_RESULT_BYTES}"
+                        " a worker may report: write fewer output files (put many small ones in an archive)"
+                    ),
+                ),
+            )
         self._unsent[(job_id, attempt)] = message
         self._deliveries.spawn(
             self._deliver(job_id, attempt, message), name=f"deliver-{job_id[:12]}-{attempt}"
@@ -427,6 +472,7 @@ class WorkerDaemon:
         await self._flush_logs()
         if await self._send(message):
             self._unsent.pop((job_id, attempt), None)
+            self._done_with(job_id, attempt)
         if self._engine_down.is_set() and not self._attempts and self._ws is not None:
             await self._ws.close()  # the run loop waits for the engine before reconnecting
 
@@ -446,22 +492,32 @@ class WorkerDaemon:
         wanted = min(int(requirements.gpus or 0) if requirements else 0, len(self.settings.gpu_ids))
         gpus = await self._take_gpus(wanted) if wanted else []
         current.context.gpu_ids = tuple(gpus)
+        settings = self.settings
+        cache = queue_cache(settings.data_dir, settings.queue)
         run_settings = RunSettings(
-            max_job_duration_s=self.settings.max_job_duration_s,
-            max_output_bytes=self.settings.max_output_bytes,
-            network=self.settings.network,
-            api_url=self.settings.api_url,
-            cache_dir=self.settings.data_dir / "cache",
+            max_job_duration_s=settings.max_job_duration_s,
+            max_output_bytes=settings.max_output_bytes,
+            network=settings.network,
+            api_url=settings.api_url,
+            cache_dir=cache,
             container_prefix=self._container_prefix(),
-            allow_private_urls=self.settings.allow_private_urls,
-            trusted_url_prefixes=(self.settings.api_url,),
-            local_files=self.settings.local_files,
-            s3_endpoint=self.settings.s3_endpoint,
+            allow_private_urls=settings.allow_private_urls,
+            trusted_url_prefixes=(settings.api_url,),
+            local_files=settings.local_files,
+            default_memory=settings.default_memory,
+            max_memory=settings.max_memory,
+            default_cpus=settings.default_cpus,
+            max_shm=settings.max_shm,
+            max_input_bytes=settings.max_input_bytes,
+            max_output_files=settings.max_output_files,
+            allow_private_registries=settings.allow_private_registries,
+            credential_registries=settings.credential_registries,
+            s3_endpoint=settings.s3_endpoint,
         )
         try:
-            io = HttpJobIO(self, current.job_id, current.attempt)
+            job_io = HttpJobIO(self, current.job_id, current.attempt)
             run = run_tes_job if tes_task(current.context.definition) else run_job
-            result = await run(current.context, self.runtime, io, settings=run_settings)
+            result = await run(current.context, self.runtime, job_io, settings=run_settings)
         except RuntimeUnavailable as exc:
             log.error("the container engine went away during job %s: %s", current.job_id[:12], exc)
             result = JobResult(
@@ -479,27 +535,35 @@ class WorkerDaemon:
             if self._attempts.get(current.job_id) is current:
                 del self._attempts[current.job_id]
             shutil.rmtree(current.context.work_dir, ignore_errors=True)
+            removed = await asyncio.to_thread(trim, cache, settings.cache_bytes)
+            if removed:
+                log.info(
+                    "job cache over %d bytes: removed %d least recently used entries",
+                    settings.cache_bytes,
+                    len(removed),
+                )
         if not current.stale:
             self._report_soon(current.job_id, current.attempt, result)
 
     # -- logs -------------------------------------------------------------------------------------------------
 
     def buffer_log(self, job_id: str, attempt: int, step: str, line: list[Any]) -> None:
-        lines = self._logs.setdefault((job_id, attempt, step), [])
-        lines.append(line)
-        if len(lines) >= LOG_BATCH_LINES and (self._log_burst is None or self._log_burst.done()):
+        waiting = self._logs.add((job_id, attempt, step), line)
+        if waiting >= LOG_BATCH_LINES and (self._log_burst is None or self._log_burst.done()):
             # A full batch goes at once rather than at the next tick; one such flush at a time is enough.
             self._log_burst = self._background.spawn(self._flush_logs(), name="flush-logs-burst")
 
     async def _flush_logs(self) -> None:
-        batches, self._logs = self._logs, {}
-        for (job_id, attempt, step), lines in batches.items():
-            current = self._attempts.get(job_id)
+        # Lines that cannot be sent now (no connection) are kept and sent after the next registration.
+        for key, first, lines in self._logs.take():
+            current = self._attempts.get(key[0])
             if current is not None and current.stale:
                 continue
-            await self._send(
-                {"type": protocol.LOG, "jobId": job_id, "attempt": attempt, "step": step, "logs": lines}
-            )
+            await self._send(self._log_message(key, first, lines))
+
+    def _log_message(self, key: tuple[str, int, str], first: int, lines: list[list[Any]]) -> dict[str, Any]:
+        job_id, attempt, step = key
+        return {**self._about(protocol.LOG, job_id, attempt), "step": step, "seq": first, "logs": lines}
 
     async def _flush_logs_loop(self) -> None:
         while True:

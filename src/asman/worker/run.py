@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 from asman.core.definition import BuildSpec, DataRef, JobDefinition, canonical_json
 from asman.core.errors import AsmanError, InvalidInput
@@ -32,11 +32,14 @@ from asman.core.names import safe_relative_path
 from asman.core.protocol import STEP_BUILD, STEP_RUN, JobResult
 from asman.core.states import FinishedReason
 from asman.core.units import parse_duration, parse_size
-from asman.core.urls import check_fetchable
+from asman.worker.fetch import TooLarge
+from asman.worker.images import internal_registry, internal_registry_refusal
 from asman.worker.network import NO_NETWORK
 from asman.worker.runtimes.base import (
     DEFAULT_PIDS_LIMIT,
     DEFAULT_USER,
+    BuildOptions,
+    BuildTimedOut,
     ContainerRuntime,
     ContainerRuntimeError,
     ContainerSpec,
@@ -44,6 +47,7 @@ from asman.worker.runtimes.base import (
     Mount,
     RunOutcome,
 )
+from asman.worker.runtimes.context import MAX_DOWNLOAD_BYTES, archive_url
 from asman.worker.shell import shell_words
 
 T = TypeVar("T")
@@ -60,7 +64,12 @@ class JobIO(Protocol):
     """What a job needs from the outside world; the daemon implements it over HTTP, tests in memory."""
 
     async def fetch(self, ref: DataRef) -> bytes:
-        """The content of a `url` (or `key`) DataRef."""
+        """The content of a `url` (or `key`) DataRef, in memory (at most the worker's input cap)."""
+        ...
+
+    async def fetch_to(self, ref: DataRef, sink: BinaryIO, limit: int) -> str:
+        """Stream the content of a `url` (or `key`) DataRef into `sink`, refusing more than `limit` bytes;
+        returns its sha256 hex digest."""
         ...
 
     async def upload(self, data: bytes) -> str:
@@ -99,17 +108,29 @@ class RunSettings:
     api_url: str = ""
     user: str = DEFAULT_USER
     pids_limit: int = DEFAULT_PIDS_LIMIT
-    # The worker-wide cache mounted read-write at /job-cache; None gives each attempt a throwaway one.
+    # The queue's cache on this worker, mounted read-write at /job-cache; None gives each attempt a throwaway one.
     cache_dir: Path | None = None
     # Container names are <prefix><job id>-<attempt>: give each worker its own prefix, as cleanup goes by it.
     container_prefix: str = "asman-"
     log_tail_bytes: int = 1_000_000
-    # Build contexts from loopback/private addresses are refused unless allowed (SSRF); URLs under a trusted
-    # prefix (the worker's own queue server) are always fine.
+    # For TES's own URL checks. Every fetch goes through the JobIO, which applies the worker's URL policy to each
+    # hop (`asman.worker.fetch`); these restate it: internal addresses only if allowed, the server always.
     allow_private_urls: bool = True
     trusted_url_prefixes: tuple[str, ...] = ()
     # file:// TES inputs and outputs are this machine's files: allowed only in local mode.
     local_files: bool = False
+    # Caps on what a job may ask for, and what it gets when it asks for nothing (None: no cap, no default).
+    default_memory: int | None = None
+    max_memory: int | None = None
+    default_cpus: float | None = None
+    max_shm: int | None = None
+    # All of a job's downloaded inputs together (each is streamed to disk, never held in memory).
+    max_input_bytes: int = 10 * 1024**3
+    max_output_files: int = 10_000
+    # An image from a registry at an internal address is refused unless allowed (the engine would fetch it).
+    allow_private_registries: bool = False
+    # Registries the worker's own registry credentials may be sent to ("*": any); others are pulled anonymously.
+    credential_registries: tuple[str, ...] = ()
     # The S3 service of s3:// TES inputs and outputs (an endpoint URL); empty refuses them.
     s3_endpoint: str = ""
 
@@ -265,9 +286,13 @@ async def run_job(
 
         # 2. Stage inputs and configFiles, and get the image (pull or build); a cancel stops both.
         mounts = await _stage(job, io, settings)
-        image = await _unless_cancelled(job.cancel, _prepare_image(definition, runtime, io, settings))
+        image, build_seconds = await _unless_cancelled(
+            job.cancel, _prepare_image(job, runtime, io, settings, limits)
+        )
         if job.cancel.is_set():
             raise _Cancelled
+        if limits["timeout_s"] is not None and build_seconds:
+            limits["timeout_s"] = max(limits["timeout_s"] - build_seconds, 0.001)
 
         # 3. Run the container; a cancel kills it.
         spec = ContainerSpec(
@@ -317,6 +342,18 @@ async def run_job(
         )
     except _Cancelled:
         return JobResult(reason=FinishedReason.CANCELLED, logs=tail.as_result(), duration=elapsed_ms())
+    except BuildTimedOut:
+        message = (
+            f"the image build ran past the job's time limit of {job_duration(job.definition, settings):g}s"
+        )
+        note(f"{message} and was stopped")
+        return JobResult(
+            reason=FinishedReason.TIMED_OUT,
+            isTimedOut=True,
+            error=message,
+            logs=tail.as_result(),
+            duration=elapsed_ms(),
+        )
     except (JobFailed, ContainerRuntimeError) as error:
         return failed(error.message)
     finally:
@@ -324,21 +361,36 @@ async def run_job(
 
 
 def _limits(job: JobContext, settings: RunSettings) -> dict[str, Any]:
-    """ContainerSpec resource fields from the definition's requirements, shmSize and durations."""
+    """ContainerSpec resource fields from the definition's requirements, shmSize and durations, within the
+    worker's caps; a job that names no memory or CPUs gets the worker's defaults."""
     definition = job.definition
     requirements = definition.requirements
     limits: dict[str, Any] = {"timeout_s": job_duration(definition, settings)}
-    for key, field_name, text in (
-        ("memory", "requirements.memory", requirements.memory if requirements else None),
-        ("shm_size", "shmSize", definition.shmSize),
+    for key, field_name, text, cap, flag in (
+        (
+            "memory",
+            "requirements.memory",
+            requirements.memory if requirements else None,
+            settings.max_memory,
+            "--max-memory",
+        ),
+        ("shm_size", "shmSize", definition.shmSize, settings.max_shm, "--max-shm"),
     ):
         if text:
             try:
                 limits[key] = parse_size(text)
             except ValueError as error:
                 raise JobFailed(f"{field_name}: {error}") from None
+            if cap is not None and limits[key] > cap:
+                raise JobFailed(
+                    f"{field_name} {text} is over this worker's cap of {_human_size(cap)} ({flag})"
+                )
+    if "memory" not in limits and settings.default_memory:
+        limits["memory"] = min(settings.default_memory, settings.max_memory or settings.default_memory)
     if requirements and requirements.cpus:
         limits["cpus"] = float(requirements.cpus)
+    elif settings.default_cpus:
+        limits["cpus"] = settings.default_cpus
     wanted_gpus = requirements.gpus if requirements and requirements.gpus else 0
     if wanted_gpus > len(job.gpu_ids):
         raise JobFailed(f"the job needs {wanted_gpus} GPU(s) but this worker gave it {len(job.gpu_ids)}")
@@ -381,24 +433,26 @@ async def _run_until_cancelled(
             await watcher
 
 
-async def _fetch_input(name: str, ref: DataRef, io: JobIO) -> bytes:
+async def _fetch_input(name: str, ref: DataRef, io: JobIO, path: Path, limit: int) -> int:
+    """Download an input straight into its file (the attempt's work dir goes as a whole if this fails);
+    returns its size."""
+    sink = path.open("wb")
     try:
-        data = ref.inline_bytes()
-    except InvalidInput as error:
-        raise JobFailed(f"input {name!r}: {error.message}") from None
-    if data is not None:
-        return data
-    try:
-        data = await io.fetch(ref)
+        digest = await io.fetch_to(ref, sink, limit)
+        size = sink.tell()
+    except TooLarge:
+        raise
     except AsmanError as error:
         raise JobFailed(
             f"input {name!r}: could not download {str(ref.value)[:200]}: {error.message}"
         ) from None
     except Exception as error:
         raise JobFailed(f"input {name!r}: could not download {str(ref.value)[:200]}: {error}") from None
-    if ref.hash and len(ref.hash) == 64 and hashlib.sha256(data).hexdigest() != ref.hash.lower():
+    finally:
+        sink.close()
+    if ref.hash and len(ref.hash) == 64 and digest != ref.hash.lower():
         raise JobFailed(f"input {name!r}: the downloaded content does not match its hash {ref.hash}")
-    return data
+    return size
 
 
 async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Mount]:
@@ -416,6 +470,7 @@ async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Moun
 
     # Relative names land under /inputs; an absolute configFile name is mounted alone at that exact path.
     mounts: list[Mount] = []
+    downloaded = 0
     refs = [(name, ref, "input") for name, ref in (job.definition.inputs or {}).items()]
     refs += [(name, ref, "configFile") for name, ref in (job.definition.configFiles or {}).items()]
     for index, (name, ref, kind) in enumerate(refs):
@@ -428,8 +483,23 @@ async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Moun
                 host = inputs / safe_relative_path(name)
             except InvalidInput as error:
                 raise JobFailed(f"{kind} name refused: {error.message}") from None
-        data = await _unless_cancelled(job.cancel, _fetch_input(name, ref, io))
-        await asyncio.to_thread(_write_file, host, data, root)
+        try:
+            data = ref.inline_bytes()
+        except InvalidInput as error:
+            raise JobFailed(f"input {name!r}: {error.message}") from None
+        await asyncio.to_thread(_claim_path, host, root)
+        if data is not None:
+            await asyncio.to_thread(_write_file, host, data)
+            continue
+        fetched = _fetch_input(name, ref, io, host, settings.max_input_bytes - downloaded)
+        try:
+            downloaded += await _unless_cancelled(job.cancel, fetched)
+        except TooLarge:
+            raise JobFailed(
+                f"{kind} {name!r}: the job's downloaded inputs are over this worker's cap of "
+                f"{_human_size(settings.max_input_bytes)} (--max-input-size)"
+            ) from None
+        await asyncio.to_thread(host.chmod, 0o644)
 
     cache = settings.cache_dir or job.work_dir / "cache"
     await asyncio.to_thread(_writable_dir, cache)
@@ -442,28 +512,70 @@ async def _stage(job: JobContext, io: JobIO, settings: RunSettings) -> list[Moun
 
 
 async def _prepare_image(
-    definition: JobDefinition, runtime: ContainerRuntime, io: JobIO, settings: RunSettings
-) -> str:
-    """The image to run: a build (once per worker, tagged by its spec's hash) or a pulled image."""
+    job: JobContext, runtime: ContainerRuntime, io: JobIO, settings: RunSettings, limits: dict[str, Any]
+) -> tuple[str, float]:
+    """The image to run, a build (once per worker, tagged by its spec's hash) or a pulled image, and the
+    seconds a build took: they count against the job's time limit."""
+    definition = job.definition
     build = definition.build
     if build is not None and (build.context or build.dockerfile):
         tag = build_tag(build)
-        if not await runtime.has_image(tag):
-            if build.context and not settings.allow_private_urls:
-                try:
-                    await asyncio.to_thread(check_fetchable, build.context, settings.trusted_url_prefixes)
-                except AsmanError as error:
-                    raise JobFailed(f"build context: {error.message}") from None
+        if await runtime.has_image(tag):
+            return tag, 0.0
+        started = time.monotonic()
+        archive = await _download_context(build.context, job, io) if build.context else None
+        timeout = limits["timeout_s"]
+        options = BuildOptions(
+            network=settings.network,
+            memory=limits.get("memory"),
+            cpus=limits.get("cpus"),
+            shm_size=limits.get("shm_size"),
+            timeout_s=None if timeout is None else max(timeout - (time.monotonic() - started), 0.0),
+            context_archive=archive,
+            credential_registries=settings.credential_registries,
+            allow_private_registries=settings.allow_private_registries,
+        )
 
-            def build_log(text: str, epoch_ms: int, is_stderr: bool) -> None:
-                io.log(STEP_BUILD, text, epoch_ms, is_stderr)
+        def build_log(text: str, epoch_ms: int, is_stderr: bool) -> None:
+            io.log(STEP_BUILD, text, epoch_ms, is_stderr)
 
-            await runtime.build_image(build, tag, build_log)
-        return tag
+        await runtime.build_image(build, tag, build_log, options)
+        return tag, time.monotonic() - started
     if not definition.image:
         raise JobFailed("a job needs an 'image', or a 'build' with a 'context' or an inline 'dockerfile'")
-    await runtime.ensure_image(definition.image)
-    return definition.image
+    if not await runtime.has_image(definition.image):
+        await _check_registry(definition.image, settings)
+        await runtime.ensure_image(definition.image, settings.credential_registries)
+    return definition.image, 0.0
+
+
+async def _download_context(context: str, job: JobContext, io: JobIO) -> Path:
+    """The archive of a build's context URL, downloaded into the attempt's work dir under the URL policy."""
+    url, _ = archive_url(context)
+    path = job.work_dir / "context-archive"
+    sink = path.open("wb")
+    try:
+        await io.fetch_to(DataRef(type="url", value=url), sink, MAX_DOWNLOAD_BYTES)
+    except TooLarge:
+        raise JobFailed(
+            f"build context: {url[:200]} is larger than {_human_size(MAX_DOWNLOAD_BYTES)}"
+        ) from None
+    except AsmanError as error:
+        raise JobFailed(f"build context: could not download {url[:200]}: {error.message}") from None
+    except Exception as error:
+        raise JobFailed(f"build context: could not download {url[:200]}: {error}") from None
+    finally:
+        sink.close()
+    return path
+
+
+async def _check_registry(image: str, settings: RunSettings) -> None:
+    """Refuse an image whose registry is at an internal address: the engine would connect there for the job."""
+    if settings.allow_private_registries:
+        return
+    address = await internal_registry(image)
+    if address is not None:
+        raise JobFailed(internal_registry_refusal(image, address))
 
 
 async def _collect_outputs(
@@ -473,6 +585,11 @@ async def _collect_outputs(
     found, skipped = await asyncio.to_thread(_list_outputs, outputs)
     for name in skipped:
         note(f"output {name!r} skipped: only regular files are kept (not links, devices or pipes)")
+    if len(found) > settings.max_output_files:
+        raise JobFailed(
+            f"the job wrote {len(found)} output files, over this worker's cap of {settings.max_output_files}"
+            " (--max-output-files): put many small files in an archive"
+        )
     total = sum(size for _, _, size in found)
     if total > settings.max_output_bytes:
         raise JobFailed(
@@ -515,23 +632,27 @@ def _writable_dir(path: Path) -> None:
     path.chmod(0o777)
 
 
-def _write_file(path: Path, data: bytes, root: Path | None) -> None:
-    if root is not None:
-        # Check every existing component: a file and a folder of the same name, or a link, must not meet.
-        for parent in reversed(path.relative_to(root).parents):
-            folder = root / parent
-            if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-                raise JobFailed(f"input {path.relative_to(root).as_posix()!r} clashes with another input")
-        if path.exists() or path.is_symlink():
-            raise JobFailed(
-                f"input {path.relative_to(root).as_posix()!r} is given twice or clashes with a folder"
-            )
-    if root is not None:
-        for parent in reversed(path.relative_to(root).parents):
-            folder = root / parent
-            if not folder.exists():
-                folder.mkdir()
-                folder.chmod(0o755)
+def _claim_path(path: Path, root: Path | None) -> None:
+    """Make the folders of an input's file, refusing names that clash with another input or a link."""
+    if root is None:
+        return
+    # Check every existing component: a file and a folder of the same name, or a link, must not meet.
+    for parent in reversed(path.relative_to(root).parents):
+        folder = root / parent
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise JobFailed(f"input {path.relative_to(root).as_posix()!r} clashes with another input")
+    if path.exists() or path.is_symlink():
+        raise JobFailed(
+            f"input {path.relative_to(root).as_posix()!r} is given twice or clashes with a folder"
+        )
+    for parent in reversed(path.relative_to(root).parents):
+        folder = root / parent
+        if not folder.exists():
+            folder.mkdir()
+            folder.chmod(0o755)
+
+
+def _write_file(path: Path, data: bytes) -> None:
     path.write_bytes(data)
     path.chmod(0o644)
 

@@ -126,8 +126,17 @@ class AsyncJob(JobBase):
             return
         lines: list[LogLine] = []
         for step in ("build", "run"):
-            body = await self._session.json("GET", self._path(f"/{step}-logs.json"), kind="job")
-            lines += log_lines(body.get("data") if isinstance(body, dict) else None, step)
+            since = 0
+            while True:  # a page at a time, until the cursor stops moving
+                body = await self._session.json(
+                    "GET", self._path(f"/{step}-logs.json"), kind="job", params={"since": since}
+                )
+                page = log_lines(body.get("data") if isinstance(body, dict) else None, step)
+                lines += page
+                cursor = body.get("nextCursor") if isinstance(body, dict) else None
+                if not page or not isinstance(cursor, int) or cursor <= since:
+                    break
+                since = cursor
         if not lines and (result := await self.result()) is not None:
             lines = result.logs
         for line in lines:

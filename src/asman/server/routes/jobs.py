@@ -375,10 +375,10 @@ async def output_file(job_id: str, file: str, request: Request, queue: str | Non
     check_job_id(job_id)
     name = safe_relative_path(file)
     service = _service(request)
-    result = await service.result(job_id, check_queue(queue) if queue is not None else None)
-    if result is None:
+    found = await service.served_output(job_id, name, check_queue(queue) if queue is not None else None)
+    if found is None:
         raise NotFound("Finished job not found")
-    return await ref_response(service.blobs, (result.get("outputs") or {}).get(name), name, "Output")
+    return await ref_response(service.blobs, found.ref, name, "Output")
 
 
 @router.get(
@@ -390,6 +390,10 @@ async def output_file(job_id: str, file: str, request: Request, queue: str | Non
 async def namespaces_json(queue: str, job_id: str, request: Request) -> Response:
     row = await _service(request).store.get_job(check_queue(queue), check_job_id(job_id))
     return JSONResponse({"data": sorted(row.namespaces) if row else []})
+
+
+LOG_PAGE_LINES = 10_000
+_FINAL_REASONS = {reason.value for reason in KEPT_REASONS}
 
 
 def _since(raw: str | None) -> int:
@@ -407,10 +411,13 @@ async def _logs(request: Request, job_id: str, step: str, queue: str | None = No
     check_job_id(job_id)
     since = _since(request.query_params.get("since"))
     service = _service(request)
-    lines, total = await service.store.read_logs(job_id, step, since)
-    stored = await service.result(job_id, queue)
-    final = stored is not None and stored.get("reason") in {reason.value for reason in KEPT_REASONS}
-    return JSONResponse({"data": lines, "sliceStart": since, "nextCursor": total, "isFinal": final})
+    lines, total = await service.store.read_logs(job_id, step, since, LOG_PAGE_LINES, queue)
+    # A page at a time: `nextCursor` is where the next one starts, `total` how many lines there are so far.
+    cursor = since + len(lines) if lines else total
+    final = cursor >= total and await service.served_reason(job_id, queue) in _FINAL_REASONS
+    return JSONResponse(
+        {"data": lines, "sliceStart": since, "nextCursor": cursor, "isFinal": final, "total": total}
+    )
 
 
 @router.get(

@@ -28,6 +28,8 @@ from asman.server.sse import EventStreamResponse, Subscription, encode
 router = APIRouter(tags=["streams"])
 
 STORE_READERS = 8
+# Log lines per event when a stream replays what is stored: a long log is read and sent a page at a time.
+REPLAY_PAGE_LINES = 2000
 
 
 class Watchers:
@@ -153,25 +155,32 @@ async def _job_events(
     def chunk(event: str, data: dict[str, Any]) -> bytes:
         return encode(event, data, position.event_id())
 
-    async def current() -> list[bytes]:
-        """The job's state, the log lines not sent yet and, once finished, its result."""
-        chunks: list[bytes] = []
+    async def current() -> AsyncGenerator[bytes]:
+        """The job's state, the log lines not sent yet (a page at a time) and, once finished, its result."""
         async with watchers.reads:
             row = await service.require_job(queue, job_id)
-            position.start(row.attempt)
-            chunks.append(chunk("state", state_payload(row.summary())))
-            for step in ("build", "run"):
-                lines, total = await service.store.read_logs(job_id, step, sent.get(step, 0))
-                sent[step] = max(sent.get(step, 0), total)
-                if lines:
-                    chunks.append(chunk(f"{step}-log", {"lines": lines, "cursor": total}))
-            if row.state is JobState.FINISHED:
-                chunks.append(chunk("final", final_payload(await service.job_view(row))))
-                subscription.end()
-        return chunks
+        position.start(row.attempt)
+        yield chunk("state", state_payload(row.summary()))
+        for step in ("build", "run"):
+            while True:
+                since = sent.get(step, 0)
+                async with watchers.reads:
+                    lines, total = await service.store.read_logs(
+                        job_id, step, since, REPLAY_PAGE_LINES, queue
+                    )
+                if not lines:
+                    sent[step] = max(since, total)
+                    break
+                sent[step] = since + len(lines)
+                yield chunk(f"{step}-log", {"lines": lines, "cursor": sent[step]})
+        if row.state is JobState.FINISHED:
+            async with watchers.reads:
+                view = await service.job_view(row)
+            yield chunk("final", final_payload(view))
+            subscription.end()
 
     try:
-        for data in await current():
+        async for data in current():
             yield data
         while True:
             event = await subscription.next()
@@ -179,7 +188,7 @@ async def _job_events(
                 case None:
                     yield b": keep-alive\n\n"
                 case Resync():  # events may have been lost: send what changed meanwhile
-                    for data in await current():
+                    async for data in current():
                         yield data
                 case LogsAppended(step=step, lines=lines, offset=offset):
                     if event.attempt < position.attempt:

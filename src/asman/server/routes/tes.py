@@ -104,12 +104,15 @@ async def create_task(request: Request, queue: str | None = None) -> JSONRespons
     return _response(TesCreateTaskResponse(id=row.job_id))
 
 
+_END_OF_ANY_LOG = 2**53
+
+
 async def _started(service: JobService, rows: list[JobRow]) -> set[str]:
     """The running jobs whose current attempt has begun an executor (the worker logs a line before each)."""
     running = [row for row in rows if row.state is JobState.RUNNING]
     if not running:
         return set()
-    logged = await service.store.logged_attempts([row.job_id for row in running], STEP_RUN)
+    logged = await service.store.logged_attempts(rows[0].queue, [row.job_id for row in running], STEP_RUN)
     return {row.job_id for row in running if logged.get(row.job_id) == row.attempt}
 
 
@@ -132,7 +135,9 @@ async def _stopping(service: JobService, rows: list[JobRow]) -> set[str]:
             or now - row.updated_ms > window_ms
         ):
             continue
-        lines, _ = await service.store.read_logs(row.job_id, STEP_RUN, 0)
+        # The last line only: the log may be long.
+        _, total = await service.store.read_logs(row.job_id, STEP_RUN, _END_OF_ANY_LOG, 1, row.queue)
+        lines, _ = await service.store.read_logs(row.job_id, STEP_RUN, max(0, total - 1), 1, row.queue)
         if not lines or not str(lines[-1][0]).startswith(STOPPED_NOTE):
             found.add(row.job_id)
     return found

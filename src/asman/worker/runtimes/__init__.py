@@ -3,6 +3,8 @@
 from asman.worker.network import JOB_NETWORK, MANAGED_LABEL, NO_NETWORK
 from asman.worker.runtimes.base import (
     BuildError,
+    BuildOptions,
+    BuildTimedOut,
     ContainerRuntime,
     ContainerRuntimeError,
     ContainerSpec,
@@ -21,6 +23,8 @@ __all__ = [
     "MANAGED_LABEL",
     "NO_NETWORK",
     "BuildError",
+    "BuildOptions",
+    "BuildTimedOut",
     "ContainerRuntime",
     "ContainerRuntimeError",
     "ContainerSpec",

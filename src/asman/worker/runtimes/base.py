@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from asman.core.definition import BuildSpec
@@ -43,6 +44,10 @@ class ImageError(ContainerRuntimeError):
 
 class BuildError(ContainerRuntimeError):
     """The build context could not be fetched, or the build itself failed."""
+
+
+class BuildTimedOut(BuildError):
+    """The build ran to its deadline and was stopped."""
 
 
 class NetworkError(ContainerRuntimeError):
@@ -87,6 +92,29 @@ class ContainerSpec:
 
 
 @dataclass(frozen=True)
+class BuildOptions:
+    """What a build may use: the job's limits and network, and the context archive the worker downloaded.
+
+    The engine runs each build step in a container of its own making, as root with its default capabilities;
+    these options are what the build API lets a client bound (no pids limit is offered there).
+    """
+
+    network: str = NO_NETWORK
+    memory: int | None = None
+    cpus: float | None = None
+    shm_size: int | None = None
+    # Past this many seconds the build is stopped and `BuildTimedOut` raised.
+    timeout_s: float | None = None
+    # The downloaded archive (tar or zip) of the build's `context` URL; None for an inline Dockerfile alone.
+    context_archive: Path | None = None
+    # Registries the worker's credentials may be sent to; a build pulling from any other gets none.
+    credential_registries: tuple[str, ...] = ()
+    # Base images (FROM, COPY --from) missing on the engine are pulled first, under the same rules as a job's
+    # image: refused from a registry at an internal address unless this allows it.
+    allow_private_registries: bool = False
+
+
+@dataclass(frozen=True)
 class RunOutcome:
     """How a run ended. `exit_code` is None when the container never ran or its status is unknown."""
 
@@ -103,19 +131,21 @@ class ContainerRuntime(Protocol):
         """Raise `RuntimeUnavailable` unless the engine answers."""
         ...
 
-    async def ensure_image(self, image: str) -> None:
-        """Make `image` present locally, pulling it once if absent; `ImageError` if it cannot be had."""
+    async def ensure_image(self, image: str, credential_registries: tuple[str, ...] = ()) -> None:
+        """Make `image` present locally, pulling it once if absent (with the worker's registry credentials
+        only if its registry is one of `credential_registries`); `ImageError` if it cannot be had."""
         ...
 
     async def has_image(self, image: str) -> bool:
         """Whether `image` (a name:tag or an id) is present locally. Never pulls."""
         ...
 
-    async def build_image(self, build: BuildSpec, tag: str, on_log: LogSink) -> str:
-        """Build `build` into an image tagged `tag`, streaming the build output; returns the image id.
-
-        `BuildError` when the context cannot be fetched or the build fails.
-        """
+    async def build_image(
+        self, build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions = BuildOptions()
+    ) -> str:
+        """Build `build` into an image tagged `tag` within `options`, streaming the build output; returns the
+        image id. `BuildError` when the context is unusable or the build fails, `BuildTimedOut` when it ran to
+        `options.timeout_s`."""
         ...
 
     async def ensure_network(self, name: str) -> None:

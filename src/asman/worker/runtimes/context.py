@@ -8,6 +8,7 @@ GitHub and most release tarballs have one), then `buildContext` picks a sub-fold
 
 from __future__ import annotations
 
+import asyncio
 import io
 import shutil
 import stat
@@ -15,16 +16,21 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote, urlsplit
-
-import httpx
 
 from asman.core.definition import BuildSpec
 from asman.core.errors import InvalidInput
 from asman.core.names import safe_relative_path
-from asman.worker.runtimes.base import BuildError
+from asman.worker.images import (
+    RefusedDockerfile,
+    dockerfile_images,
+    internal_registry,
+    internal_registry_refusal,
+)
+from asman.worker.runtimes.base import BuildError, BuildOptions, ContainerRuntime
 
-MAX_DOWNLOAD_BYTES = 512 * 1024**2
+MAX_DOWNLOAD_BYTES = 512 * 1024**2  # the archive of a context URL
 MAX_UNPACKED_BYTES = 2 * 1024**3
 DEFAULT_DOCKERFILE = "Dockerfile"
 _GITHUB_HOSTS = frozenset({"github.com", "www.github.com"})
@@ -80,33 +86,15 @@ def build_args(build: BuildSpec) -> dict[str, str]:
     return args
 
 
-async def download(url: str, client: httpx.AsyncClient, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
-    """GET `url` (following redirects) into memory, refusing more than `limit` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async with client.stream("GET", url, follow_redirects=True) as response:
-            if response.status_code != 200:
-                raise BuildError(
-                    f"could not download the build context {url[:200]}: HTTP {response.status_code}"
-                )
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise BuildError(f"the build context {url[:200]} is larger than {limit // 1024**2} MiB")
-                chunks.append(chunk)
-    except httpx.HTTPError as error:
-        raise BuildError(f"could not download the build context {url[:200]}: {error}") from None
-    return b"".join(chunks)
-
-
-def unpack_archive(data: bytes, dest: Path) -> None:
+def unpack_archive(path: Path, dest: Path) -> None:
     """Unpack a tar (plain, gz, bz2, xz) or zip archive into `dest`, refusing entries that escape it."""
-    if data[:4] == b"PK\x03\x04":
-        _unpack_zip(data, dest)
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic == b"PK\x03\x04":
+        _unpack_zip(path, dest)
         return
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+        with tarfile.open(path, mode="r:*") as archive:
             members = archive.getmembers()
             if sum(member.size for member in members) > MAX_UNPACKED_BYTES:
                 raise BuildError("the build context archive unpacks to more than 2 GiB")
@@ -115,9 +103,9 @@ def unpack_archive(data: bytes, dest: Path) -> None:
         raise BuildError(f"the build context is not a readable tar or zip archive: {error}") from None
 
 
-def _unpack_zip(data: bytes, dest: Path) -> None:
+def _unpack_zip(path: Path, dest: Path) -> None:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
             if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
                 raise BuildError("the build context archive unpacks to more than 2 GiB")
@@ -177,28 +165,57 @@ def pack_context(root: Path | None, dockerfile: str, inline_dockerfile: str | No
     return buffer.getvalue()
 
 
-async def make_context(build: BuildSpec, client: httpx.AsyncClient) -> tuple[bytes, str]:
-    """The tar bytes to send to the engine and the Dockerfile's path inside them."""
-    import asyncio
+class BuildContext(NamedTuple):
+    tar: bytes  # what the engine builds from
+    dockerfile: str  # the Dockerfile's path inside it
+    text: str  # the Dockerfile itself
 
+
+async def make_context(build: BuildSpec, archive: Path | None) -> BuildContext:
+    """The context to send to the engine; `archive` is the downloaded `context` URL (the worker fetches it,
+    under its URL policy)."""
     dockerfile = dockerfile_name(build)
     if not build.context:
         if not build.dockerfile:
             raise BuildError("a build needs a 'context' URL or an inline 'dockerfile'")
-        return pack_context(None, dockerfile, build.dockerfile), dockerfile
-    url, sub_folder = archive_url(build.context)
-    data = await download(url, client)
+        return BuildContext(pack_context(None, dockerfile, build.dockerfile), dockerfile, build.dockerfile)
+    if archive is None:
+        raise BuildError("the build context was not downloaded")
+    _, sub_folder = archive_url(build.context)
     if build.buildContext:
         sub_folder = f"{sub_folder}/{build.buildContext}" if sub_folder else build.buildContext
 
-    def unpack_and_pack() -> bytes:
+    def unpack_and_pack() -> BuildContext:
         with tempfile.TemporaryDirectory(prefix="asman-ctx-") as tmp:
-            unpack_archive(data, Path(tmp))
+            unpack_archive(archive, Path(tmp))
             root = context_root(Path(tmp), sub_folder)
             if build.dockerfile is None and not (root / dockerfile).is_file():
                 raise BuildError(
                     f"the build context has no {dockerfile} (set 'filename' or an inline 'dockerfile')"
                 )
-            return pack_context(root, dockerfile, build.dockerfile)
+            text = build.dockerfile
+            if text is None:
+                text = (root / dockerfile).read_text("utf-8", errors="replace")
+            return BuildContext(pack_context(root, dockerfile, build.dockerfile), dockerfile, text)
 
-    return await asyncio.to_thread(unpack_and_pack), dockerfile
+    return await asyncio.to_thread(unpack_and_pack)
+
+
+async def ensure_base_images(
+    runtime: ContainerRuntime, dockerfile: str, build: BuildSpec, options: BuildOptions
+) -> None:
+    """Pull the images a Dockerfile builds from before the build, under the rules of a job's image (no
+    internal registry unless allowed, credentials only for listed registries), so the engine never pulls one
+    on its own during the build."""
+    try:
+        bases = dockerfile_images(dockerfile, build_args(build))
+    except RefusedDockerfile as error:
+        raise BuildError(str(error)) from None
+    for base in bases:
+        if await runtime.has_image(base):
+            continue
+        if not options.allow_private_registries:
+            address = await internal_registry(base)
+            if address is not None:
+                raise BuildError(internal_registry_refusal(base, address))
+        await runtime.ensure_image(base, options.credential_registries)

@@ -10,27 +10,30 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import io
+import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import docker
+import docker.auth
 import docker.errors
-import httpx
 import requests.exceptions
 from docker.models.containers import Container
 from docker.types import DeviceRequest
 from docker.types import Mount as DockerMount
 
 from asman.core.definition import BuildSpec
+from asman.worker.images import credentials_allowed, registry_of
 from asman.worker.network import JOB_NETWORK, MANAGED_LABEL, NO_NETWORK, network_create_arguments
 from asman.worker.runtimes.base import (
     BuildError,
+    BuildOptions,
+    BuildTimedOut,
     ContainerSpec,
     ImageError,
     LogSink,
@@ -38,7 +41,7 @@ from asman.worker.runtimes.base import (
     RunOutcome,
     RuntimeUnavailable,
 )
-from asman.worker.runtimes.context import build_args, make_context
+from asman.worker.runtimes.context import build_args, ensure_base_images, make_context
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ T = TypeVar("T")
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 BUILD_TIMEOUT_S = 6 * 3600
+CPU_PERIOD_US = 100_000
 # After the container exits, its log streams end on their own; this only bounds a misbehaving engine.
 LOG_DRAIN_TIMEOUT_S = 10.0
 
@@ -103,6 +107,47 @@ async def _in_thread(function: Callable[[], T], name: str) -> T:
     return await future
 
 
+class _Request(NamedTuple):
+    params: dict[str, Any]
+    headers: dict[str, str]
+
+
+class _BuildStopper:
+    """Stops a build from another thread by shutting its response's connection; safe before it exists."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._response: requests.Response | None = None
+        self._stopped = False
+
+    def hold(self, response: requests.Response) -> None:
+        with self._lock:
+            self._response = response
+            stopped = self._stopped
+        if stopped:
+            self._close(response)
+
+    def release(self) -> None:
+        with self._lock:
+            response, self._response = self._response, None
+        if response is not None:
+            response.close()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            response = self._response
+        if response is not None:
+            self._close(response)
+
+    @staticmethod
+    def _close(response: requests.Response) -> None:
+        with contextlib.suppress(Exception):
+            response.raw.shutdown()  # wakes the reading thread
+        with contextlib.suppress(Exception):
+            response.close()
+
+
 class DockerRuntime:
     """Containers through a Docker engine: `DOCKER_HOST` (or `base_url`), else the default socket."""
 
@@ -110,16 +155,11 @@ class DockerRuntime:
         self,
         base_url: str | None = None,
         *,
-        build_network: str | None = None,
-        http: httpx.AsyncClient | None = None,
         init: bool | None = None,
         max_pool_size: int = 64,
         client: docker.DockerClient | None = None,
     ) -> None:
         self._base_url = base_url
-        self._build_network = build_network
-        self._http = http
-        self._owns_http = http is None
         self._init = init
         self._max_pool_size = max_pool_size
         self._client = client
@@ -171,9 +211,6 @@ class DockerRuntime:
         if self._client is not None:
             await asyncio.to_thread(self._client.close)
             self._client = None
-        if self._http is not None and self._owns_http:
-            await self._http.aclose()
-            self._http = None
 
     # -- images -----------------------------------------------------------------------------------------------
 
@@ -190,16 +227,21 @@ class DockerRuntime:
             raise ImageError(f"cannot inspect image {image!r}: {_explain(error)}") from None
         return True
 
-    async def ensure_image(self, image: str) -> None:
+    async def ensure_image(self, image: str, credential_registries: tuple[str, ...] = ()) -> None:
         async with self._lock(image):
             if await self.has_image(image):
                 return
             client = await self._docker()
             log.info("pulling image %s", image)
 
+            # An empty auth config makes the pull anonymous; None lets the SDK send the worker's credentials.
+            auth: dict[str, Any] | None = (
+                None if credentials_allowed(registry_of(image), credential_registries) else {}
+            )
+
             def pull() -> str | None:
                 last_error = None
-                for event in client.api.pull(image, stream=True, decode=True):
+                for event in client.api.pull(image, stream=True, decode=True, auth_config=auth):
                     if isinstance(event, dict) and event.get("error"):
                         last_error = str(event["error"])
                 return last_error
@@ -216,50 +258,63 @@ class DockerRuntime:
                 return
             raise ImageError.not_pulled(image, failure)
 
-    async def build_image(self, build: BuildSpec, tag: str, on_log: LogSink) -> str:
+    async def build_image(
+        self, build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions = BuildOptions()
+    ) -> str:
         client = await self._docker()
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=15.0))
-        context, dockerfile = await make_context(build, self._http)
-        arguments = build_args(build)
+        context = await make_context(build, options.context_archive)
+        await ensure_base_images(self, context.text, build, options)
+        request = self._build_request(build, tag, context.dockerfile, options)
+        stopper = _BuildStopper()
 
         def run_build() -> tuple[str | None, str | None]:
             image_id: str | None = None
             error: str | None = None
-            stream = client.api.build(
-                fileobj=io.BytesIO(context),
-                custom_context=True,
-                tag=tag,
-                dockerfile=dockerfile,
-                buildargs=arguments or None,
-                target=build.target,
-                platform=build.platform,
-                network_mode=self._build_network,
-                decode=True,
-                rm=True,
-                forcerm=True,
-                pull=False,
+            api: Any = client.api
+            # The SDK's build() offers no CPU quota and keeps the response to itself (a build is stopped by
+            # closing its connection), so the request is made here, the way build() makes it.
+            response = api._post(
+                api._url("/build"),
+                data=context.tar,
+                params=request.params,
+                headers=request.headers,
+                stream=True,
                 timeout=BUILD_TIMEOUT_S,
             )
-            for event in stream:
-                if not isinstance(event, dict):
-                    continue
-                now = int(time.time() * 1000)
-                if "stream" in event:
-                    for line in str(event["stream"]).splitlines():
-                        if line.strip():
-                            on_log(line, now, False)
-                if event.get("error"):
-                    error = str(event["error"]).strip()
-                    on_log(error, now, True)
-                aux = event.get("aux")
-                if isinstance(aux, dict) and aux.get("ID"):
-                    image_id = str(aux["ID"])
+            stopper.hold(response)
+            try:
+                api._raise_for_status(response)
+                for event in api._stream_helper(response, decode=True):
+                    if not isinstance(event, dict):
+                        continue
+                    now = int(time.time() * 1000)
+                    if "stream" in event:
+                        for line in str(event["stream"]).splitlines():
+                            if line.strip():
+                                on_log(line, now, False)
+                    if event.get("error"):
+                        error = str(event["error"]).strip()
+                        on_log(error, now, True)
+                    aux = event.get("aux")
+                    if isinstance(aux, dict) and aux.get("ID"):
+                        image_id = str(aux["ID"])
+            finally:
+                stopper.release()
             return image_id, error
 
         async with self._lock(tag):
+            building = asyncio.ensure_future(_in_thread(run_build, f"build {tag}"))
+            done, _ = await asyncio.wait({building}, timeout=options.timeout_s)
+            if not done:
+                # Closing the connection makes the engine cancel the build and kill its step's container.
+                stopper.stop()
+                with contextlib.suppress(Exception):
+                    await building
+                raise BuildTimedOut(
+                    f"the image build ran past the job's time limit of {options.timeout_s:g}s"
+                )
             try:
-                image_id, failure = await _in_thread(run_build, f"build {tag}")
+                image_id, failure = building.result()
             except docker.errors.APIError as error:
                 raise BuildError(f"the image build failed: {_explain(error)}") from None
             except (requests.exceptions.ConnectionError, ConnectionError) as error:
@@ -276,6 +331,52 @@ class DockerRuntime:
                     f"the build finished but image {tag!r} is missing: {_explain(error)}"
                 ) from None
         return image_id
+
+    def _build_request(self, build: BuildSpec, tag: str, dockerfile: str, options: BuildOptions) -> _Request:
+        """The query and headers of POST /build: the job's network and limits on every step's container."""
+        params: dict[str, Any] = {
+            "t": tag,
+            "dockerfile": dockerfile,
+            "rm": "1",
+            "forcerm": "1",
+            "pull": "0",
+            "networkmode": options.network,
+        }
+        if build.target:
+            params["target"] = build.target
+        if build.platform:
+            params["platform"] = build.platform
+        arguments = build_args(build)
+        if arguments:
+            params["buildargs"] = json.dumps(arguments)
+        if options.memory:
+            params["memory"] = options.memory
+            params["memswap"] = options.memory  # no swap beyond the memory limit, as for the job's container
+        cpus = self._cpus(options.cpus)
+        if cpus:
+            params["cpuperiod"] = CPU_PERIOD_US
+            params["cpuquota"] = int(cpus * CPU_PERIOD_US)
+        if options.shm_size:
+            params["shmsize"] = options.shm_size
+        headers = {"Content-Type": "application/tar"}
+        credentials = self._credentials(options.credential_registries)
+        if credentials:
+            headers["X-Registry-Config"] = docker.auth.encode_header(credentials).decode("ascii")
+        return _Request(params, headers)
+
+    def _credentials(self, registries: tuple[str, ...]) -> dict[str, Any]:
+        """The worker's registry credentials for the listed registries only (a build could pull from any)."""
+        if not registries:
+            return {}
+        configs: Any = docker.auth.load_config()
+        return {
+            registry: credential
+            for registry, credential in dict(configs.get_all_credentials()).items()
+            if credentials_allowed(registry, registries)
+        }
+
+    def _cpus(self, cpus: float | None) -> float | None:
+        return min(cpus, float(self._ncpu)) if cpus and self._ncpu else cpus
 
     # -- the job network ----------------------------------------------------------------------------------------
 
@@ -315,9 +416,7 @@ class DockerRuntime:
     # -- containers -------------------------------------------------------------------------------------------
 
     def _create_arguments(self, spec: ContainerSpec) -> dict[str, Any]:
-        cpus = spec.cpus
-        if cpus and self._ncpu:
-            cpus = min(cpus, float(self._ncpu))
+        cpus = self._cpus(spec.cpus)
         arguments: dict[str, Any] = {
             "command": spec.command,
             "entrypoint": spec.entrypoint,

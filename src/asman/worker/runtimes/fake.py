@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from asman.core.definition import BuildSpec
+from asman.worker.images import credentials_allowed, registry_of
 from asman.worker.network import JOB_NETWORK, NO_NETWORK, network_create_arguments
 from asman.worker.runtimes.base import (
     BuildError,
+    BuildOptions,
+    BuildTimedOut,
     ContainerSpec,
     ImageError,
     LogSink,
@@ -31,6 +34,7 @@ from asman.worker.runtimes.base import (
     RunOutcome,
     RuntimeUnavailable,
 )
+from asman.worker.runtimes.context import ensure_base_images
 
 
 @dataclass(frozen=True)
@@ -70,11 +74,16 @@ class FakeRuntime:
         self.registry: set[str] = set(registry)
         self.scripts: dict[str, Script] = {}
         self.default_script = Script()
-        # A build whose inline dockerfile (or else context URL) is a key here fails with that message.
+        # A build whose inline dockerfile (or else context URL) is a key here fails with that message, or
+        # lasts that many seconds (stopped with `BuildTimedOut` at its options' timeout).
         self.build_failures: dict[str, str] = {}
+        self.build_seconds: dict[str, float] = {}
         self.runs: list[FakeRun] = []
         self.pulls: list[str] = []
         self.builds: list[tuple[BuildSpec, str]] = []
+        self.build_options: list[BuildOptions] = []
+        # The registries each pull would have sent the worker's credentials to (None: anonymous).
+        self.pull_credentials: list[str | None] = []
         # Containers `cleanup` finds, as a crashed worker leaves them.
         self.leftovers: set[str] = set()
         # The engine's networks; `ensure_network` adds the worker's own with what DockerRuntime would ask for.
@@ -116,20 +125,37 @@ class FakeRuntime:
         self._answer()
         return image in self.images
 
-    async def ensure_image(self, image: str) -> None:
+    async def ensure_image(self, image: str, credential_registries: tuple[str, ...] = ()) -> None:
         self._answer()
         if image in self.images:
             return
         self.pulls.append(image)
+        registry = registry_of(image)
+        self.pull_credentials.append(
+            registry if credentials_allowed(registry, credential_registries) else None
+        )
         if image not in self.registry:
             raise ImageError.not_pulled(image, f"pull access denied for {image}, repository does not exist")
         self.images.add(image)
 
-    async def build_image(self, build: BuildSpec, tag: str, on_log: LogSink) -> str:
+    async def build_image(
+        self, build: BuildSpec, tag: str, on_log: LogSink, options: BuildOptions = BuildOptions()
+    ) -> str:
         self._answer()
         self.builds.append((build, tag))
+        self.build_options.append(options)
+        if build.context and options.context_archive is None:
+            raise BuildError("the build context was not downloaded")
+        if build.dockerfile is not None:  # a context archive here is no real one: only inline files are read
+            await ensure_base_images(self, build.dockerfile, build, options)
+        key = build.dockerfile or build.context or ""
+        lasts = self.build_seconds.get(key, 0.0)
+        if options.timeout_s is not None and lasts > options.timeout_s:
+            await asyncio.sleep(options.timeout_s * self.time_scale)
+            raise BuildTimedOut(f"the image build ran past the job's time limit of {options.timeout_s:g}s")
+        await asyncio.sleep(lasts * self.time_scale)
         now = int(time.time() * 1000)
-        failure = self.build_failures.get(build.dockerfile or build.context or "")
+        failure = self.build_failures.get(key)
         if failure is not None:
             on_log(failure, now, True)
             raise BuildError(f"the image build failed: {failure}")
