@@ -103,7 +103,7 @@ class ServerProcess:
 
 
 def start_server(
-    data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None
+    data_dir: Path, extra_env: dict[str, str] | None = None, port: int | None = None, ready_s: float = 30
 ) -> ServerProcess:
     port = port or free_port()
     env = {
@@ -122,7 +122,7 @@ def start_server(
             [sys.executable, "-m", "asman.cli", "server"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     server = ServerProcess(f"http://127.0.0.1:{port}", data_dir, process, log_path, env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{server.log()}")
@@ -132,7 +132,7 @@ def start_server(
         except httpx.HTTPError:
             time.sleep(0.1)
     server.stop(signal.SIGKILL)
-    raise RuntimeError(f"server did not answer in 30 s:\n{server.log()}")
+    raise RuntimeError(f"server did not answer in {ready_s:g} s:\n{server.log()}")
 
 
 @pytest.fixture

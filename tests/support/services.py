@@ -167,44 +167,18 @@ class PostgresServer:
         # SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, close sessions, exit.
         _stop_pid(self.pid, signal.SIGINT, 15)
 
+    def start(self) -> None:
+        """Start it again after stop(): same data, same port (an outage, not a new server)."""
+        self.pid = _pg_ctl_start(self.folder, self.port)
+
 
 def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", PG_USER, "--", *args] if os.geteuid() == 0 else args
 
 
-def start_postgres() -> PostgresServer:
-    _ensure_postgres()
-    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
-        _missing(f"PostgreSQL 15 ({PG_BIN}/initdb; apt-get install postgresql-15)")
-    # Short path: the unix socket lives here and socket paths are limited to ~100 characters.
-    folder = Path(tempfile.mkdtemp(prefix="asmanpg", dir="/tmp"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, PG_USER, PG_USER)
+def _pg_ctl_start(folder: Path, port: int) -> int:
+    """Start the cluster in `folder` on `port`; its postmaster's PID."""
     data = folder / "data"
-    init = subprocess.run(
-        _as_postgres(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                PG_USER,
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ]
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if init.returncode != 0:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-    port = _free_port()
     options = " ".join(
         [
             f"-p {port}",
@@ -245,9 +219,48 @@ def start_postgres() -> PostgresServer:
             if (folder / "postgres.log").exists()
             else ""
         )
-        shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(f"PostgreSQL did not start:\n{started.stderr}\n{log[-4000:]}")
-    pid = int(pid_file.read_text().split()[0])
+    return int(pid_file.read_text().split()[0])
+
+
+def start_postgres() -> PostgresServer:
+    _ensure_postgres()
+    if not (PG_BIN / "initdb").exists() or not (PG_BIN / "pg_ctl").exists():
+        _missing(f"PostgreSQL 15 ({PG_BIN}/initdb; apt-get install postgresql-15)")
+    # Short path: the unix socket lives here and socket paths are limited to ~100 characters.
+    folder = Path(tempfile.mkdtemp(prefix="asmanpg", dir="/tmp"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, PG_USER, PG_USER)
+    data = folder / "data"
+    init = subprocess.run(
+        _as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                PG_USER,
+                "--auth=trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if init.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RuntimeError(f"initdb failed:\n{init.stdout}\n{init.stderr}")
+    port = _free_port()
+    try:
+        pid = _pg_ctl_start(folder, port)
+    except RuntimeError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return PostgresServer(folder, port, pid)
 
 
@@ -280,6 +293,7 @@ class S3Server:
     port: int
     pid: int
     ports: list[int] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -344,6 +358,24 @@ class S3Server:
 
     def stop(self) -> None:
         _stop_pid(self.pid, signal.SIGTERM, 1)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+
+    def start(self) -> None:
+        """Start it again after stop(): same data, same ports (an outage, not a new server)."""
+        self.pid = _spawn_weed(self.folder, self.command).pid
+        if not _wait_port(self.port, 60):
+            raise RuntimeError(f"SeaweedFS did not start again:\n{self.log()[-4000:]}")
+        self.create_bucket()  # returns once the filer serves requests again
+
+    def log(self) -> str:
+        return (self.folder / "weed.log").read_text(errors="replace")
+
+
+def _spawn_weed(folder: Path, command: list[str]) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "TMPDIR": str(folder)}
+    with (folder / "weed.log").open("ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
 
 
 def weed_binary() -> Path | None:
@@ -354,7 +386,8 @@ def weed_binary() -> Path | None:
     return Path(found) if found else None
 
 
-def start_seaweedfs() -> S3Server:
+def start_seaweedfs(*extra: str) -> S3Server:
+    """A fresh SeaweedFS; `extra` flags go to `weed server`."""
     _ensure_weed()
     weed = weed_binary()
     if weed is None:
@@ -403,15 +436,13 @@ def start_seaweedfs() -> S3Server:
         "-s3.port.lance=0",
         f"-s3.config={config}",
         f"-s3.localSocket={folder}/s3.sock",
+        *extra,
     ]
-    env = {**os.environ, "TMPDIR": str(folder)}
-    with (folder / "weed.log").open("ab") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
-    server = S3Server(folder, s3, process.pid, ports)
+    process = _spawn_weed(folder, args)
+    server = S3Server(folder, s3, process.pid, ports, args)
     if not _wait_port(s3, 60, alive=lambda: process.poll() is None):
         server.stop()
-        process.wait(10)
-        text = (folder / "weed.log").read_text(errors="replace")
+        text = server.log()
         shutil.rmtree(folder, ignore_errors=True)
         raise RuntimeError(f"SeaweedFS did not start:\n{text[-4000:]}")
     return server
@@ -431,8 +462,6 @@ def s3_server() -> Iterator[S3Server]:
             else:
                 os.environ[key] = value
         server.stop()
-        with contextlib.suppress(OSError):
-            os.waitpid(server.pid, 0)
         shutil.rmtree(server.folder, ignore_errors=True)
         for port in server.ports:  # gRPC sockets some versions put in /tmp whatever TMPDIR says
             for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):

@@ -98,8 +98,12 @@ class AsmanMCP(MCPServer[Any]):
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         known = self._parameters.get(name)
-        unknown = sorted(set(arguments) - set(known)) if known is not None else []
-        if known is not None and unknown:
+        if known is None:  # answered like every other refusal, not with the SDK's bare text
+            return failure(
+                "unknown_tool", f"no tool {name[:80]!r}; the tools are {', '.join(self._parameters)}"
+            )
+        unknown = sorted(set(arguments) - set(known))
+        if unknown:
             # A misspelt argument would otherwise be dropped silently and its default used instead.
             return failure(
                 "invalid_arguments",

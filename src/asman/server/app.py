@@ -15,6 +15,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from asman._version import __version__
 from asman.blobs import open_blobs
@@ -27,7 +28,7 @@ from asman.mcp.http import mount_agents
 from asman.server.client_ws import PATHS as CLIENT_SOCKET_PATHS
 from asman.server.client_ws import ClientRooms, client_socket
 from asman.server.fastlane import FastLane
-from asman.server.http import JSONResponse, error_response, private_strings, wants_html
+from asman.server.http import JSONResponse, close_socket, error_response, private_strings, wants_html
 from asman.server.hub import Hub
 from asman.server.limits import HttpLimits, RateLimiter, StreamCap, TokenBuckets, TrustedProxies
 from asman.server.metrics import Histograms, HttpMetrics, ReplicaMetrics, job_durations
@@ -185,7 +186,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     private = private_strings(settings)
 
     @app.exception_handler(AsmanError)
-    async def _asman_error(request: Request, exc: AsmanError) -> Response:
+    async def _asman_error(request: Request, exc: AsmanError) -> Response | None:
+        if isinstance(request, WebSocket):
+            await close_socket(request, exc, private)
+            return None
         if exc.status_code >= 500:
             log.warning("%s %s: %s", request.method, request.url.path, exc.message)
         return error_response(exc, private)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,11 +11,14 @@ import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse as _StarletteJSON
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from asman.core.errors import AsmanError, InvalidInput, TooLarge
+from asman.core.errors import AsmanError, BackendUnavailable, InvalidInput, TooLarge
 from asman.settings import Settings
 
 Header = tuple[bytes, bytes]
+
+log = logging.getLogger(__name__)
 
 
 class JSONResponse(_StarletteJSON):
@@ -24,13 +29,25 @@ class JSONResponse(_StarletteJSON):
         return orjson.dumps(content)
 
 
+RETRY_AFTER_SECONDS = 2  # what a 503 asks clients to wait: the SDK retries 4 times, riding out a restart
+
+
 def error_response(error: AsmanError, private: Mapping[str, str] | None = None) -> JSONResponse:
     """The error envelope. `private` maps what clients must not learn (the data folder, the database URL)
     to what the message says instead; the server's log keeps the original."""
-    message = error.message
+    message, headers = masked(error.message, private), None
+    if isinstance(error, BackendUnavailable):  # what happened says the operator's part; the client's is this
+        message = f"{message} The request may not have been carried out: retry in {RETRY_AFTER_SECONDS} s."
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    return JSONResponse(
+        {"error": error.code, "message": message}, status_code=error.status_code, headers=headers
+    )
+
+
+def masked(message: str, private: Mapping[str, str] | None) -> str:
     for secret, shown in (private or {}).items():
         message = message.replace(secret, shown)
-    return JSONResponse({"error": error.code, "message": message}, status_code=error.status_code)
+    return message
 
 
 def private_strings(settings: Settings) -> dict[str, str]:
@@ -76,6 +93,23 @@ def wants_html(request: Request) -> bool:
     """Browsers navigating to a queue or job URL get the web client; scripts get JSON."""
     accept = request.headers.get("accept", "")
     return "text/html" in accept and request.query_params.get("format") != "json"
+
+
+async def close_socket(
+    websocket: WebSocket, error: AsmanError, private: Mapping[str, str] | None = None
+) -> None:
+    """A socket's answer to an error its handler let through: a close frame with the reason, 1013 (try again
+    later) when a backend is down, 1008 (policy) for any other refusal."""
+    if isinstance(error, BackendUnavailable):
+        log.warning("closed a socket on %s: %s", websocket.url.path, error.message)
+    code = 1013 if isinstance(error, BackendUnavailable) else 1008
+    with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):  # the peer is gone already
+        await websocket.close(code=code, reason=close_reason(masked(error.message, private)))
+
+
+def close_reason(message: str) -> str:
+    """`message` cut to fit a close frame (123 bytes of UTF-8: longer, and the close itself fails)."""
+    return message.encode()[:123].decode(errors="ignore")
 
 
 async def refuse(

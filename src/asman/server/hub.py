@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from asman.core import protocol
+from asman.core.errors import BackendUnavailable
 from asman.core.events import CancelRequested, Event, Resync, StateChanged
 from asman.core.protocol import WorkerInfo
 from asman.core.states import STOPS_CONTAINER, JobState
@@ -114,6 +115,9 @@ class Hub:
                 await loop()
             except asyncio.CancelledError:
                 raise
+            except BackendUnavailable as exc:  # expected while the store is down: no traceback
+                log.warning("%s loop paused for 1 s: %s", name, exc.message)
+                await asyncio.sleep(1)
             except Exception:
                 log.exception("%s loop failed; restarting in 1 s", name)
                 await asyncio.sleep(1)
@@ -125,16 +129,27 @@ class Hub:
 
     async def add(self, conn: WorkerConn) -> None:
         self._workers.setdefault(conn.queue, []).append(conn)
-        await self.service.register_worker(conn.row(self.settings.replica_id, self.service.now()))
+        try:
+            await self.service.register_worker(conn.row(self.settings.replica_id, self.service.now()))
+        except BaseException:
+            # Not registered, so not served: left in the list it would be handed jobs it never sees.
+            self._forget(conn)
+            raise
         self.kick(conn.queue)
 
-    async def remove(self, conn: WorkerConn) -> None:
+    def _forget(self, conn: WorkerConn) -> None:
         conns = self._workers.get(conn.queue, [])
         if conn in conns:
             conns.remove(conn)
         if not conns:
             self._workers.pop(conn.queue, None)
-        await self.service.unregister_worker(conn.queue, conn.info.id, self.settings.replica_id)
+
+    async def remove(self, conn: WorkerConn) -> None:
+        self._forget(conn)
+        try:
+            await self.service.unregister_worker(conn.queue, conn.info.id, self.settings.replica_id)
+        except BackendUnavailable as exc:  # its row goes unseen, and status drops it
+            log.warning("could not unregister worker %s: %s", conn.info.id, exc.message)
 
     async def touch(self, conn: WorkerConn) -> None:
         await self.service.register_worker(
@@ -211,6 +226,9 @@ class Hub:
                 self._again.discard(queue)
                 try:
                     await self.dispatch(queue)
+                except BackendUnavailable as exc:
+                    log.warning("dispatch of queue %s paused for 1 s: %s", queue, exc.message)
+                    await asyncio.sleep(1)
                 except Exception:
                     # A failing store must not stop dispatch for good: the lease loop kicks every queue again.
                     log.exception("dispatch of queue %s failed; retrying on the next kick", queue)

@@ -23,7 +23,7 @@ import httpx
 import orjson
 
 from asman._version import __version__
-from asman.core.errors import InvalidInput
+from asman.core.errors import BackendUnavailable, InvalidInput
 from asman.core.events import Event, StateChanged
 from asman.core.states import JobState
 from asman.core.urls import first_internal, http_target
@@ -95,6 +95,9 @@ class WebhookSender:
                 await self._loop()
             except asyncio.CancelledError:
                 raise
+            except BackendUnavailable as exc:  # expected while the store is down: no traceback
+                log.warning("webhook loop paused for 1 s: %s", exc.message)
+                await asyncio.sleep(1)
             except Exception:
                 log.exception("webhook loop failed; restarting in 1 s")
                 await asyncio.sleep(1)

@@ -24,6 +24,7 @@ from asman.core.names import JOB_ID, check_queue
 from asman.core.protocol import JobResult, WorkerInfo
 from asman.core.states import FinishedReason
 from asman.server.attempt_logs import admit
+from asman.server.http import close_reason
 from asman.server.hub import Hub, WorkerConn
 from asman.server.views import stored_result
 from asman.store.base import LogCount
@@ -84,7 +85,7 @@ async def socket_queue(websocket: WebSocket) -> str | None:
     try:
         return check_queue(queue)
     except AsmanError as exc:
-        await websocket.close(code=1008, reason=exc.message[:120])
+        await websocket.close(code=1008, reason=close_reason(exc.message))
         return None
 
 
@@ -119,14 +120,14 @@ async def worker_socket(websocket: WebSocket) -> None:
         if len(orjson.dumps(info.model_dump())) > MAX_INFO_BYTES:
             raise ValueError(f"the worker's description is over {MAX_INFO_BYTES} bytes")
     except (ValidationError, ValueError) as exc:
-        await websocket.close(code=1007, reason=f"invalid registration: {str(exc)[:100]}")
+        await websocket.close(code=1007, reason=close_reason(f"invalid registration: {exc}"))
         return
     except WebSocketDisconnect:
         return
 
     announced = _announced(first.get("running"), info.slots)
     if isinstance(announced, str):
-        await websocket.close(code=1007, reason=announced[:120])
+        await websocket.close(code=1007, reason=close_reason(announced))
         return
     conn = WorkerConn(queue=queue, info=info, send=send)
     keep = await _take_back(hub, conn, announced)
@@ -163,7 +164,7 @@ async def worker_socket(websocket: WebSocket) -> None:
             )
     except ValueError as exc:  # not JSON at all: the connection cannot be trusted to frame anything
         log.warning("worker %s sent a message that is not JSON: %s", info.id[:80], str(exc)[:200])
-        await websocket.close(code=1007, reason=str(exc)[:120])
+        await websocket.close(code=1007, reason=close_reason(str(exc)))
     finally:
         await hub.remove(conn)
 
