@@ -89,7 +89,7 @@ async def run(
         "outputs": outputs or {},
     }
     finished = await store.finish(
-        queue, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES, domain
+        queue, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES, domain=domain
     )
     assert finished is not None
     return assignment.attempt
@@ -649,10 +649,16 @@ async def test_delete_drops_the_queues_result(store: Store) -> None:
     await submit(store, "a")
     [assignment] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 1)
     await append(store, jid("a"), assignment.attempt, "run", [["x", 1, False]])
+    # The same job run in another queue keeps a log of its own.
+    text = orjson.dumps([["y", 1, False]]).decode()
+    theirs = LogBatch("other", jid("a"), 1, "run", text, LogCount(), LogCount(1, 1, len(text)), EXPIRES)
+    assert await store.append_logs(theirs)
     deleted = await store.delete(Q, jid("a"), T0 + 2)
     assert deleted is not None and (deleted.attempt, deleted.worker) == (1, "w1")
-    # Logs are kept by job, not by queue: another queue's run may have written them, so they stay to expire.
-    assert await store.read_logs(jid("a"), "run", 0) == ([["x", 1, False]], 1)
+    # Logs are kept per queue: the deleting queue's go, another queue's stay.
+    assert await store.read_logs(jid("a"), "run", 0, queue=Q) == ([], 0)
+    assert await store.read_logs(jid("a"), "run", 0, queue="other") == ([["y", 1, False]], 1)
+    assert await store.log_counts(Q, jid("a"), 1) == {}
     assert await store.get_result(jid("a")) is None
     assert await store.get_definition(jid("a")) == definition("a")
     assert not await store.is_current(Q, jid("a"), 1)

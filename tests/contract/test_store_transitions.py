@@ -145,7 +145,9 @@ async def test_a_wrong_token_moves_nothing_and_the_right_one_does(store: Store, 
         if verb == "renew":
             assert await store.renew(Q, "thief", [(JOB, 1)], NOW + LEASE, [token]) == [(JOB, 1)]
         elif verb == "finish":
-            assert await store.finish(Q, JOB, 1, FinishedReason.SUCCESS, {}, NOW, EXPIRES, token) is None
+            assert (
+                await store.finish(Q, JOB, 1, FinishedReason.SUCCESS, {}, NOW, EXPIRES, token=token) is None
+            )
         else:
             assert await store.release(Q, JOB, 1, NOW, token) is None
         row = await store.get_job(Q, JOB)
@@ -154,7 +156,7 @@ async def test_a_wrong_token_moves_nothing_and_the_right_one_does(store: Store, 
         assert await store.renew(Q, "w1-again", [(JOB, 1)], NOW + LEASE, [assignment.token]) == []
         expected: tuple[JobState, str | None] = (JobState.RUNNING, "w1-again")
     elif verb == "finish":
-        assert await store.finish(Q, JOB, 1, FinishedReason.SUCCESS, {}, NOW, EXPIRES, assignment.token)
+        assert await store.finish(Q, JOB, 1, FinishedReason.SUCCESS, {}, NOW, EXPIRES, token=assignment.token)
         expected = (JobState.FINISHED, "w1")
     else:
         assert await store.release(Q, JOB, 1, NOW, assignment.token)
@@ -169,4 +171,6 @@ async def test_each_attempt_gets_a_token_of_its_own(store: Store) -> None:
     assert await store.release(Q, JOB, 1, T0 + 2, first.token)
     [second] = await store.claim(Q, "w1", 1, 0, T0 + LEASE, T0 + 3)
     assert second.attempt == 2 and second.token != first.token
-    assert await store.finish(Q, JOB, 2, FinishedReason.SUCCESS, {}, T0 + 4, EXPIRES, first.token) is None
+    assert (
+        await store.finish(Q, JOB, 2, FinishedReason.SUCCESS, {}, T0 + 4, EXPIRES, token=first.token) is None
+    )

@@ -58,7 +58,9 @@ async def finish(store: Store, name: str, reason: FinishedReason, at: int, statu
     [assignment] = await store.claim(Q, "w1", 1, 0, at + LEASE, at)
     assert assignment.job_id == jid(name)
     result = {"StatusCode": status, "reason": reason.value}
-    assert await store.finish(Q, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES, DOMAIN)
+    assert await store.finish(
+        Q, jid(name), assignment.attempt, reason, result, at + 1, EXPIRES, domain=DOMAIN
+    )
 
 
 async def test_a_new_job_writes_its_queued_delivery(store: Store) -> None:

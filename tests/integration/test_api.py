@@ -376,7 +376,7 @@ async def test_openapi_documents_every_endpoint(app_client: httpx.AsyncClient) -
 async def test_logs_json_before_any_run(app_client: httpx.AsyncClient) -> None:
     await submit(app_client, "demo", VECTOR)
     logs = (await app_client.get(f"/q/demo/j/{VECTOR_ID}/run-logs.json")).json()
-    assert logs == {"data": [], "sliceStart": 0, "nextCursor": 0, "isFinal": False}
+    assert logs == {"data": [], "sliceStart": 0, "nextCursor": 0, "isFinal": False, "total": 0}
 
 
 async def test_cors_is_open(app_client: httpx.AsyncClient) -> None:

@@ -314,7 +314,15 @@ class JobService:
             return None
         now = self.now()
         change = await self.store.finish(
-            queue, job, attempt, reason, result, now, self.expires_ms(now), self.trust(queue).domain, token
+            queue,
+            job,
+            attempt,
+            reason,
+            result,
+            now,
+            self.expires_ms(now),
+            domain=self.trust(queue).domain,
+            token=token,
         )
         if change is not None:
             await self.publish([change])

@@ -199,6 +199,7 @@ class Store(Protocol):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        *,
         domain: str | None = None,
         token: str | None = None,
     ) -> StateChanged | None:

@@ -473,6 +473,7 @@ class SqlStore(abc.ABC):
         result: dict[str, Any],
         now_ms: int,
         expires_ms: int,
+        *,
         domain: str | None = None,
         token: str | None = None,
     ) -> StateChanged | None:
