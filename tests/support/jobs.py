@@ -64,7 +64,7 @@ class MemoryIO:
         self.lines: list[tuple[str, str, int, bool]] = []
         self._lock = threading.Lock()
 
-    async def fetch(self, ref: DataRef) -> bytes:
+    async def _content(self, ref: DataRef) -> bytes:
         if str(ref.value) in self.hanging:
             await asyncio.Event().wait()
         try:
@@ -73,7 +73,7 @@ class MemoryIO:
             raise FileNotFoundError(f"no such URL {ref.value}") from None
 
     async def fetch_to(self, ref: DataRef, sink: BinaryIO, limit: int) -> str:
-        data = await self.fetch(ref)
+        data = await self._content(ref)
         if len(data) > limit:
             raise TooLarge(f"larger than the cap of {limit} bytes")
         sink.write(data)

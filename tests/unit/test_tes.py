@@ -202,3 +202,18 @@ async def test_s3_urls_need_a_worker_with_an_s3_service(tmp_path: Path) -> None:
     job = JobContext(job_id=job_id(definition), attempt=1, definition=definition, work_dir=tmp_path / "j")
     result = await run_tes_job(job, FakeRuntime(images=[IMAGE]), MemoryIO(), settings=RunSettings())
     assert result.reason is FinishedReason.ERROR and "--s3-endpoint" in (result.error or "")
+
+
+async def test_http_inputs_are_streamed_to_their_file_and_held_to_the_input_cap(tmp_path: Path) -> None:
+    runtime = FakeRuntime(images=[IMAGE])
+    task = _task(inputs=[{"path": "/data/in.bin", "url": "https://files.example/in.bin"}])
+    definition = JobDefinition.model_validate(task_definition(task))
+    io = MemoryIO()
+    io.urls["https://files.example/in.bin"] = b"x" * 1000
+    job = JobContext(job_id=job_id(definition), attempt=1, definition=definition, work_dir=tmp_path / "a")
+    result = await run_tes_job(job, runtime, io, settings=RunSettings(max_input_bytes=1000))
+    assert result.reason is FinishedReason.SUCCESS, result.error
+    assert runtime.runs[0].files["/data/in.bin"] == b"x" * 1000
+    job = JobContext(job_id=job_id(definition), attempt=2, definition=definition, work_dir=tmp_path / "b")
+    result = await run_tes_job(job, runtime, io, settings=RunSettings(max_input_bytes=999))
+    assert result.reason is FinishedReason.ERROR and "999" in (result.error or ""), result.error

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import logging
 import shutil
 import socket
@@ -134,11 +133,6 @@ class HttpJobIO:
         if is_content_key(key) and digest != key:
             raise FetchFailed(f"the queue server's blob {key} does not hash to its key")
         return digest
-
-    async def fetch(self, ref: DataRef) -> bytes:
-        sink = io.BytesIO()
-        await self.fetch_to(ref, sink, self._daemon.settings.max_input_bytes)
-        return sink.getvalue()
 
     async def upload(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()

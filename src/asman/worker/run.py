@@ -63,10 +63,6 @@ BUILD_TAG_PREFIX = "asman-build/"
 class JobIO(Protocol):
     """What a job needs from the outside world; the daemon implements it over HTTP, tests in memory."""
 
-    async def fetch(self, ref: DataRef) -> bytes:
-        """The content of a `url` (or `key`) DataRef, in memory (at most the worker's input cap)."""
-        ...
-
     async def fetch_to(self, ref: DataRef, sink: BinaryIO, limit: int) -> str:
         """Stream the content of a `url` (or `key`) DataRef into `sink`, refusing more than `limit` bytes;
         returns its sha256 hex digest."""

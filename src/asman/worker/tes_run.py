@@ -194,14 +194,23 @@ async def _stage_input(item: TesInput, tree: _Tree, io: JobIO, settings: RunSett
         if directory:
             raise JobFailed(f"{what}: a DIRECTORY input cannot come from an http(s) URL")
         try:
-            data = await io.fetch(DataRef(type="url", value=url))
+            await _download(io, url, target, settings.max_input_bytes)
         except AsmanError as error:
             raise JobFailed(f"{what}: could not download {url[:200]}: {error.message}") from None
         except Exception as error:
             raise JobFailed(f"{what}: could not download {url[:200]}: {error}") from None
-        await asyncio.to_thread(_write_file, target, data)
     else:
         raise _unsupported(url, what)
+
+
+async def _download(io: JobIO, url: str, target: Path, limit: int) -> None:
+    """Streamed to disk, so an input costs no memory whatever its size (up to the worker's input cap)."""
+    handle = await asyncio.to_thread(target.open, "wb")
+    try:
+        await io.fetch_to(DataRef(type="url", value=url), handle, limit)
+    finally:
+        await asyncio.to_thread(handle.close)
+    await asyncio.to_thread(target.chmod, 0o666)
 
 
 def _write_file(path: Path, data: bytes) -> None:
