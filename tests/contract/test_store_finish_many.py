@@ -27,7 +27,9 @@ def jid(name: str) -> str:
 async def running(store: Store, *names: str, hooked: str | None = None) -> dict[str, Assignment]:
     """Submit `names` (the `hooked` one with a finished callback) and claim them all."""
     for at, name in enumerate(names):
-        hooks = Hooks(None, Target("f-1", "https://hooks.example/x", "{}"), "https://asman.example", 86_400_000)
+        hooks = Hooks(
+            None, Target("f-1", "https://hooks.example/x", "{}"), "https://asman.example", 86_400_000
+        )
         definition = {"image": "alpine:3.19", "command": f"echo {name}"}
         await store.submit(
             Q, jid(name), definition, "_", T0 + at, EXPIRES, hooks=hooks if name == hooked else None
