@@ -55,7 +55,6 @@ async def test_each_report_is_fenced_kept_and_fires_its_callbacks(store: Store) 
             report("b", b, token="guessed"),  # not its token: stays Running
             report("c", c, ERROR),
             Report(Q, jid("d"), d.attempt + 1, SUCCESS, {}, DOMAIN, d.token),  # not its attempt
-            report("c", c),  # a second report of an attempt just finished is stale
         ],
         T0 + 20,
         EXPIRES,
@@ -64,7 +63,6 @@ async def test_each_report_is_fenced_kept_and_fires_its_callbacks(store: Store) 
         (jid("a"), SUCCESS),
         None,
         (jid("c"), ERROR),
-        None,
         None,
     ]
     for name, state in (("a", JobState.FINISHED), ("b", JobState.RUNNING), ("c", JobState.FINISHED)):
@@ -83,6 +81,24 @@ async def test_each_report_is_fenced_kept_and_fires_its_callbacks(store: Store) 
     # The fenced-out report changed nothing: its holder still finishes it.
     [later] = await store.finish_many([report("b", b)], T0 + 40, EXPIRES)
     assert later is not None and later.time_ms == T0 + 40
+
+
+async def test_a_job_named_twice_is_finished_once_by_the_report_with_its_token(store: Store) -> None:
+    jobs = await running(store, "a", "b")
+    a, b = jobs["a"], jobs["b"]
+    changes = await store.finish_many(
+        [report("a", a, token="guessed"), report("b", b), report("a", a, ERROR), report("a", a)],
+        T0 + 20,
+        EXPIRES,
+    )
+    assert [(change.job_id, change.reason) if change else None for change in changes] == [
+        None,
+        (jid("b"), SUCCESS),
+        (jid("a"), ERROR),
+        None,
+    ]
+    result = await store.get_result(jid("a"))
+    assert result is not None and result["reason"] == "Error"
 
 
 async def test_a_report_no_worker_may_give_writes_nothing(store: Store) -> None:

@@ -502,13 +502,13 @@ class SqlStore(abc.ABC):
     ) -> list[StateChanged | None]:
         outcomes = [_outcome(report, now_ms, expires_ms) for report in reports]
 
-        def program() -> Program[list[StateChanged | None]]:
-            changes = []
-            for outcome in outcomes:
-                changes.append((yield from self._finish(outcome)))
-            return changes
+        return await self._execute(lambda: self._finish_all(outcomes)) if outcomes else []
 
-        return await self._execute(program) if outcomes else []
+    def _finish_all(self, outcomes: list[Outcome]) -> Program[list[StateChanged | None]]:
+        changes = []
+        for outcome in outcomes:
+            changes.append((yield from self._finish(outcome)))
+        return changes
 
     def _finish(self, outcome: Outcome) -> Program[StateChanged | None]:
         row = yield one(self.q.finish_attempt, *outcome.update_params())
