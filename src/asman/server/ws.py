@@ -451,6 +451,9 @@ class _Worker:
             await asyncio.wait(self.pending)
 
     async def release(self, message: dict[str, Any]) -> None:
+        # A result reported before is recorded first, as when results were recorded in turn: a release of
+        # the same attempt then finds it finished.
+        await self.settled()
         conn = self.conn
         job, attempt, token = _about(message)
         fence = self.bound(job, attempt, token)
