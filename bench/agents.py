@@ -67,7 +67,9 @@ async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> N
     from tests.support.fake_worker import FakeWorker
 
     done = 0
-    pool = [FakeWorker(url, queue, f"bench-{queue[-6:]}-{i}", slots=slots) for i in range(n)]
+    pool = [
+        FakeWorker(url, queue, f"bench-{queue[-6:]}-{i}", slots=slots, assign_many=True) for i in range(n)
+    ]
     for worker in pool:
         await worker.connect()
 
@@ -75,10 +77,10 @@ async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> N
         nonlocal done
         assert worker.ws is not None
         async for raw in worker.ws:
-            message = orjson.loads(raw)
-            if message.get("type") == "assign":
-                await worker.ws.send(finished(message))
-                done += 1
+            for message in worker.messages(raw):
+                if message.get("type") == "assign":
+                    await worker.ws.send(finished(message))
+                    done += 1
 
     tasks = [asyncio.create_task(serve(worker)) for worker in pool]
     emit({"ready": True, "workers": n, "slots": slots})

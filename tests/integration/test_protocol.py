@@ -56,6 +56,23 @@ async def test_fifo_assignment_and_success(live_server: ServerProcess) -> None:
     await worker.close()
 
 
+@pytest.mark.parametrize("assign_many", [False, True])
+async def test_several_assignments_share_a_frame_only_for_workers_that_ask(
+    live_server: ServerProcess, assign_many: bool
+) -> None:
+    queue = f"many-{assign_many}".lower()
+    ids = [submit(live_server, queue, f"echo {i}") for i in range(4)]
+    worker = FakeWorker(live_server.url, queue, "w1", slots=4, assign_many=assign_many)
+    await worker.connect()
+    assigned = [await worker.receive_type("assign") for _ in ids]
+    assert [message["jobId"] for message in assigned] == ids  # oldest first, in one frame or four
+    assert worker.frames["assignMany" if assign_many else "assign"] == (1 if assign_many else 4)
+    for message in assigned:
+        await worker.finish(message["jobId"], message["attempt"])
+    await wait_for(lambda: all(job(live_server, queue, i)["state"] == "Finished" for i in ids))
+    await worker.close()
+
+
 async def test_a_successful_job_is_served_from_cache_without_running(live_server: ServerProcess) -> None:
     worker = FakeWorker(live_server.url, "cache", "w1")
     await worker.connect()

@@ -1,6 +1,7 @@
 """A protocol-level worker: speaks the WebSocket protocol without running containers, so tests can drive
 leases, attempts and stale messages precisely. Like Asman's worker, it echoes each attempt's token (taken from
-the assignment) and numbers its log lines, unless a test says otherwise."""
+the assignment) and numbers its log lines, unless a test says otherwise. With `assign_many` it announces that it
+takes `assignMany` frames, as Asman's worker does, and hands their assignments out one by one."""
 
 from __future__ import annotations
 
@@ -17,12 +18,23 @@ from asman.core import protocol
 
 class FakeWorker:
     def __init__(
-        self, url: str, queue: str, worker_id: str, slots: int = 1, gpus: int = 0, token: str | None = None
+        self,
+        url: str,
+        queue: str,
+        worker_id: str,
+        slots: int = 1,
+        gpus: int = 0,
+        token: str | None = None,
+        assign_many: bool = False,
     ) -> None:
         self.headers = {"Authorization": f"Bearer {token}"} if token else None
         base = url.replace("http://", "ws://", 1)
         self.socket_url = f"{base}/q/{queue}/worker"
-        self.info = {"id": worker_id, "slots": slots, "gpus": gpus, "version": "test"}
+        self.info: dict[str, Any] = {"id": worker_id, "slots": slots, "gpus": gpus, "version": "test"}
+        if assign_many:
+            self.info["assignMany"] = True
+        self.frames: Counter[str] = Counter()  # frames received, by type
+        self.unread: list[dict[str, Any]] = []  # the rest of an `assignMany` frame
         self.ws: ClientConnection | None = None
         self.registered: dict[str, Any] = {}
         # Each assigned attempt's token, and the next sequence number of its run log.
@@ -47,10 +59,19 @@ class FakeWorker:
 
     async def receive(self, timeout: float = 10) -> dict[str, Any]:
         assert self.ws is not None
-        message: dict[str, Any] = orjson.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-        if message.get("type") == protocol.ASSIGN:
-            self.tokens[(message["jobId"], message["attempt"])] = message["token"]
-        return message
+        if not self.unread:
+            self.unread = self.messages(await asyncio.wait_for(self.ws.recv(), timeout))
+        return self.unread.pop(0)
+
+    def messages(self, raw: str | bytes) -> list[dict[str, Any]]:
+        """The messages of one frame (an `assignMany` frame holds several), each assignment's token kept."""
+        frame: dict[str, Any] = orjson.loads(raw)
+        self.frames[frame.get("type", "")] += 1
+        found = frame["assignments"] if frame.get("type") == protocol.ASSIGN_MANY else [frame]
+        for message in found:
+            if message.get("type") == protocol.ASSIGN:
+                self.tokens[(message["jobId"], message["attempt"])] = message["token"]
+        return found
 
     def token(self, job_id: str, attempt: int) -> str | None:
         return self.tokens.get((job_id, attempt))
@@ -125,18 +146,18 @@ class FakeWorker:
         result `result_of(definition)`, counting the assignments per job in `assigned`."""
         assert self.ws is not None
         async for raw in self.ws:
-            message = orjson.loads(raw)
-            if message.get("type") != protocol.ASSIGN:
-                continue
-            if assigned is not None:
-                assigned[message["jobId"]] += 1
-            result = {"reason": "Success", "StatusCode": 0, "logs": [], "outputs": {}}
-            result.update(result_of(message["definition"]))
-            await self.send(
-                {
-                    "type": protocol.FINISHED,
-                    "jobId": message["jobId"],
-                    "attempt": message["attempt"],
-                    "result": result,
-                }
-            )
+            for message in self.messages(raw):
+                if message.get("type") != protocol.ASSIGN:
+                    continue
+                if assigned is not None:
+                    assigned[message["jobId"]] += 1
+                result = {"reason": "Success", "StatusCode": 0, "logs": [], "outputs": {}}
+                result.update(result_of(message["definition"]))
+                await self.send(
+                    {
+                        "type": protocol.FINISHED,
+                        "jobId": message["jobId"],
+                        "attempt": message["attempt"],
+                        "result": result,
+                    }
+                )

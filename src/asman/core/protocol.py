@@ -40,6 +40,8 @@ RELEASE = "release"
 DRAIN = "drain"
 REGISTERED = "registered"
 ASSIGN = "assign"
+# Several `assign` messages in one frame, to a worker that announces `assignMany` at register.
+ASSIGN_MANY = "assignMany"
 CANCEL = "cancel"
 REJECTED = "rejected"
 ERROR = "error"
@@ -72,6 +74,8 @@ class WorkerInfo(BaseModel):
     gpus: int = Field(default=0, ge=0, le=1024)
     version: str = ""
     maxJobDuration: float | None = None
+    # Takes `assignMany` frames; workers that do not say so (upstream's among them) get one `assign` a frame.
+    assignMany: bool = False
 
 
 class JobResult(BaseModel):

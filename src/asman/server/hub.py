@@ -248,11 +248,11 @@ class Hub:
             if conn.free_slots <= 0:
                 continue
             assignments = await self.service.claim(queue, conn.info.id, conn.free_slots, conn.info.gpus)
+            messages = []
             for assignment in assignments:
                 conn.hold(assignment.job_id, assignment.attempt, assignment.token)
                 conn.logs[(assignment.job_id, assignment.attempt)] = {}  # a new attempt has no log yet
-                await self._send(
-                    conn,
+                messages.append(
                     {
                         "type": protocol.ASSIGN,
                         "jobId": assignment.job_id,
@@ -261,8 +261,13 @@ class Hub:
                         "queue": queue,
                         "definition": assignment.definition,
                         "leaseSeconds": self.settings.lease_seconds,
-                    },
+                    }
                 )
+            if len(messages) > 1 and conn.info.assignMany:
+                await self._send(conn, {"type": protocol.ASSIGN_MANY, "assignments": messages})
+            else:
+                for message in messages:
+                    await self._send(conn, message)
             if not assignments:
                 break  # the queue is empty for every worker alike
 

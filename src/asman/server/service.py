@@ -24,10 +24,11 @@ from asman.core.trust import Trust, trust_domain
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
 from asman.events.base import Notifier
 from asman.server.attempt_logs import Admitted
+from asman.server.batcher import Batcher
 from asman.server.views import job_view
 from asman.settings import Settings
 from asman.store import Store
-from asman.store.base import Assignment, JobRow, LogBatch, LogCount, Submission, WorkerRow
+from asman.store.base import Assignment, JobRow, LogBatch, LogCount, Report, Submission, WorkerRow
 
 _DEFINITION_KEYS = {"image", "build", "command"}
 # Blobs checked at once when a job or result keeps them, and at most how many one job or result keeps (each is
@@ -94,6 +95,7 @@ class JobService:
         self.notifier = notifier
         self.now = clock
         self._domains: dict[str, str] = {}
+        self._finishes = Batcher(self._finish_many)
 
     def trust(self, queue: str) -> Trust:
         """Whose results `queue` believes (core/trust.py), from its worker token and ASMAN_SHARE_PUBLIC_RESULTS:
@@ -307,28 +309,24 @@ class JobService:
         self, queue: str, job: str, attempt: int, reason: FinishedReason, result: dict[str, Any], token: str
     ) -> StateChanged | None:
         """Record an attempt's outcome; None when the attempt is stale, `token` not its secret, or the reason
-        not a worker's to give."""
+        not a worker's to give. Finishes that wait for the store meanwhile share its next transaction."""
         try:
             transition(JobState.RUNNING, Verb.FINISH, reason=reason)
         except IllegalTransition:
             return None
-        now = self.now()
-        change = await self.store.finish(
-            queue,
-            job,
-            attempt,
-            reason,
-            result,
-            now,
-            self.expires_ms(now),
-            domain=self.trust(queue).domain,
-            token=token,
-        )
+        report = Report(queue, job, attempt, reason, result, self.trust(queue).domain, token)
+        change = await self._finishes(report)
         if change is not None:
             await self.publish([change])
             # A result's outputs live as long as it does (the worker skips uploading a blob that exists).
             await self.keep_blobs(blob_keys(result.get("outputs")))
         return change
+
+    async def _finish_many(self, reports: list[Report]) -> list[StateChanged | None]:
+        # Only the store's transaction here: when it fails nothing was written, so the batcher may retry its
+        # reports one by one.
+        now = self.now()
+        return await self.store.finish_many(reports, now, self.expires_ms(now))
 
     async def release(self, queue: str, job: str, attempt: int, token: str) -> StateChanged | None:
         change = await self.store.release(queue, job, attempt, self.now(), token)

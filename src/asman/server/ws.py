@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any, TypeGuard
 
 import orjson
@@ -20,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asman.core import protocol
 from asman.core.errors import AsmanError
+from asman.core.events import StateChanged
 from asman.core.names import JOB_ID, check_queue
 from asman.core.protocol import JobResult, WorkerInfo
 from asman.core.states import FinishedReason
@@ -44,13 +46,17 @@ MAX_BYTES = {
 MAX_LOG_LINES_PER_MESSAGE = 10_000
 MAX_INFO_BYTES = 16 * KIB
 MAX_TOKEN_CHARS = 128
-# Pace per connection: a worker streaming logs of many jobs sends tens of messages a second.
-MESSAGES_PER_SECOND = 500.0
-MESSAGE_BURST = 2000.0
+# Pace per connection: a worker streaming logs of many jobs sends tens of messages a second, and one finishing
+# short jobs on many slots (a sweep) thousands of results; each message costs the loop tens of microseconds, so
+# this pace leaves it free for everyone else while not capping the lifecycle (bench/NOTES.md).
+MESSAGES_PER_SECOND = 5000.0
+MESSAGE_BURST = 10_000.0
 BYTES_PER_SECOND = 8.0 * MIB
 BYTE_BURST = 32.0 * MIB
 # A worker's bad messages are logged up to this many times per connection, then counted silently.
 LOGGED_BAD_MESSAGES = 5
+# Results of one connection being recorded at once; past this the connection's next message waits.
+MOST_PENDING_FINISHES = 64
 
 
 class BadMessage(Exception):
@@ -166,6 +172,7 @@ async def worker_socket(websocket: WebSocket) -> None:
         log.warning("worker %s sent a message that is not JSON: %s", info.id[:80], str(exc)[:200])
         await websocket.close(code=1007, reason=close_reason(str(exc)))
     finally:
+        await worker.settled()
         await hub.remove(conn)
 
 
@@ -263,6 +270,7 @@ class _Worker:
         self.service = hub.service
         self.bad = 0
         self.renewed = 0.0
+        self.pending: set[asyncio.Task[None]] = set()
 
     async def handle(self, message: dict[str, Any], size: int) -> None:
         kind = message.get("type")
@@ -411,7 +419,31 @@ class _Worker:
             attempt=attempt,
             time_ms=service.now(),
         )
-        transition = await service.finish(conn.queue, job, attempt, result.reason, stored, fence)
+        # Not awaited here: the next messages are read meanwhile, so this connection's results share the
+        # store's transactions with each other as well as with other connections'.
+        while len(self.pending) >= MOST_PENDING_FINISHES:
+            await asyncio.wait(self.pending, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.get_running_loop().create_task(
+            self.settle(
+                job, attempt, was_mine, service.finish(conn.queue, job, attempt, result.reason, stored, fence)
+            ),
+            name="asman-finish",
+        )
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def settle(
+        self, job: str, attempt: int, was_mine: bool, finishing: Awaitable[StateChanged | None]
+    ) -> None:
+        conn = self.conn
+        try:
+            transition = await finishing
+        except Exception:
+            # The lease runs out and the job is queued again, as when the connection drops.
+            log.exception(
+                "could not record the result of attempt %s of %s from %s", attempt, job[:12], conn.info.id
+            )
+            return
         if transition is None:
             if was_mine:
                 log.info(
@@ -421,7 +453,15 @@ class _Worker:
                 await self.reject(job, attempt)
         self.hub.kick(conn.queue)
 
+    async def settled(self) -> None:
+        """Wait for the results this connection reported to be recorded."""
+        while self.pending:
+            await asyncio.wait(self.pending)
+
     async def release(self, message: dict[str, Any]) -> None:
+        # A result reported before is recorded first, as when results were recorded in turn: a release of
+        # the same attempt then finds it finished.
+        await self.settled()
         conn = self.conn
         job, attempt, token = _about(message)
         fence = self.bound(job, attempt, token)

@@ -136,6 +136,20 @@ class LogBatch:
 
 
 @dataclass(frozen=True, slots=True)
+class Report:
+    """One attempt's outcome for `finish_many`: its result kept as made on `queue` in trust `domain` (None: the
+    queue's own), fenced by `token` (None: the caller has bound the attempt already)."""
+
+    queue: str
+    job_id: str
+    attempt: int
+    reason: FinishedReason
+    result: dict[str, Any]
+    domain: str | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     jobs: list[JobRow]
     next_cursor: int | None
@@ -206,6 +220,13 @@ class Store(Protocol):
         """Record an attempt's outcome, its result kept as made on `queue` in trust `domain` (by default the
         queue's own); None when the attempt is stale (fencing) or `token` is not its secret (None: the caller
         has bound the attempt already)."""
+        ...
+
+    async def finish_many(
+        self, reports: Sequence[Report], now_ms: int, expires_ms: int
+    ) -> list[StateChanged | None]:
+        """`finish` for each report, in order, in one transaction: one answer per report. Each is fenced and
+        checked on its own, as `finish` does; an error fails them all (nothing is written)."""
         ...
 
     async def release(

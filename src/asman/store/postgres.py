@@ -29,12 +29,17 @@ import orjson
 from asman.core.errors import BackendUnavailable
 from asman.core.events import StateChanged
 from asman.core.states import FinishedReason, JobState, Verb, transition
+from asman.core.webhooks import FINISHED as FINISHED_EVENT
 from asman.pg import CONNECTION_ERRORS, SETUP_ERRORS, Conn, keep_session, split_url
 from asman.store import migrate
 from asman.store.base import Assignment, LogBatch
 from asman.store.sql import (
+    EXIT_CODE,
     JOB_ID,
+    QUEUE,
+    REASON,
     STATE,
+    UPDATED,
     Program,
     ProgramFactory,
     Queries,
@@ -241,6 +246,41 @@ class PostgresStore(SqlStore):
         # it may have waited for, so it could miss a callback the submit holding that lock just added.
         yield from self._fire_callbacks(row)
         return state_changed(row)
+
+    def _finish_all(self, outcomes: list[Outcome]) -> Program[list[StateChanged | None]]:
+        if len(outcomes) < 2 or len({(o.queue, o.job_id) for o in outcomes}) < len(outcomes):
+            return (yield from super()._finish_all(outcomes))
+        first = outcomes[0]  # the time and expiry are the batch's
+        found = yield rows(
+            self.q.finish_attempts_in_full,
+            [o.queue for o in outcomes],
+            [o.job_id for o in outcomes],
+            [o.attempt for o in outcomes],
+            [o.token for o in outcomes],
+            [o.reason.value for o in outcomes],
+            [o.exit_code for o in outcomes],
+            [o.domain for o in outcomes],
+            [o.result for o in outcomes],
+            FINISHED,
+            first.now_ms,
+            RUNNING,
+            first.expires_ms,
+        )
+        by_job = {(row[QUEUE], row[JOB_ID]): row for row in found}
+        ended = [by_job.get((o.queue, o.job_id)) for o in outcomes]
+        done = [row for row in ended if row is not None]
+        if done:
+            # After the update, as in `_finish`: this statement's snapshot sees callbacks added meanwhile.
+            yield count(
+                self.q.fire_callbacks_of,
+                [row[QUEUE] for row in done],
+                [row[JOB_ID] for row in done],
+                [row[REASON] for row in done],
+                [row[EXIT_CODE] for row in done],
+                [row[UPDATED] for row in done],
+                FINISHED_EVENT,
+            )
+        return [state_changed(row) if row is not None else None for row in ended]
 
     def _append(self, batch: LogBatch) -> Program[bool]:
         before, after = batch.before, batch.after

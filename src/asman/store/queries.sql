@@ -222,6 +222,46 @@ kept AS (
 )
 SELECT * FROM finished
 
+-- `finish_attempt_in_full` for many attempts in one statement, one row of the arrays each. The caller names each
+-- job once: a job matched by two rows would be updated by either one.
+-- name: finish_attempts_in_full :postgres
+WITH reports AS (
+    SELECT * FROM unnest(?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::int[], ?::text[], ?::text[])
+        AS r(r_queue, r_job, r_attempt, r_token, r_reason, r_exit_code, r_domain, r_result)
+),
+finished AS (
+    UPDATE queue_jobs SET state = ?, reason = r_reason, lease_until_ms = NULL, updated_ms = ?,
+        exit_code = r_exit_code
+    FROM reports
+    WHERE queue = r_queue AND job_id = r_job AND state = ? AND attempt = r_attempt
+        AND (r_token IS NULL OR COALESCE(token, '') = r_token)
+    RETURNING {job_columns}, r_domain, r_result
+),
+kept AS (
+    INSERT INTO results (job_id, queue, domain, reason, result, finished_ms, expires_ms, exit_code)
+    SELECT job_id, queue, r_domain, reason, r_result, updated_ms, ?, exit_code FROM finished
+    ON CONFLICT (job_id, queue) DO UPDATE SET domain = excluded.domain, reason = excluded.reason,
+        result = excluded.result, finished_ms = excluded.finished_ms, expires_ms = excluded.expires_ms,
+        exit_code = excluded.exit_code
+)
+SELECT {job_columns} FROM finished
+
+-- `fire_callbacks` and `drop_callbacks` for many finished jobs in one statement.
+-- name: fire_callbacks_of :postgres
+WITH jobs AS (
+    SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::bigint[])
+        AS f(f_queue, f_job, f_reason, f_exit_code, f_at)
+),
+fired AS (
+    INSERT INTO webhooks (id, event, queue, job_id, namespace, url, config, origin, reason, exit_code, due_ms,
+        created_ms, expires_ms)
+    SELECT id, CAST(? AS TEXT), queue, job_id, namespace, url, config, origin, f_reason, f_exit_code, f_at, f_at,
+        f_at + lifetime_ms
+    FROM job_callbacks JOIN jobs ON queue = f_queue AND job_id = f_job
+    RETURNING queue, job_id
+)
+DELETE FROM job_callbacks c USING fired WHERE c.queue = fired.queue AND c.job_id = fired.job_id
+
 -- name: release_attempt
 UPDATE queue_jobs SET state = ?, worker = NULL, lease_until_ms = NULL, updated_ms = ?
 WHERE queue = ? AND job_id = ? AND state = ? AND attempt = ?

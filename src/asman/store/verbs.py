@@ -32,6 +32,7 @@ from asman.store.base import (
     LogBatch,
     LogCount,
     Page,
+    Report,
     Submission,
     SubmitOutcome,
     WorkerRow,
@@ -153,6 +154,23 @@ class Outcome:
             self.expires_ms,
             self.exit_code,
         )
+
+
+def _outcome(report: Report, now_ms: int, expires_ms: int) -> Outcome:
+    """What finishing `report` writes; IllegalTransition when its reason is not a worker's to give."""
+    transition(JobState.RUNNING, Verb.FINISH, reason=report.reason)
+    return Outcome(
+        report.queue,
+        report.job_id,
+        report.attempt,
+        report.reason,
+        orjson.dumps(report.result).decode(),
+        exit_code_of(report.result),
+        now_ms,
+        expires_ms,
+        Trust.of(report.queue, report.domain).domain,
+        report.token,
+    )
 
 
 class JobVanished(Exception):
@@ -477,20 +495,21 @@ class SqlStore(abc.ABC):
         domain: str | None = None,
         token: str | None = None,
     ) -> StateChanged | None:
-        transition(JobState.RUNNING, Verb.FINISH, reason=reason)
-        outcome = Outcome(
-            queue,
-            job_id,
-            attempt,
-            reason,
-            orjson.dumps(result).decode(),
-            exit_code_of(result),
-            now_ms,
-            expires_ms,
-            Trust.of(queue, domain).domain,
-            token,
-        )
-        return await self._execute(lambda: self._finish(outcome))
+        report = Report(queue, job_id, attempt, reason, result, domain, token)
+        return (await self.finish_many([report], now_ms, expires_ms))[0]
+
+    async def finish_many(
+        self, reports: Sequence[Report], now_ms: int, expires_ms: int
+    ) -> list[StateChanged | None]:
+        outcomes = [_outcome(report, now_ms, expires_ms) for report in reports]
+
+        return await self._execute(lambda: self._finish_all(outcomes)) if outcomes else []
+
+    def _finish_all(self, outcomes: list[Outcome]) -> Program[list[StateChanged | None]]:
+        changes = []
+        for outcome in outcomes:
+            changes.append((yield from self._finish(outcome)))
+        return changes
 
     def _finish(self, outcome: Outcome) -> Program[StateChanged | None]:
         row = yield one(self.q.finish_attempt, *outcome.update_params())

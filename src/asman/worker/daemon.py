@@ -320,6 +320,7 @@ class WorkerDaemon:
             "gpus": len(self.settings.gpu_ids),
             "version": __version__,
             "maxJobDuration": self.settings.max_job_duration_s,
+            "assignMany": True,
         }
         await ws.send(orjson.dumps({"type": protocol.REGISTER, "worker": info, "running": running}))
         registered = orjson.loads(await ws.recv())
@@ -374,7 +375,11 @@ class WorkerDaemon:
         kind = message.get("type")
         job_id = str(message.get("jobId", ""))
         attempt = int(message.get("attempt", -1))
-        if kind == protocol.ASSIGN:
+        if kind == protocol.ASSIGN_MANY:
+            for one in message.get("assignments") or []:
+                if isinstance(one, dict) and one.get("type") == protocol.ASSIGN:
+                    await self._on_message(one)
+        elif kind == protocol.ASSIGN:
             self._tokens[(job_id, attempt)] = str(message.get("token") or "")
             if self._draining:
                 await self._send(self._about(protocol.RELEASE, job_id, attempt))
