@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from asman.core.errors import InvalidInput
@@ -296,14 +298,39 @@ def _sorted_items(value: dict[str, Any]) -> list[tuple[str, Any]]:
     return sorted(value.items(), key=lambda item: _utf16_order(item[0]))
 
 
+def _orjson_renders(value: Any) -> bool:
+    """Whether orjson's sorted compact output is the canonical rendering: only strings, safe integers, booleans,
+    nulls, lists and objects with ASCII keys (where code point order is UTF-16 order), of exact types. orjson
+    escapes strings exactly as JSON.stringify does; it refuses lone surrogates, and canonical_json then takes
+    the slow path."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_JS_SAFE_INTEGER <= value <= _JS_SAFE_INTEGER
+    if kind is dict:
+        return all(type(key) is str and key.isascii() and _orjson_renders(item) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return all(_orjson_renders(item) for item in value)
+    return False
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, non-ASCII kept, numbers as JavaScript prints them."""
+    if _orjson_renders(value):
+        # Ten times faster than the walk below, which gives the same text (tests/unit/test_job_ids.py).
+        with contextlib.suppress(orjson.JSONEncodeError):
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return _canonical(value)
+
+
+def _canonical(value: Any) -> str:
     if isinstance(value, str):
         return _json_string(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{_json_string(k)}:{canonical_json(v)}" for k, v in _sorted_items(value)) + "}"
+        return "{" + ",".join(f"{_json_string(k)}:{_canonical(v)}" for k, v in _sorted_items(value)) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(canonical_json(item) for item in value) + "]"
+        return "[" + ",".join(_canonical(item) for item in value) + "]"
     if isinstance(value, bool) or value is None:
         return _JSON_CONSTANTS[value]
     if isinstance(value, float):
