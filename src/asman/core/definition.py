@@ -172,9 +172,9 @@ def _plain_fields(value: Any, checks: dict[str, Callable[[Any], bool]]) -> bool:
     return True
 
 
-_REF_TYPES = frozenset({None, "utf8", "base64", "json", "url", "key"})
+_REF_TYPES = frozenset({"utf8", "base64", "json", "url", "key"})
 _PLAIN_REF: dict[str, Callable[[Any], bool]] = {
-    "type": lambda value: type(value) is str and value in _REF_TYPES or value is None,
+    "type": lambda value: value is None or (type(value) is str and value in _REF_TYPES),
     "hash": _text,
 }
 _PLAIN_BUILD: dict[str, Callable[[Any], bool]] = {
@@ -183,9 +183,11 @@ _PLAIN_BUILD: dict[str, Callable[[Any], bool]] = {
 }
 _PLAIN_REQUIREMENTS: dict[str, Callable[[Any], bool]] = {
     # A float, or an integer a float holds exactly (pydantic refuses what overflows one).
-    "cpus": lambda value: value is None
-    or (type(value) is float and value >= 0)
-    or (type(value) is int and 0 <= value <= _JS_SAFE_INTEGER),
+    "cpus": lambda value: (
+        value is None
+        or (type(value) is float and value >= 0)
+        or (type(value) is int and 0 <= value <= _JS_SAFE_INTEGER)
+    ),
     "gpus": _count,
     "memory": _text,
     "maxDuration": _text,
@@ -395,7 +397,9 @@ def _orjson_renders(value: Any) -> bool:
     if kind is int:
         return -_JS_SAFE_INTEGER <= value <= _JS_SAFE_INTEGER
     if kind is dict:
-        return all(type(key) is str and key.isascii() and _orjson_renders(item) for key, item in value.items())
+        return all(
+            type(key) is str and key.isascii() and _orjson_renders(item) for key, item in value.items()
+        )
     if kind is list or kind is tuple:
         return all(_orjson_renders(item) for item in value)
     return False
