@@ -395,7 +395,7 @@ def _orjson_renders(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_JS_SAFE_INTEGER <= value <= _JS_SAFE_INTEGER
+        return bool(-_JS_SAFE_INTEGER <= value <= _JS_SAFE_INTEGER)
     if kind is dict:
         return all(
             type(key) is str and key.isascii() and _orjson_renders(item) for key, item in value.items()
