@@ -92,6 +92,22 @@ async def test_concurrent_publishes_go_out_together_in_publish_order(
     assert seen_second == events
 
 
+async def test_publish_many_returns_after_local_subscribers_had_every_event(
+    pair: tuple[PostgresNotifier, PostgresNotifier], patient_echoes: None
+) -> None:
+    first, second = pair
+    seen_first, seen_second = collect(first), collect(second)
+    many: list[Event] = [state("q", f"{index:064x}", attempt=index) for index in range(2000)]
+    many.insert(1000, logs("q", "c" * 64, [["w" * 100, 1, False]] * 300))  # fragments, mid-batch
+    alone = state("q", "d" * 64)
+    await first.publish_many([])
+    # One future and one echo for the batch; a publish beside it still waits for its own.
+    await asyncio.wait_for(asyncio.gather(first.publish_many(many), first.publish(alone)), 20)
+    assert seen_first == [*many, alone]
+    await wait_for(lambda: len(seen_second) >= len(many) + 1)
+    assert seen_second == [*many, alone]
+
+
 async def test_identical_events_published_together_do_not_wait_for_a_folded_echo(
     pair: tuple[PostgresNotifier, PostgresNotifier], patient_echoes: None
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from asman.core.definition import DataRef, JobDefinition, canonical_json, hash_blob, job_id
+from asman.core.definition import DataRef, JobDefinition, canonical_json, hash_blob, job_id, plainly_valid
 from asman.core.errors import InvalidInput
 
 VECTOR = {"image": "alpine:3.19.1", "command": "echo hello"}
@@ -180,3 +180,135 @@ def test_remote_refs_are_fetched(kind: str) -> None:
 def test_bad_base64_is_refused() -> None:
     with pytest.raises(InvalidInput, match="not valid base64"):
         DataRef(type="base64", value="not base64!").inline_bytes()
+
+
+# Values of every JSON kind, and for each field mostly values of its own kind (some a validator refuses), so
+# that many definitions are plain and many are nearly so.
+_ANY_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["", " ", "x", "/ctx"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "value"]), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+_TEXT = st.none() | st.sampled_from(["", " ", "\t", "x", "alpine"])
+
+
+def _mostly(own: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(own, own, own, _ANY_JSON)
+
+
+def _fields(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({}, optional={name: _mostly(own) for name, own in fields.items()})
+
+
+_REF = _fields(
+    {
+        "type": st.sampled_from([None, "utf8", "base64", "json", "url", "key", "file", 1]),
+        "value": _ANY_JSON,
+        "hash": _TEXT,
+        "extra": _ANY_JSON,
+    }
+)
+_REFS = st.dictionaries(st.sampled_from(["a.txt", "b"]), _mostly(_REF), max_size=2)
+_NUMBER = st.none() | st.booleans() | st.floats() | st.integers(-(2**70), 2**70) | st.integers(-2, 4)
+_DEFINITIONS = _fields(
+    {
+        **dict.fromkeys(("image", "command", "entrypoint", "workdir", "shmSize", "maxDuration"), _TEXT),
+        "v": st.none() | st.booleans() | st.integers(-2, 2),
+        "tags": st.lists(_TEXT, max_size=2),
+        "unknown": _ANY_JSON,
+        "env": st.dictionaries(st.sampled_from(["A", "B"]), _mostly(_TEXT), max_size=2),
+        "build": _fields(
+            {
+                "context": _TEXT,
+                "dockerfile": _TEXT,
+                "target": _TEXT,
+                "buildArgs": st.lists(_TEXT),
+                "x": _ANY_JSON,
+            }
+        ),
+        "requirements": _fields({"cpus": _NUMBER, "gpus": _NUMBER, "memory": _TEXT, "y": _ANY_JSON}),
+        "inputs": _REFS,
+        "configFiles": _REFS,
+    }
+)
+
+
+def _models_accept(definition: Any) -> bool:
+    try:
+        JobDefinition.model_validate(definition).require_runnable()
+    except ValueError:  # pydantic's ValidationError is one
+        return False
+    return True
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_DEFINITIONS)
+def test_what_is_plainly_valid_the_models_accept(definition: dict[str, Any]) -> None:
+    if plainly_valid(definition):
+        assert _models_accept(definition)
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        VECTOR,
+        {"v": 1, "image": "a", "command": None, "env": {"A": "b"}, "tags": ["x"], "note": {"any": [1.5]}},
+        {"build": {"context": "/c", "buildArgs": ["A=1"]}, "requirements": {"cpus": 2, "gpus": 0}},
+        {"image": "a", "inputs": {"a.txt": {"type": "utf8", "value": "hi", "hash": "ab"}, "b": {}}},
+        {"image": "a", "requirements": {"cpus": 0.5, "memory": "1g"}, "configFiles": None},
+    ],
+)
+def test_a_sweep_s_definitions_are_plainly_valid(definition: dict[str, Any]) -> None:
+    assert plainly_valid(definition) and _models_accept(definition)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"image": " "},
+        {"image": 1},
+        {"command": ["ls"]},
+        {"v": "one"},
+        {"tags": ["a", 1]},
+        {"env": {"A": 1}},
+        {"build": {"buildArgs": [1]}},
+        {"build": "ctx"},
+        {"requirements": {"cpus": -0.5}},
+        {"requirements": {"cpus": -1}},
+        {"requirements": {"cpus": 10**400}},
+        {"requirements": {"gpus": -1}},
+        {"requirements": {"gpus": 1.5}},
+        {"requirements": {"memory": 1}},
+        {"inputs": {"a": {"type": "file"}}},
+        {"inputs": {"a": {"hash": 1}}},
+        {"inputs": {"a": "text"}},
+        {"configFiles": []},
+    ],
+)
+def test_a_field_the_models_refuse_is_not_plainly_valid(change: dict[str, Any]) -> None:
+    definition = {**VECTOR, **change}
+    assert not _models_accept(definition)
+    assert not plainly_valid(definition)
+
+
+@pytest.mark.parametrize(
+    "definition",
+    [
+        {"image": " "},
+        {"command": "ls"},
+        {"image": "a", "v": True},  # the model takes it; the check leaves it to the model
+        {"image": "a", "requirements": {"cpus": 10**400}},
+        {"image": "a", "requirements": {"gpus": -1}},
+        {"image": "a", "inputs": {"a": {"type": "file"}}},
+        {"image": "a", "env": {"A": 1}},
+        {"build": {}},
+    ],
+)
+def test_anything_else_is_left_to_the_models(definition: dict[str, Any]) -> None:
+    assert not plainly_valid(definition)

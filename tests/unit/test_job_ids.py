@@ -247,3 +247,39 @@ def test_the_url_serialisation_matches_node() -> None:
         "})));"
     )
     assert [https_href_without_query(url) for url in URLS] == _node(script, URLS)
+
+
+def _random_plain(rng: random.Random, depth: int = 0) -> Any:
+    """Values of the kinds canonical_json renders through orjson, and a few beside them that it must not."""
+    alphabet = 'aZ_-./é世\uff46😀"\\\n\t\x01\x1f\x7f\u2028'
+    kind = rng.randint(0, 9 if depth < 3 else 5)
+    if kind <= 2:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+    if kind == 3:
+        return rng.choice([0, -1, 2**53, -(2**53), 2**53 + 1, 2**63, rng.randint(-(2**60), 2**60)])
+    if kind == 4:
+        return rng.choice([True, False, None, 1.5, 1e21])
+    if kind == 5:
+        return rng.choice(["a\ud800b", "\udfff"])  # lone surrogates: orjson refuses them
+    if kind <= 7:
+        return [_random_plain(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = ["b", "a", "Z", "_x", "é", "😀", "\uff46"]
+    return {rng.choice(keys): _random_plain(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def test_the_orjson_rendering_is_the_canonical_walk() -> None:
+    from asman.core.definition import _canonical  # the walk, which the fast path must never differ from
+
+    rng = random.Random(7)
+    values = [_random_plain(rng) for _ in range(3000)]
+    assert [canonical_json(value) for value in values] == [_canonical(value) for value in values]
+
+
+def test_jobid_js_and_the_server_agree_on_plain_definitions() -> None:
+    rng = random.Random(13)
+    definitions = [
+        {"image": _random_plain(rng), "command": _random_plain(rng), "env": {"A": _random_plain(rng)}}
+        for _ in range(300)
+    ]
+    texts = [json.dumps(d) for d in definitions]  # ASCII: lone surrogates travel to node as escapes
+    assert _node(_JOB_IDS_IN_NODE, texts) == [job_id(json.loads(text)) for text in texts]

@@ -92,7 +92,8 @@ class _Outgoing:
     """One published event on its way: its payloads, whether they were sent, and the echo to wait for."""
 
     payloads: list[str]
-    sent: asyncio.Future[None]
+    sent: asyncio.Future[None]  # shared by the events of one publish_many: they are sent together
+    wants_echo: bool = True  # only the last event of a publish_many is waited for
     echo: asyncio.Future[None] | None = None
     echo_key: tuple[int, str] = (0, "")
 
@@ -231,15 +232,20 @@ class PostgresNotifier(Fanout):
         one's echo (notifications arrive in the order they were sent)."""
         if self._pool is None:
             raise BackendUnavailable("the PostgreSQL notifier is not open")
-        loop = asyncio.get_running_loop()
-        batch = [_Outgoing(encode(event), loop.create_future()) for event in events]
+        if not events:
+            return
+        # One future and one echo for the whole call: the sender takes everything waiting at once, so these
+        # events go out in one statement and are sent, or fail, together (10,000 futures and echoes cost more
+        # than the send).
+        sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch = [_Outgoing(encode(event), sent, wants_echo=False) for event in events]
+        batch[-1].wants_echo = True
         self._outgoing.extend(batch)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_outgoing(), name="asman-notifier-sender")
         try:
-            for outgoing in batch:
-                await asyncio.shield(outgoing.sent)
-            last = batch[-1] if batch else None
+            await asyncio.shield(sent)
+            last = batch[-1]
             if last is not None and self.connected.is_set() and last.echo is not None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(last.echo), ECHO_TIMEOUT)
@@ -259,7 +265,8 @@ class PostgresNotifier(Fanout):
                 _fail(batch, exc)
             else:
                 for outgoing in batch:
-                    outgoing.sent.set_result(None)
+                    if not outgoing.sent.done():
+                        outgoing.sent.set_result(None)
 
     async def _send(self, batch: list[_Outgoing]) -> None:
         payloads = [payload for outgoing in batch for payload in outgoing.payloads]
@@ -272,9 +279,10 @@ class PostgresNotifier(Fanout):
                 async with pool.acquire() as conn:
                     pid = conn.get_server_pid()
                     for outgoing in batch:
-                        self._forget_echo(outgoing)
-                        outgoing.echo_key = (pid, outgoing.payloads[-1])
-                        outgoing.echo = self._expect_echo(outgoing.echo_key)
+                        if outgoing.wants_echo:
+                            self._forget_echo(outgoing)
+                            outgoing.echo_key = (pid, outgoing.payloads[-1])
+                            outgoing.echo = self._expect_echo(outgoing.echo_key)
                     sent = True
                     # One statement is one transaction: fragments and events are delivered together, in order.
                     await conn.execute(

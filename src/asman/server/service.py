@@ -15,7 +15,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from asman.blobs import BlobStore
-from asman.core.definition import DEFAULT_NAMESPACE, Control, JobDefinition, job_id, settled
+from asman.core.definition import (
+    DEFAULT_NAMESPACE,
+    Control,
+    JobDefinition,
+    job_id,
+    plainly_valid,
+    settled,
+)
 from asman.core.errors import AsmanError, InvalidInput, NotFound, TooLarge, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
 from asman.core.names import blob_key_in_url, check_blob_key, check_job_id, check_namespace, check_queue
@@ -62,6 +69,9 @@ def _input_blobs(definition: dict[str, Any]) -> set[str]:
 class ServedOutput:
     ref: dict[str, Any] | None  # None: the result has no output of that name
 
+
+# A submit without control: read only, shared by every such submit.
+_NO_CONTROL = Control()
 
 # Where a request came in (its base URL), asked for only when needed: building it costs on the hot path.
 Origin = Callable[[], str]
@@ -137,15 +147,20 @@ class JobService:
             raise InvalidInput(
                 'no job definition found: send {"definition": {"image": "alpine", "command": "echo hi"}}'
             )
-        try:
-            parsed = JobDefinition.model_validate(definition)
-            parsed.require_runnable()
-            control = Control.model_validate(control_raw or {})
-        except ValidationError as exc:
-            raise ValidationFailed(f"invalid job definition: {describe_validation(exc.errors())}") from exc
-        except ValueError as exc:
-            raise ValidationFailed(f"invalid job definition: {exc}") from exc
-        files = len(parsed.inputs or {}) + len(parsed.configFiles or {})
+        if not control_raw and plainly_valid(definition):  # what a sweep sends, checked without pydantic
+            control = _NO_CONTROL
+        else:
+            try:
+                JobDefinition.model_validate(definition).require_runnable()
+                control = Control.model_validate(control_raw or {})
+            except ValidationError as exc:
+                raise ValidationFailed(
+                    f"invalid job definition: {describe_validation(exc.errors())}"
+                ) from exc
+            except ValueError as exc:
+                raise ValidationFailed(f"invalid job definition: {exc}") from exc
+        # The model keeps every entry of both (names are strings), so the raw dicts count the same.
+        files = len(definition.get("inputs") or {}) + len(definition.get("configFiles") or {})
         if files > self.settings.max_inputs:
             raise ValidationFailed(
                 f"the job has {files} inputs and configFiles, over the limit of {self.settings.max_inputs}:"
