@@ -4,8 +4,8 @@ Every hop is checked, the first and each redirect alike: its host is resolved on
 internal (unless the worker allows private URLs), and the connection goes to an address that was checked, with
 the name kept in the Host header and TLS SNI, so a second DNS answer (rebinding) is never used. URLs on the
 worker's own queue server are always fetched, and a redirect that server gives for one of its blobs
-(`/f/<sha256>`, to its object store) is followed: the server chose that address, not the job, and the bytes
-must hash to the key. Any other redirect the server gives (`/j/<id>/inputs/x` goes to whatever URL that job
+(`/f/<key>`, to its object store) is followed: the server chose that address, not the job (and the bytes of a
+`/f/<sha256>` must hash to the key). Any other redirect the server gives (`/j/<id>/inputs/x` goes to whatever URL that job
 named) is checked like any URL. Bodies are streamed to a file, counted against a cap, and hashed on the way.
 """
 
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from asman.core.errors import AsmanError, InvalidInput
-from asman.core.names import blob_key_in_url, is_content_key
+from asman.core.names import blob_key_in_url
 from asman.core.urls import first_internal, http_target
 
 MAX_REDIRECTS = 5
@@ -85,9 +85,9 @@ class Fetcher:
             hop = await self._check(url, trusted)
             async with self._open(hop) as response:
                 if response.is_redirect and "location" in response.headers:
-                    # Only the server's own blob answer may send us somewhere unchecked (its object store).
-                    key = blob_key_in_url(url) if hop.on_server else None
-                    trusted = key is not None and is_content_key(key)
+                    # Only the server's own blob answer may send us somewhere unchecked: its object store, for
+                    # any key (upstream's clients upload under keys of their own); content keys are hash-checked.
+                    trusted = hop.on_server and blob_key_in_url(url) is not None
                     url = str(httpx.URL(url).join(response.headers["location"]))
                     continue
                 if response.status_code != 200:
