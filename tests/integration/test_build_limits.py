@@ -8,7 +8,7 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,18 +23,6 @@ from tests.support.archives import tar_gz
 from tests.support.jobs import Lines, Runner, stdout
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-async def runtime(docker_host: str, test_image: str) -> AsyncIterator[DockerRuntime]:
-    engine = DockerRuntime(docker_host)
-    yield engine
-    await engine.close()
-
-
-@pytest.fixture
-def runner(runtime: DockerRuntime, tmp_path: Path, test_image: str) -> Runner:
-    return Runner(runtime, tmp_path / "data", test_image)
 
 
 def build_of(test_image: str, *steps: str) -> dict[str, object]:

@@ -7,7 +7,7 @@ import contextlib
 import io
 import uuid
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +28,6 @@ from tests.support.archives import tar_gz
 from tests.support.jobs import Lines
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-async def runtime(docker_host: str, test_image: str) -> AsyncIterator[DockerRuntime]:
-    engine = DockerRuntime(docker_host)
-    yield engine
-    await engine.close()
 
 
 @pytest.fixture

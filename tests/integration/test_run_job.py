@@ -8,8 +8,6 @@ import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import docker
@@ -17,22 +15,9 @@ import pytest
 
 from asman.core.protocol import STEP_BUILD, STEP_RUN
 from asman.core.states import FinishedReason
-from asman.worker.runtimes import DockerRuntime
 from tests.support.jobs import EVERY_KIND_OF_INPUT, INPUT_URLS, Runner, stderr, stdout
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture
-async def runtime(docker_host: str, test_image: str) -> AsyncIterator[DockerRuntime]:
-    engine = DockerRuntime(docker_host)
-    yield engine
-    await engine.close()
-
-
-@pytest.fixture
-def runner(runtime: DockerRuntime, tmp_path: Path, test_image: str) -> Runner:
-    return Runner(runtime, tmp_path / "data", test_image)
 
 
 def labelled(client: docker.DockerClient, job: str) -> list[Any]:

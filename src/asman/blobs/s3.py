@@ -42,7 +42,7 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -240,9 +240,12 @@ class S3BlobStore:
     # -- blobs ------------------------------------------------------------------------------------------------
 
     async def exists(self, key: str) -> bool:
-        name = self._object(key)
+        return await self._answered(self.client.head_object(Bucket=self.bucket, Key=self._object(key)))
+
+    async def _answered(self, call: Awaitable[Any]) -> bool:
+        """Whether `call` found its object (False: it is missing); a failing S3 is BackendUnavailable."""
         try:
-            await self.client.head_object(Bucket=self.bucket, Key=name)
+            await call
             return True
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
@@ -255,7 +258,8 @@ class S3BlobStore:
         """A stale blob is copied onto itself: that is what resets the date the sweep and a lifecycle rule go
         by (S3 has no other way to change it), done inside the object store, no bytes through this server."""
         name = self._object(key)
-        try:
+
+        async def refresh() -> None:
             head = await self.client.head_object(Bucket=self.bucket, Key=name)
             if head["LastModified"].timestamp() * 1000 < stale_before_ms:
                 await self.client.copy_object(
@@ -265,13 +269,8 @@ class S3BlobStore:
                     MetadataDirective="REPLACE",
                     ContentType=head.get("ContentType") or "application/octet-stream",
                 )
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING:
-                return False
-            raise self._unavailable(exc) from exc
-        except (BotoCoreError, OSError) as exc:
-            raise self._unavailable(exc) from exc
+
+        return await self._answered(refresh())
 
     async def put(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int) -> int:
         name = self._object(key)
