@@ -421,7 +421,9 @@ def start_seaweedfs(*extra: str) -> S3Server:
         f"-master.port.grpc={master_grpc}",
         "-master.telemetry=false",
         "-master.volumeSizeLimitMB=64",
-        "-volume.max=20",
+        # Every test bucket is a collection with volumes of its own: a fixed count ran out late in a full
+        # run (PutObject InternalError). 0: as many as the free disk holds; volumes grow only when written.
+        "-volume.max=0",
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_grpc}",
         "-volume.preStopSeconds=0",
