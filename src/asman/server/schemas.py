@@ -184,7 +184,9 @@ class Worker(_Open):
     gpus: int
     version: str
     maxJobDuration: float | None = Field(description="seconds; null when the worker sets no cap")
-    assignMany: bool = Field(description="takes several assignments in one frame (an opt-in of Asman's worker)")
+    assignMany: bool = Field(
+        description="takes several assignments in one frame (an opt-in of Asman's worker)"
+    )
     connectedTime: int
     running: list[str]
     replica: str
