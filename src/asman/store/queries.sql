@@ -88,10 +88,11 @@ RETURNING {job_columns}
 
 -- The successes a queue trusts among many jobs (a job may have several, from queues of one domain).
 -- name: kept_results
-SELECT job_id, exit_code FROM results WHERE reason = ? AND {trusted} AND job_id IN ({ids})
+SELECT job_id, MAX(exit_code) FROM results WHERE reason = ? AND {trusted} AND job_id IN ({ids}) GROUP BY job_id
 
 -- name: kept_results :postgres
-SELECT job_id, exit_code FROM results WHERE reason = ? AND {trusted} AND job_id = ANY(?::text[])
+SELECT job_id, MAX(exit_code) FROM results WHERE reason = ? AND {trusted} AND job_id = ANY(?::text[])
+GROUP BY job_id
 
 -- name: save_definitions
 INSERT INTO jobs (id, definition, created_ms, expires_ms) VALUES {rows}

@@ -409,10 +409,8 @@ class SqlStore(abc.ABC):
         written: dict[str, Any] = {}
         for chunk in _chunks(fresh):
             sql, ids = self.q.in_list("kept_results", [new.job_id for new in chunk])
-            found = yield rows(sql, SUCCESS, *chunk[0].trusted_params(), *ids)
-            kept: dict[str, int | None] = {}
-            for job_id, code in found:  # several trusted queues may keep one: the highest code, as insert_job
-                kept[job_id] = code if kept.get(job_id) is None else max(code or 0, kept[job_id] or 0)
+            # Several trusted queues may keep one: the highest code, as insert_job takes.
+            kept = dict((yield rows(sql, SUCCESS, *chunk[0].trusted_params(), *ids)))
             sql, params = self.q.values(
                 "insert_jobs",
                 [

@@ -104,9 +104,6 @@ async def create_task(request: Request, queue: str | None = None) -> JSONRespons
     return _response(TesCreateTaskResponse(id=row.job_id))
 
 
-_END_OF_ANY_LOG = 2**53
-
-
 async def _started(service: JobService, rows: list[JobRow]) -> set[str]:
     """The running jobs whose current attempt has begun an executor (the worker logs a line before each)."""
     running = [row for row in rows if row.state is JobState.RUNNING]
@@ -120,9 +117,8 @@ async def _stopping(service: JobService, rows: list[JobRow]) -> set[str]:
     """The jobs cancelled while a worker had them whose worker has not yet reported its containers gone (its
     last run-log line says so).
 
-    The worker hears of a cancel at once, or through the rejection of its next heartbeat (which also makes it
-    drop its report), and kills the containers straight away: so past two heartbeats and a little time for the
-    engine, or a lease, the task is CANCELED whatever was reported."""
+    The worker hears of a cancel at once and kills the containers straight away: so past two heartbeats and a
+    little time for the engine, or a lease, the task is CANCELED even if its worker never reports."""
     now = service.now()
     settings = service.settings
     window_ms = min(settings.lease_seconds, 2 * settings.heartbeat_seconds + _ENGINE_STOP_SECONDS) * 1000
@@ -136,8 +132,11 @@ async def _stopping(service: JobService, rows: list[JobRow]) -> set[str]:
         ):
             continue
         # The last line only: the log may be long.
-        _, total = await service.store.read_logs(row.job_id, STEP_RUN, _END_OF_ANY_LOG, 1, row.queue)
-        lines, _ = await service.store.read_logs(row.job_id, STEP_RUN, max(0, total - 1), 1, row.queue)
+        counts = await service.store.log_counts(row.queue, row.job_id, row.attempt)
+        total = counts[STEP_RUN].lines if STEP_RUN in counts else 0
+        lines, _ = (
+            await service.store.read_logs(row.job_id, STEP_RUN, total - 1, 1, row.queue) if total else ([], 0)
+        )
         if not lines or not str(lines[-1][0]).startswith(STOPPED_NOTE):
             found.add(row.job_id)
     return found
