@@ -30,7 +30,7 @@ import pytest
 
 from tests.support.failover_worker import FailoverWorker
 from tests.support.server import ServerProcess, start_server
-from tests.support.services import PostgresServer, S3Server, start_postgres, start_seaweedfs
+from tests.support.services import PostgresServer, S3Server, running_postgres, start_seaweedfs
 
 CLIENT_TIMEOUT = 10.0  # an answer slower than this counts as a hang
 pytestmark = pytest.mark.timeout(240)
@@ -38,12 +38,8 @@ pytestmark = pytest.mark.timeout(240)
 
 @pytest.fixture(scope="module")
 def own_postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    try:
+    with running_postgres() as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -264,14 +264,21 @@ def start_postgres() -> PostgresServer:
     return PostgresServer(folder, port, pid)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+@contextlib.contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A fresh PostgreSQL for the `with` block: stopped by its PID and its folder removed afterwards."""
     server = start_postgres()
     try:
         yield server
     finally:
         server.stop()
         shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture
