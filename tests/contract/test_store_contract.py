@@ -1040,3 +1040,26 @@ async def test_one_output_and_the_reason_are_read_without_the_whole_result(store
     stranger = Trust("elsewhere", "another-domain")
     assert await store.result_reason(jid("outs"), stranger) is None
     assert await store.result_output(jid("outs"), "a.txt", stranger) is None
+
+
+async def test_postgres_plain_submit_and_claim_are_one_statement_each(postgres_url: str) -> None:
+    # Each is a single statement, atomic by itself: BEGIN and COMMIT around it would be two more round trips.
+    store = open_store(f"{postgres_url}?pool_size=1")
+    await store.open()
+    sent: list[str] = []
+    try:
+        async with store._pool.acquire() as conn:  # type: ignore[attr-defined]  # the pool's one connection
+            conn.add_query_logger(
+                lambda logged: sent.append(logged.query.split(None, 1)[0].upper().rstrip(";"))
+            )
+        await submit(store, "one")
+        assert sent == ["WITH"]
+        sent.clear()
+        [assignment] = await store.claim(Q, "w1", 4, 0, T0 + LEASE, T0)
+        assert sent == ["WITH"] and assignment.job_id == jid("one")
+        sent.clear()
+        # A program that goes on past its first statement still runs in one transaction.
+        await submit(store, "one", namespace="tab", at=T0 + 1)
+        assert sent[0] == "BEGIN" and sent[-1] == "COMMIT", sent
+    finally:
+        await store.close()

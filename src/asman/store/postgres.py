@@ -43,6 +43,8 @@ from asman.store.sql import (
     Program,
     ProgramFactory,
     Queries,
+    Query,
+    alone,
     count,
     one,
     rows,
@@ -81,23 +83,37 @@ def _affected(status: str) -> int:
     return int(tail) if tail.isdigit() else 0
 
 
-async def _drive(conn: Conn, program: Program[T]) -> T:
-    """Run a program's queries on a pooled connection, in the transaction already open."""
-    answer: Any = None
+async def _answer(conn: Conn, query: Query) -> Any:
+    if query.mode == "one":
+        return await conn.fetchrow(query.sql, *query.params)
+    if query.mode == "all":
+        return await conn.fetch(query.sql, *query.params)
+    if query.mode == "value":
+        return await conn.fetchval(query.sql, *query.params)
+    return _affected(await conn.execute(query.sql, *query.params))
+
+
+async def _drive(conn: Conn, program: Program[T], started: Callable[[], None]) -> T:
+    """Run a program's queries on a pooled connection in one transaction, opened after a standalone first
+    statement (see `Query.standalone`) when the program goes on past it. Each statement of READ COMMITTED sees
+    what was committed before it began, so the first one's running alone changes nothing it could see.
+    `started` is called once something that may change data has been sent (a failure before it ran nothing)."""
     try:
-        while True:
-            query = program.send(answer)
-            if query.mode == "one":
-                answer = await conn.fetchrow(query.sql, *query.params)
-            elif query.mode == "all":
-                answer = await conn.fetch(query.sql, *query.params)
-            elif query.mode == "value":
-                answer = await conn.fetchval(query.sql, *query.params)
-            else:
-                answer = _affected(await conn.execute(query.sql, *query.params))
+        query = program.send(None)
+        if query.standalone:
+            started()
+            query = program.send(await _answer(conn, query))
     except StopIteration as done:
-        result: T = done.value
-        return result
+        answer: T = done.value
+        return answer
+    async with conn.transaction():
+        started()
+        try:
+            while True:
+                query = program.send(await _answer(conn, query))
+        except StopIteration as done:  # caught inside, so the transaction commits
+            result: T = done.value
+    return result
 
 
 class PostgresStore(SqlStore):
@@ -111,20 +127,25 @@ class PostgresStore(SqlStore):
     def _unavailable(self, exc: BaseException) -> BackendUnavailable:
         return _unavailable(self._where, exc)
 
-    async def _run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
-        """Run fn in one transaction. Retried from the start when it lost a deadlock or serialization race, and
-        when the pooled connection turned out dead before fn ran (the server restarted or cut it): then nothing
-        was executed and a fresh connection may try. A connection lost while fn ran is not retried, since its
-        commit may or may not have happened: the caller gets BackendUnavailable."""
+    async def _run(self, fn: Callable[[Conn, Callable[[], None]], Awaitable[T]]) -> T:
+        """Run fn on a pooled connection; fn opens its transaction (`_drive`) and says when it has started
+        writing. Retried from the start when it lost a deadlock or serialization race, and when the pooled
+        connection turned out dead before fn started (the server restarted or cut it): then nothing was executed
+        and a fresh connection may try. A connection lost once fn started is not retried, since its commit may
+        or may not have happened: the caller gets BackendUnavailable."""
         pool = self._pool
         if pool is None:
             raise BackendUnavailable("the PostgreSQL store is not open")
         for attempt in range(_RETRIES):
             started = False
+
+            def start() -> None:
+                nonlocal started
+                started = True
+
             try:
-                async with pool.acquire() as conn, conn.transaction():
-                    started = True
-                    return await fn(conn)
+                async with pool.acquire() as conn:
+                    return await fn(conn, start)
             except _RACE_ERRORS:
                 if attempt == _RETRIES - 1:
                     raise
@@ -189,25 +210,28 @@ class PostgresStore(SqlStore):
                 pool.terminate()
 
     async def ping(self) -> None:
-        await self._run(lambda conn: conn.fetchval("SELECT 1"))
+        await self._run(lambda conn, _: conn.fetchval("SELECT 1"))
 
     # -- how programs run -------------------------------------------------------------------------------------
 
     async def _execute(self, program: ProgramFactory[T]) -> T:
-        return await self._run(lambda conn: _drive(conn, program()))
+        return await self._run(lambda conn, started: _drive(conn, program(), started))
 
     # -- one-statement fast paths -----------------------------------------------------------------------------
 
-    def _insert_new(self, new: NewJob) -> Program[Any]:
-        row = yield one(
-            self.q.insert_job_in_full,
-            new.job_id,
-            SUCCESS,
-            *new.trusted_params(),
-            *new.row_params(),
-            new.definition,
-            new.expires_ms,
-            new.namespace,
+    def _insert_new(self, new: NewJob, standalone: bool = False) -> Program[Any]:
+        row = yield alone(
+            one(
+                self.q.insert_job_in_full,
+                new.job_id,
+                SUCCESS,
+                *new.trusted_params(),
+                *new.row_params(),
+                new.definition,
+                new.expires_ms,
+                new.namespace,
+            ),
+            standalone,
         )
         return row
 
@@ -332,8 +356,18 @@ class PostgresStore(SqlStore):
     ) -> list[Assignment]:
         def program() -> Program[list[Assignment]]:
             # SKIP LOCKED: a row another replica is claiming right now is passed over, never handed out twice.
-            found = yield rows(
-                self.q.claim_jobs, queue, QUEUED, max_gpus, limit, RUNNING, worker_id, lease_until_ms, now_ms
+            found = yield alone(
+                rows(
+                    self.q.claim_jobs,
+                    queue,
+                    QUEUED,
+                    max_gpus,
+                    limit,
+                    RUNNING,
+                    worker_id,
+                    lease_until_ms,
+                    now_ms,
+                )
             )
             return [
                 Assignment(queue, row[1], row[2], orjson.loads(row[3] or "{}"), now_ms, worker_id, row[4])

@@ -39,6 +39,10 @@ class Query:
     sql: str
     params: tuple[Any, ...]
     mode: Mode  # one: a row or None; all: the rows; value: the first column of the first row; count: rows changed
+    # Set on a program's first statement when nothing after it needs to share its transaction: the statement
+    # finishes the program, or it wrote nothing. PostgreSQL then runs it without BEGIN and COMMIT (two round
+    # trips of three for a one-statement verb) and opens a transaction only if the program goes on.
+    standalone: bool = False
 
 
 Program = Generator[Query, Any, T]
@@ -59,6 +63,11 @@ def value(sql: str, *params: Any) -> Query:
 
 def count(sql: str, *params: Any) -> Query:
     return Query(sql, params, "count")
+
+
+def alone(query: Query, standalone: bool = True) -> Query:
+    """The query marked as needing no transaction with what follows it (see `Query.standalone`)."""
+    return Query(query.sql, query.params, query.mode, standalone)
 
 
 _SECTION = re.compile(r"^-- name: (\w+)(?: :(\w+))?\s*$", re.MULTILINE)

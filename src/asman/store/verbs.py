@@ -256,8 +256,9 @@ class SqlStore(abc.ABC):
         found = yield value(self.q.has_trusted_success, job_id, SUCCESS, trust.domain, trust.queue)
         return found is not None
 
-    def _insert_new(self, new: NewJob) -> Program[Any]:
-        """A job new to its queue written with its definition and namespace; None when the queue has it."""
+    def _insert_new(self, new: NewJob, standalone: bool = False) -> Program[Any]:
+        """A job new to its queue written with its definition and namespace; None when the queue has it.
+        `standalone`: the caller needs no transaction with it (where the store writes it in one statement)."""
         row = yield one(self.q.insert_job, *new.row_params(), new.job_id, SUCCESS, *new.trusted_params())
         if row is not None:
             yield count(self.q.save_definition, new.job_id, new.definition, new.now_ms, new.expires_ms)
@@ -300,7 +301,9 @@ class SqlStore(abc.ABC):
         gpus = requested_gpus(definition)
         trust = Trust.of(queue, domain)
         return await self._execute(
-            lambda: self._submit(queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks, trust)
+            lambda: self._submit(
+                queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks, trust, alone=True
+            )
         )
 
     def _submit(
@@ -314,13 +317,18 @@ class SqlStore(abc.ABC):
         expires_ms: int,
         hooks: Hooks | None,
         trust: Trust,
+        alone: bool = False,
     ) -> Program[SubmitOutcome]:
-        """One submit's program, for `submit` and for the submits of a batch that take the slow path."""
+        """One submit's program, for `submit` and for the submits of a batch that take the slow path. `alone`:
+        the program is the whole transaction (not one of a batch's)."""
 
         def program() -> Program[SubmitOutcome]:
             transitions: list[StateChanged] = []
+            # Inserting a new job in the default namespace and without webhooks is all a submit does, and an
+            # insert that wrote nothing leaves nothing for the rest to share a transaction with.
             row = yield from self._insert_new(
-                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms, trust)
+                NewJob(queue, job_id, text, gpus, namespace, now_ms, expires_ms, trust),
+                standalone=alone and hooks is None and namespace == DEFAULT_NAMESPACE,
             )
             inserted = row is not None
             if inserted:
