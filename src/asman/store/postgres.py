@@ -94,13 +94,13 @@ async def _answer(conn: Conn, query: Query) -> Any:
 
 
 async def _drive(conn: Conn, program: Program[T], started: Callable[[], None]) -> T:
-    """Run a program's queries on a pooled connection in one transaction, opened after a standalone first
-    statement (see `Query.standalone`) when the program goes on past it. Each statement of READ COMMITTED sees
-    what was committed before it began, so the first one's running alone changes nothing it could see.
+    """Run a program's queries on a pooled connection in one transaction, opened after its standalone leading
+    statements (see `Query.standalone`) when the program goes on past them. Each statement of READ COMMITTED
+    sees what was committed before it began, so their running alone changes nothing the others could see.
     `started` is called once something that may change data has been sent (a failure before it ran nothing)."""
     try:
         query = program.send(None)
-        if query.standalone:
+        while query.standalone:
             started()
             query = program.send(await _answer(conn, query))
     except StopIteration as done:

@@ -10,6 +10,26 @@ SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND job_id = ?
 -- name: get_job_locked
 SELECT {job_columns} FROM queue_jobs WHERE queue = ? AND job_id = ? FOR UPDATE
 
+-- A submit that may change nothing, in one read: the job's row in its queue, whether it is in the namespace
+-- already, whether a success the queue trusts is kept, and its namespaces as a JSON array in their order.
+-- name: submitted_job
+SELECT {job_columns},
+    EXISTS (SELECT 1 FROM namespaces AS n WHERE n.queue = j.queue AND n.job_id = j.job_id AND n.namespace = ?),
+    EXISTS (SELECT 1 FROM results WHERE results.job_id = j.job_id AND reason = ? AND {trusted}),
+    (SELECT json_group_array(namespace) FROM (
+        SELECT namespace FROM namespaces AS n WHERE n.queue = j.queue AND n.job_id = j.job_id
+        ORDER BY added_ms, namespace
+    ))
+FROM queue_jobs AS j WHERE j.queue = ? AND j.job_id = ?
+
+-- name: submitted_job :postgres
+SELECT {job_columns},
+    EXISTS (SELECT 1 FROM namespaces AS n WHERE n.queue = j.queue AND n.job_id = j.job_id AND n.namespace = ?),
+    EXISTS (SELECT 1 FROM results WHERE results.job_id = j.job_id AND reason = ? AND {trusted}),
+    (SELECT json_agg(namespace ORDER BY added_ms, namespace) FROM namespaces AS n
+        WHERE n.queue = j.queue AND n.job_id = j.job_id)
+FROM queue_jobs AS j WHERE j.queue = ? AND j.job_id = ?
+
 -- name: namespaces_of_job
 SELECT namespace FROM namespaces WHERE queue = ? AND job_id = ? ORDER BY added_ms, namespace
 

@@ -39,9 +39,9 @@ class Query:
     sql: str
     params: tuple[Any, ...]
     mode: Mode  # one: a row or None; all: the rows; value: the first column of the first row; count: rows changed
-    # Set on a program's first statement when nothing after it needs to share its transaction: the statement
-    # finishes the program, or it wrote nothing. PostgreSQL then runs it without BEGIN and COMMIT (two round
-    # trips of three for a one-statement verb) and opens a transaction only if the program goes on.
+    # Set on a program's leading statements when nothing after them needs to share their transaction: each
+    # finishes the program or wrote nothing. PostgreSQL then runs them without BEGIN and COMMIT (two round trips
+    # of three for a one-statement verb) and opens a transaction only for the statements after them.
     standalone: bool = False
 
 

@@ -92,6 +92,11 @@ class SqliteStore(SqlStore):
         self._wal_pages = 0  # as the checkpointer last saw it
         self._checkpointer_failed = False
         self._stop_checkpoints = threading.Event()
+        # Read on the caller's thread (the event loop): a submit that changes nothing is answered from one
+        # indexed read without waiting for the writer (WAL readers never wait for it), as the minimal reference
+        # answers its repeats. Opened on first use, after migrations; the lock guards it from other loops.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
@@ -275,7 +280,35 @@ class SqliteStore(SqlStore):
             )
             self._checkpointer.start()
 
+    def _read_now(self, program: ProgramFactory[T | None]) -> T | None:
+        if self._thread is None or self._checkpointer is None:  # not open, or still opening
+            return None
+        with self._reader_lock:
+            try:
+                if self._reader is None:
+                    self._reader = self._open_reader()
+                return _drive(self._reader, program())
+            except sqlite3.Error as exc:  # busy, or a fault the writer will report properly
+                log.debug("SQLite read of %s failed (%s); the writer answers", self._path, exc)
+                return None
+
+    def _open_reader(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            f"{self._path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute("PRAGMA query_only=1")
+        conn.execute("PRAGMA busy_timeout=0")  # never block the event loop: the writer answers instead
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB // 4}")
+        return conn
+
     async def close(self) -> None:
+        with self._reader_lock:
+            reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()  # before the writer's: the last connection out checkpoints the log and removes it
         loop = asyncio.get_running_loop()
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
@@ -349,7 +382,8 @@ class SqliteStore(SqlStore):
 
 
 def _drive(conn: sqlite3.Connection, program: Program[T]) -> T:
-    """Run a program's queries on the writer thread's connection, in the transaction already open."""
+    """Run a program's queries on a connection: the writer thread's, in the transaction already open, or the
+    event loop's reader."""
     answer: Any = None
     try:
         while True:
@@ -357,10 +391,12 @@ def _drive(conn: sqlite3.Connection, program: Program[T]) -> T:
             cursor = conn.execute(query.sql, query.params)
             if query.mode == "one":
                 answer = cursor.fetchone()
+                cursor.close()  # resets the statement, which would otherwise hold its read snapshot open
             elif query.mode == "all":
                 answer = cursor.fetchall()
             elif query.mode == "value":
                 found = cursor.fetchone()
+                cursor.close()
                 answer = found[0] if found is not None else None
             else:
                 answer = cursor.rowcount

@@ -52,6 +52,7 @@ from asman.store.sql import (
     Program,
     ProgramFactory,
     Queries,
+    alone,
     count,
     delivery,
     job_row,
@@ -185,6 +186,11 @@ class SqlStore(abc.ABC):
     async def _execute(self, program: ProgramFactory[T]) -> T:
         """Run a fresh program from `program()` in one transaction and return its value."""
 
+    def _read_now(self, program: ProgramFactory[T | None]) -> T | None:
+        """A read-only program answered at once on the caller's thread where the store can (SQLite's reader);
+        None where it cannot, or when the program had nothing to answer."""
+        return None
+
     # -- pieces of programs -----------------------------------------------------------------------------------
 
     def _namespaces(self, queue: str, job_id: str) -> Program[tuple[str, ...]]:
@@ -297,9 +303,13 @@ class SqlStore(abc.ABC):
         hooks: Hooks | None = None,
         domain: str | None = None,
     ) -> SubmitOutcome:
+        trust = Trust.of(queue, domain)
+        if hooks is None:
+            settled = self._read_now(lambda: self._resubmitted(queue, job_id, namespace, trust))
+            if settled is not None:
+                return settled
         text = orjson.dumps(definition).decode()
         gpus = requested_gpus(definition)
-        trust = Trust.of(queue, domain)
         return await self._execute(
             lambda: self._submit(
                 queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks, trust, alone=True
@@ -334,6 +344,10 @@ class SqlStore(abc.ABC):
             if inserted:
                 transitions.append(state_changed(row))
             else:
+                if hooks is None:
+                    settled = yield from self._resubmitted(queue, job_id, namespace, trust)
+                    if settled is not None:
+                        return settled
                 row = yield one(self.q.get_job_locked, queue, job_id)
                 if row is None:
                     raise JobVanished(job_id)
@@ -362,6 +376,23 @@ class SqlStore(abc.ABC):
             return SubmitOutcome(job_row(row, names), transitions, stop)
 
         return program()
+
+    def _resubmitted(
+        self, queue: str, job_id: str, namespace: str, trust: Trust
+    ) -> Program[SubmitOutcome | None]:
+        """A submit without webhooks that changes nothing, answered from one read: the queue has the job in this
+        namespace already and a submit leaves its state as it is (queued, running, or a kept success the queue
+        still trusts). None when the submit would change something: then the full program decides."""
+        row = yield alone(
+            one(self.q.submitted_job, namespace, SUCCESS, trust.domain, trust.queue, queue, job_id)
+        )
+        if row is None or not row[10]:
+            return None
+        state = JobState(row[STATE])
+        kept = state is JobState.FINISHED and row[REASON] == SUCCESS and bool(row[11])
+        if transition(state, Verb.SUBMIT, kept_success=kept)[0] is not state:
+            return None
+        return SubmitOutcome(job_row(row[:10], tuple(orjson.loads(row[12] or "[]"))))
 
     async def submit_many(
         self, queue: str, subs: Sequence[Submission], now_ms: int, expires_ms: int, domain: str | None = None
