@@ -186,11 +186,6 @@ class SqlStore(abc.ABC):
     async def _execute(self, program: ProgramFactory[T]) -> T:
         """Run a fresh program from `program()` in one transaction and return its value."""
 
-    def _read_now(self, program: ProgramFactory[T | None]) -> T | None:
-        """A read-only program answered at once on the caller's thread where the store can (SQLite's reader);
-        None where it cannot, or when the program had nothing to answer."""
-        return None
-
     # -- pieces of programs -----------------------------------------------------------------------------------
 
     def _namespaces(self, queue: str, job_id: str) -> Program[tuple[str, ...]]:
@@ -303,13 +298,9 @@ class SqlStore(abc.ABC):
         hooks: Hooks | None = None,
         domain: str | None = None,
     ) -> SubmitOutcome:
-        trust = Trust.of(queue, domain)
-        if hooks is None:
-            settled = self._read_now(lambda: self._resubmitted(queue, job_id, namespace, trust))
-            if settled is not None:
-                return settled
         text = orjson.dumps(definition).decode()
         gpus = requested_gpus(definition)
+        trust = Trust.of(queue, domain)
         return await self._execute(
             lambda: self._submit(
                 queue, job_id, text, gpus, namespace, now_ms, expires_ms, hooks, trust, alone=True
