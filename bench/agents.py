@@ -68,7 +68,8 @@ async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> N
 
     done = 0
     pool = [
-        FakeWorker(url, queue, f"bench-{queue[-6:]}-{i}", slots=slots, assign_many=True) for i in range(n)
+        FakeWorker(url, queue, f"bench-{queue[-6:]}-{i}", slots=slots, assign_many=True, finished_many=True)
+        for i in range(n)
     ]
     for worker in pool:
         await worker.connect()
@@ -77,10 +78,14 @@ async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> N
         nonlocal done
         assert worker.ws is not None
         async for raw in worker.ws:
-            for message in worker.messages(raw):
-                if message.get("type") == "assign":
-                    await worker.ws.send(finished(message))
-                    done += 1
+            # The results of one frame's assignments are ready at the same moment: one frame back.
+            reports = [
+                {"jobId": message["jobId"], "attempt": message["attempt"], "result": FINISHED_RESULT}
+                for message in worker.messages(raw)
+                if message.get("type") == "assign"
+            ]
+            await worker.report_all(reports)
+            done += len(reports)
 
     tasks = [asyncio.create_task(serve(worker)) for worker in pool]
     emit({"ready": True, "workers": n, "slots": slots})
