@@ -2,7 +2,9 @@
 
 It registers (re-announcing attempts still running after a reconnect), runs each assignment as its own task
 through `run_job`, renews leases by heartbeat, streams logs in small batches, and reports each attempt's
-result with the attempt number the server handed out. Results that could not be sent survive a reconnect.
+result with the attempt number the server handed out, at once (results that became ready while a send was under
+way go together, in one `finishedMany` frame where the server takes it). Results that could not be sent survive
+a reconnect.
 On SIGTERM it stops taking jobs, lets running ones finish within a grace period, then hands the rest back.
 
 Every task it starts is held in a `TaskSet`, named and supervised: a side task (the log flusher, the heartbeat, a
@@ -359,7 +361,8 @@ class WorkerDaemon:
             self.settings.socket_url,
             self.settings.slots,
         )
-        self._send_results_soon(list(self._unsent))
+        if self._unsent:  # results the last connection could not send
+            self._send_results_soon(list(self._unsent))
         heartbeat = self._background.spawn(self._heartbeat_loop(ws), name="heartbeat")
         try:
             async for raw in ws:
