@@ -23,6 +23,8 @@ server -> worker
              `logs` says where each kept attempt's log goes on: the worker resends its lines from there;
              `finishedMany` says this server takes `finishedMany` frames (older servers do not say it)
   assign     {jobId, attempt, token, queue, definition, leaseSeconds}
+  assignMany {assignments: [assign]}                               several `assign` in one frame, to a worker
+             that announced `assignMany` at register
   cancel     {jobId, attempt}                                      stop the container, report Cancelled
   rejected   {jobId, attempt, reason}                              a stale attempt: stop working on it
   error      {message, jobId?, attempt?}                           a message the server could not take, and why
