@@ -66,21 +66,27 @@ async def stop_signal(seconds: float) -> None:
 async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> None:
     from tests.support.fake_worker import FakeWorker
 
-    done = 0
+    done = frames = 0  # results, and the frames that carried them
     pool = [
-        FakeWorker(url, queue, f"bench-{queue[-6:]}-{i}", slots=slots, assign_many=True) for i in range(n)
+        FakeWorker(url, queue, f"bench-{queue[-6:]}-{i}", slots=slots, assign_many=True, finished_many=True)
+        for i in range(n)
     ]
     for worker in pool:
         await worker.connect()
 
     async def serve(worker: FakeWorker) -> None:
-        nonlocal done
+        nonlocal done, frames
         assert worker.ws is not None
         async for raw in worker.ws:
-            for message in worker.messages(raw):
-                if message.get("type") == "assign":
-                    await worker.ws.send(finished(message))
-                    done += 1
+            # The results of one frame's assignments are ready at the same moment: one frame back.
+            reports = [
+                {"jobId": message["jobId"], "attempt": message["attempt"], "result": FINISHED_RESULT}
+                for message in worker.messages(raw)
+                if message.get("type") == "assign"
+            ]
+            await worker.report_all(reports)
+            done += len(reports)
+            frames += len(reports) > 0
 
     tasks = [asyncio.create_task(serve(worker)) for worker in pool]
     emit({"ready": True, "workers": n, "slots": slots})
@@ -90,7 +96,7 @@ async def workers(url: str, queue: str, n: int, slots: int, seconds: float) -> N
     for worker in pool:
         with contextlib.suppress(Exception):
             await worker.close()
-    emit({"done": done})
+    emit({"done": done, "frames": frames})
 
 
 # -- submitters ------------------------------------------------------------------------------------------------

@@ -227,7 +227,8 @@ def run() -> Section:
                 note=f"{peer_counts[kind]:,} no-op tasks, Redis",
             )
     section.notes.append(
-        "Asman: 2 protocol-level workers x 8 slots finish each job as soon as it is assigned; a separate process "
+        "Asman: 2 protocol-level workers x 8 slots finish each job as soon as it is assigned (the results of one "
+        "`assignMany` frame in one `finishedMany` frame); a separate process "
         "submits distinct jobs over 16 keep-alive connections; the clock runs from the first submit until the "
         "queue's status shows every job Finished. Peers: the same number of no-op tasks enqueued by their own "
         "client library; the clock stops when the last task has run (each bumps a Redis counter)."

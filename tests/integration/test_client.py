@@ -37,6 +37,7 @@ from asman.client._base import Retry
 from asman.client._datarefs import Upload
 from asman.core.states import FinishedReason, JobState
 from asman.server.service import JobService, now_ms
+from asman.store.base import Report
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import ServerProcess, free_port, start_server
 from tests.support.stack import Stack
@@ -83,7 +84,9 @@ async def finish_in_store(service: JobService, queue: str, job_id: str, result: 
         **result,
     }
     reason = FinishedReason(stored["reason"])
-    await service.finish(queue, job_id, assignment.attempt, reason, stored, assignment.token)
+    report = Report(queue, job_id, assignment.attempt, reason, stored, token=assignment.token)
+    [change] = await service.finish_many([report])
+    assert change is not None and not isinstance(change, Exception)
 
 
 async def test_submit_status_list_and_cancel(sdk: tuple[AsyncClient, CountingTransport, Any]) -> None:

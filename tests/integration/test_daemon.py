@@ -224,3 +224,37 @@ async def test_the_servers_redirect_to_an_internal_service_is_not_followed(
         internal.shutdown()
         internal.server_close()
         thread.join()
+
+
+async def test_results_ready_while_a_send_is_under_way_go_together_in_one_frame(
+    served: Served, fake: FakeRuntime, tmp_path: Path, start: Start
+) -> None:
+    """A result goes at once; those that come while it is being sent follow in one `finishedMany` frame."""
+    fake.on("first", Script(stdout=("1",)))
+    for name in ("second", "third"):
+        fake.on(name, Script(stdout=(name,), seconds=0.5))
+    daemon = daemon_of(served, fake, tmp_path, slots=3)
+    send = daemon._send
+    sent: list[tuple[str, int]] = []
+    in_flight = asyncio.Event()
+
+    async def slow_first_result(message: dict[str, Any]) -> bool:
+        if message["type"] in ("finished", "finishedMany"):
+            sent.append((message["type"], len(message.get("results", [message]))))
+            if len(sent) == 1:
+                await in_flight.wait()  # the first result's send takes until the others are ready
+        return await send(message)
+
+    daemon._send = slow_first_result  # type: ignore[method-assign]
+    start(daemon)
+    ids = [await served.submit(QUEUE, name) for name in ("first", "second", "third")]
+    async with asyncio.timeout(10):
+        while len(daemon._ready) < 2:
+            await asyncio.sleep(0.02)
+    in_flight.set()
+    for job_id in ids:
+        job = await served.wait_finished(QUEUE, job_id)
+        assert job["finishedReason"] == "Success", job
+    assert sent == [("finished", 1), ("finishedMany", 2)]
+    logs = [[line[0] for line in run_of(await served.job(QUEUE, job_id))["logs"]] for job_id in ids]
+    assert logs == [["1\n"], ["second\n"], ["third\n"]]

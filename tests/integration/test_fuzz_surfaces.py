@@ -96,11 +96,25 @@ junk_frames = st.one_of(
 
 # -- the worker socket --------------------------------------------------------------------------------------
 
+worker_results = (
+    st.fixed_dictionaries(
+        {"reason": st.sampled_from(["Success", "Error", "Cancelled", "x"]) | json_values},
+        optional={
+            "StatusCode": json_values,
+            "logs": json_values,
+            "outputs": json_values,
+            "duration": json_values,
+        },
+    )
+    | json_values
+)
+
 worker_messages = st.fixed_dictionaries(
     {
         "type": st.sampled_from(
             [
-                *(protocol.HEARTBEAT, protocol.LOG, protocol.FINISHED, protocol.RELEASE, protocol.DRAIN),
+                *(protocol.HEARTBEAT, protocol.LOG, protocol.FINISHED, protocol.FINISHED_MANY),
+                *(protocol.RELEASE, protocol.DRAIN),
                 *(protocol.REGISTER, protocol.ASSIGN, "nope"),
             ]
         )
@@ -111,14 +125,19 @@ worker_messages = st.fixed_dictionaries(
         "attempt": st.integers(-3, 3) | json_values,
         "step": st.sampled_from(["run", "build"]) | json_values,
         "logs": st.lists(st.lists(json_values, max_size=4), max_size=4) | json_values,
-        "result": st.fixed_dictionaries(
-            {"reason": st.sampled_from(["Success", "Error", "Cancelled", "x"]) | json_values},
-            optional={
-                "StatusCode": json_values,
-                "logs": json_values,
-                "outputs": json_values,
-                "duration": json_values,
-            },
+        "result": worker_results,
+        "results": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "jobId": st.just(JOB) | json_values,
+                    "attempt": st.integers(-3, 3) | json_values,
+                    "token": json_values,
+                    "result": worker_results,
+                },
+            )
+            | json_values,
+            max_size=4,
         )
         | json_values,
         "running": st.lists(st.fixed_dictionaries({"jobId": json_values, "attempt": json_values}), max_size=3)
@@ -126,9 +145,17 @@ worker_messages = st.fixed_dictionaries(
         "worker": json_values,
     },
 )
-registers = st.just({"type": "register", "worker": {"id": "fuzz", "slots": 1}, "running": []}) | st.builds(
+registers = st.sampled_from(
+    [
+        {"type": "register", "worker": {"id": "fuzz", "slots": 1}, "running": []},
+        {"type": "register", "worker": {"id": "fuzz", "slots": 2, "finishedMany": True}, "running": []},
+    ]
+) | st.builds(
     lambda worker, running: {"type": "register", "worker": worker, "running": running},
-    st.fixed_dictionaries({}, optional={"id": json_values, "slots": json_values, "gpus": json_values})
+    st.fixed_dictionaries(
+        {},
+        optional={"id": json_values, "slots": json_values, "gpus": json_values, "finishedMany": json_values},
+    )
     | json_values,
     json_values,
 )

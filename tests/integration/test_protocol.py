@@ -73,6 +73,66 @@ async def test_several_assignments_share_a_frame_only_for_workers_that_ask(
     await worker.close()
 
 
+@pytest.mark.parametrize("finished_many", [False, True])
+async def test_results_share_a_frame_only_from_workers_that_announce_it(
+    live_server: ServerProcess, finished_many: bool
+) -> None:
+    """The same reports, one `finished` each or in one `finishedMany` frame: the good ones are recorded, and a
+    stranger's attempt (a wrong token), a stale attempt and a malformed entry each get their own answer
+    without failing the others."""
+    queue = f"results-{finished_many}".lower()
+    ids = [submit(live_server, queue, f"exit {i}") for i in range(3)]
+    worker = FakeWorker(live_server.url, queue, "w1", slots=3, assign_many=True, finished_many=finished_many)
+    await worker.connect()
+    assert worker.registered["finishedMany"] is True  # the server says it takes them
+    assigned = [await worker.receive_type("assign") for _ in ids]
+    stranger = FakeWorker(live_server.url, queue, "w2")
+    await stranger.connect()
+    theirs = submit(live_server, queue, "theirs")
+    await stranger.receive_type("assign")
+    good = [worker.report(m["jobId"], m["attempt"], status=n + 1) for n, m in enumerate(assigned)]
+    wrong_token = {**worker.report(theirs, 1), "token": "guessed"}
+    stale = worker.report(ids[2], 99)
+    malformed = {**worker.report(ids[0], 1), "jobId": "not-a-job"}
+    reports = [good[0], wrong_token, good[1], stale, malformed, good[2]]
+    if finished_many:
+        await worker.finish_many(reports)
+    else:
+        for report in reports:
+            await worker.send({"type": "finished", **report})
+    answers = [await worker.receive() for _ in range(3)]
+    assert sorted((a["type"], a.get("jobId"), a.get("attempt")) for a in answers) == sorted(
+        [("rejected", theirs, 1), ("rejected", ids[2], 99), ("error", None, None)]
+    )
+    await wait_for(lambda: all(job(live_server, queue, i)["state"] == "Finished" for i in ids))
+    assert [run_of(job(live_server, queue, i))["StatusCode"] for i in ids] == [1, 2, 3]
+    assert job(live_server, queue, theirs)["state"] == "Running"  # still the stranger's to report
+    await stranger.finish(theirs, 1)
+    await wait_for(lambda: job(live_server, queue, theirs)["state"] == "Finished")
+    await worker.close()
+    await stranger.close()
+
+
+async def test_a_finished_many_frame_from_a_worker_that_did_not_announce_it_is_refused(
+    live_server: ServerProcess,
+) -> None:
+    """Upstream's workers and older Asman ones never send it; one that sends it unannounced is told why and
+    none of its results are taken (its attempts stay running, and can still be reported one by one)."""
+    job_id = submit(live_server, "unannounced", "x")
+    worker = FakeWorker(live_server.url, "unannounced", "w1")
+    await worker.connect()
+    assigned = await worker.receive_type("assign")
+    await worker.finish_many([worker.report(job_id, assigned["attempt"])])
+    error = await worker.receive_type("error")
+    assert "did not announce it" in error["message"] and "finishedMany" in error["message"]
+    await asyncio.sleep(0.3)
+    assert job(live_server, "unannounced", job_id)["state"] == "Running"
+    await worker.finish(job_id, assigned["attempt"], status=4)
+    await wait_for(lambda: job(live_server, "unannounced", job_id)["state"] == "Finished")
+    assert run_of(job(live_server, "unannounced", job_id))["StatusCode"] == 4
+    await worker.close()
+
+
 async def test_a_successful_job_is_served_from_cache_without_running(live_server: ServerProcess) -> None:
     worker = FakeWorker(live_server.url, "cache", "w1")
     await worker.connect()

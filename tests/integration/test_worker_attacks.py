@@ -164,6 +164,40 @@ async def test_a_result_over_the_caps_fails_the_job_with_the_reason(server: Serv
     await worker.close()
 
 
+async def test_a_result_over_the_cap_in_a_finished_many_frame_fails_alone(server: ServerProcess) -> None:
+    """A frame may be as large as its results may be together: one result over the cap ends its attempt as an
+    Error, as a `finished` over it would, and the others are recorded. A frame over 16 MiB is refused whole."""
+    worker = FakeWorker(server.url, "big-many", "w", slots=2, assign_many=True, finished_many=True)
+    await worker.connect()
+    large, small = submit(server, "big-many", "large"), submit(server, "big-many", "small")
+    attempts = {m["jobId"]: m["attempt"] for m in [await worker.receive_type("assign") for _ in range(2)]}
+    huge = {"blob": {"type": "utf8", "value": "x" * 17 * 1024**2}}
+    await worker.finish_many(
+        [worker.report(large, attempts[large], outputs=huge), worker.report(small, attempts[small])]
+    )
+    refused = await worker.receive_type("error")
+    assert "over the limit of 16777216" in refused["message"] and "jobId" not in refused
+    await asyncio.sleep(0.3)
+    assert job(server, "big-many", large)["state"] == job(server, "big-many", small)["state"] == "Running"
+    big = {"blob": {"type": "utf8", "value": "x" * 300_000}}
+    await worker.finish_many(
+        [worker.report(large, attempts[large], outputs=big), worker.report(small, attempts[small], status=5)]
+    )
+    error = await worker.receive_type("error")
+    assert error["jobId"] == large and "ASMAN_MAX_RESULT_BYTES" in error["message"]
+    await until(
+        lambda: (
+            job(server, "big-many", small)["state"] == job(server, "big-many", large)["state"] == "Finished"
+        )
+    )
+    failed = job(server, "big-many", large)
+    assert failed["finishedReason"] == "Error" and failed["attempt"] == 1
+    assert "ASMAN_MAX_RESULT_BYTES" in failed["results"]["finished"]["result"]["error"]
+    done = job(server, "big-many", small)
+    assert done["finishedReason"] == "Success" and done["results"]["finished"]["result"]["StatusCode"] == 5
+    await worker.close()
+
+
 async def test_malformed_fields_get_an_error_and_one_line_each(server: ServerProcess) -> None:
     job_id = submit(server, "malformed")
     worker = FakeWorker(server.url, "malformed", "w-malformed")

@@ -1,7 +1,9 @@
 """A protocol-level worker: speaks the WebSocket protocol without running containers, so tests can drive
 leases, attempts and stale messages precisely. Like Asman's worker, it echoes each attempt's token (taken from
 the assignment) and numbers its log lines, unless a test says otherwise. With `assign_many` it announces that it
-takes `assignMany` frames, as Asman's worker does, and hands their assignments out one by one."""
+takes `assignMany` frames, as Asman's worker does, and hands their assignments out one by one; with
+`finished_many`, that it sends `finishedMany` frames, and `finish_every_assignment` reports the results of one
+frame's assignments in one."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class FakeWorker:
         gpus: int = 0,
         token: str | None = None,
         assign_many: bool = False,
+        finished_many: bool = False,
     ) -> None:
         self.headers = {"Authorization": f"Bearer {token}"} if token else None
         base = url.replace("http://", "ws://", 1)
@@ -33,6 +36,8 @@ class FakeWorker:
         self.info: dict[str, Any] = {"id": worker_id, "slots": slots, "gpus": gpus, "version": "test"}
         if assign_many:
             self.info["assignMany"] = True
+        if finished_many:
+            self.info["finishedMany"] = True
         self.frames: Counter[str] = Counter()  # frames received, by type
         self.unread: list[dict[str, Any]] = []  # the rest of an `assignMany` frame
         self.ws: ClientConnection | None = None
@@ -114,16 +119,25 @@ class FakeWorker:
         logs: list[list[Any]] | None = None,
         outputs: dict[str, Any] | None = None,
     ) -> None:
-        result = {"reason": reason, "StatusCode": status, "logs": logs or [], "outputs": outputs or {}}
         await self.send(
-            {
-                "type": protocol.FINISHED,
-                "jobId": job_id,
-                "attempt": attempt,
-                "token": self.token(job_id, attempt),
-                "result": result,
-            }
+            {"type": protocol.FINISHED, **self.report(job_id, attempt, status, reason, logs, outputs)}
         )
+
+    def report(
+        self,
+        job_id: str,
+        attempt: int,
+        status: int = 0,
+        reason: str = "Success",
+        logs: list[list[Any]] | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A `finished` message without its type: an entry of a `finishedMany` frame."""
+        result = {"reason": reason, "StatusCode": status, "logs": logs or [], "outputs": outputs or {}}
+        return {"jobId": job_id, "attempt": attempt, "token": self.token(job_id, attempt), "result": result}
+
+    async def finish_many(self, reports: list[dict[str, Any]]) -> None:
+        await self.send({"type": protocol.FINISHED_MANY, "results": reports})
 
     async def release(self, job_id: str, attempt: int) -> None:
         await self.send(
@@ -146,6 +160,7 @@ class FakeWorker:
         result `result_of(definition)`, counting the assignments per job in `assigned`."""
         assert self.ws is not None
         async for raw in self.ws:
+            reports = []
             for message in self.messages(raw):
                 if message.get("type") != protocol.ASSIGN:
                     continue
@@ -153,11 +168,13 @@ class FakeWorker:
                     assigned[message["jobId"]] += 1
                 result = {"reason": "Success", "StatusCode": 0, "logs": [], "outputs": {}}
                 result.update(result_of(message["definition"]))
-                await self.send(
-                    {
-                        "type": protocol.FINISHED,
-                        "jobId": message["jobId"],
-                        "attempt": message["attempt"],
-                        "result": result,
-                    }
-                )
+                reports.append({"jobId": message["jobId"], "attempt": message["attempt"], "result": result})
+            await self.report_all(reports)
+
+    async def report_all(self, reports: list[dict[str, Any]]) -> None:
+        """Results ready at the same moment: in one frame where both ends take `finishedMany`."""
+        if len(reports) > 1 and self.info.get("finishedMany") and self.registered.get("finishedMany"):
+            await self.finish_many(reports)
+        else:
+            for report in reports:
+                await self.send({"type": protocol.FINISHED, **report})

@@ -171,7 +171,7 @@ async def test_a_result_over_the_message_cap_is_reported_as_an_error(tmp_path: P
     assert len(orjson.dumps(result.model_dump(mode="json"))) > MAX_RESULT_BYTES
 
     daemon._report_soon("j" * 64, 1, result)
-    message = daemon._unsent[("j" * 64, 1)]
+    message = daemon._unsent[("j" * 64, 1)].entry
     await daemon._deliveries.cancel()
     assert len(orjson.dumps(message)) < 1000
     sent = message["result"]

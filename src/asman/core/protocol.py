@@ -12,13 +12,19 @@ worker -> server
   log        {jobId, attempt, token, step: "run"|"build", seq, logs: [[text, epochMs, isStdErr]]}
              `seq` numbers the first line (lines of an attempt's step count from 0): a resent line is stored once
   finished   {jobId, attempt, token, result: JobResult}                  the attempt's outcome
+  finishedMany {results: [{jobId, attempt, token, result}]}             several `finished` in one frame, from a
+             worker that announced `finishedMany` at register to a server whose `registered` says `finishedMany`
   release    {jobId, attempt, token}                                     hand an unfinished job back (graceful stop)
   drain      {}                                                          assign me nothing more (graceful stop)
 
 server -> worker
-  registered {leaseSeconds, heartbeatSeconds, keep: [{jobId, attempt, logs: {step: seq}}], drop: [{jobId, attempt}]}
-             `logs` says where each kept attempt's log goes on: the worker resends its lines from there
+  registered {leaseSeconds, heartbeatSeconds, keep: [{jobId, attempt, logs: {step: seq}}], drop: [{jobId, attempt}],
+             finishedMany: true}
+             `logs` says where each kept attempt's log goes on: the worker resends its lines from there;
+             `finishedMany` says this server takes `finishedMany` frames (older servers do not say it)
   assign     {jobId, attempt, token, queue, definition, leaseSeconds}
+  assignMany {assignments: [assign]}                               several `assign` in one frame, to a worker
+             that announced `assignMany` at register
   cancel     {jobId, attempt}                                      stop the container, report Cancelled
   rejected   {jobId, attempt, reason}                              a stale attempt: stop working on it
   error      {message, jobId?, attempt?}                           a message the server could not take, and why
@@ -36,6 +42,8 @@ REGISTER = "register"
 HEARTBEAT = "heartbeat"
 LOG = "log"
 FINISHED = "finished"
+# Several `finished` messages in one frame, from a worker that announces `finishedMany` at register.
+FINISHED_MANY = "finishedMany"
 RELEASE = "release"
 DRAIN = "drain"
 REGISTERED = "registered"
@@ -45,6 +53,11 @@ ASSIGN_MANY = "assignMany"
 CANCEL = "cancel"
 REJECTED = "rejected"
 ERROR = "error"
+
+# A `finishedMany` frame holds at most this many results (a worker's most slots) and this many bytes (half the
+# socket's 32 MiB frame limit, the size of the largest result Asman's worker sends).
+FINISHED_MANY_MOST_RESULTS = 1024
+FINISHED_MANY_MOST_BYTES = 16 * 1024**2
 
 STEP_RUN = "run"
 STEP_BUILD = "build"
@@ -76,6 +89,8 @@ class WorkerInfo(BaseModel):
     maxJobDuration: float | None = None
     # Takes `assignMany` frames; workers that do not say so (upstream's among them) get one `assign` a frame.
     assignMany: bool = False
+    # Sends `finishedMany` frames; a server takes them only from workers that say so.
+    finishedMany: bool = False
 
 
 class JobResult(BaseModel):

@@ -187,6 +187,7 @@ class Worker(_Open):
     assignMany: bool = Field(
         description="takes several assignments in one frame (an opt-in of Asman's worker)"
     )
+    finishedMany: bool = Field(description="sends several results in one frame (an opt-in of Asman's worker)")
     connectedTime: int
     running: list[str]
     replica: str

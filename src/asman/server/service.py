@@ -26,7 +26,7 @@ from asman.core.definition import (
 from asman.core.errors import AsmanError, InvalidInput, NotFound, TooLarge, ValidationFailed
 from asman.core.events import CancelRequested, LogsAppended, StateChanged, WorkersChanged
 from asman.core.names import blob_key_in_url, check_blob_key, check_job_id, check_namespace, check_queue
-from asman.core.states import STOPS_CONTAINER, FinishedReason, IllegalTransition, JobState, Verb, transition
+from asman.core.states import STOPS_CONTAINER, IllegalTransition, JobState, Verb, transition
 from asman.core.trust import Trust, trust_domain
 from asman.core.webhooks import Delivery, hooks_of, retry_delay_ms
 from asman.events.base import Notifier
@@ -320,22 +320,43 @@ class JobService:
         await self.notifier.publish(LogsAppended(queue, job, attempt, step, before.lines, admitted.lines))
         return True
 
-    async def finish(
-        self, queue: str, job: str, attempt: int, reason: FinishedReason, result: dict[str, Any], token: str
-    ) -> StateChanged | None:
-        """Record an attempt's outcome; None when the attempt is stale, `token` not its secret, or the reason
-        not a worker's to give. Finishes that wait for the store meanwhile share its next transaction."""
-        try:
-            transition(JobState.RUNNING, Verb.FINISH, reason=reason)
-        except IllegalTransition:
-            return None
-        report = Report(queue, job, attempt, reason, result, self.trust(queue).domain, token)
-        change = await self._finishes(report)
-        if change is not None:
-            await self.publish([change])
-            # A result's outputs live as long as it does (the worker skips uploading a blob that exists).
-            await self.keep_blobs(blob_keys(result.get("outputs")))
-        return change
+    async def finish_many(self, reports: Sequence[Report]) -> list[StateChanged | Exception | None]:
+        """Record attempts' outcomes, each kept in its queue's trust domain (a report's `domain` is set here).
+        Each answer is its report's: the change, None when the attempt is stale, the token not its secret or
+        the reason not a worker's to give, or the error that kept that report from being recorded. The reports
+        share the store's transactions with each other and with the finishes waiting meanwhile."""
+        answers: list[StateChanged | Exception | None] = [None] * len(reports)
+        taken: list[int] = []
+        trusted: list[Report] = []
+        for index, report in enumerate(reports):
+            try:
+                transition(JobState.RUNNING, Verb.FINISH, reason=report.reason)
+            except IllegalTransition:
+                continue
+            taken.append(index)
+            trusted.append(
+                Report(
+                    report.queue,
+                    report.job_id,
+                    report.attempt,
+                    report.reason,
+                    report.result,
+                    self.trust(report.queue).domain,
+                    report.token,
+                )
+            )
+        changes: list[StateChanged] = []
+        kept: set[str] = set()
+        for index, answer in zip(taken, await self._finishes.many(trusted), strict=True):
+            answers[index] = answer
+            if isinstance(answer, StateChanged):
+                changes.append(answer)
+                # A result's outputs live as long as it does (the worker skips uploading a blob that exists).
+                kept |= blob_keys(reports[index].result.get("outputs"))
+        if changes:
+            await self.notifier.publish_many(changes)
+        await self.keep_blobs(kept)
+        return answers
 
     async def _finish_many(self, reports: list[Report]) -> list[StateChanged | None]:
         # Only the store's transaction here: when it fails nothing was written, so the batcher may retry its

@@ -12,7 +12,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 import orjson
@@ -21,7 +21,6 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from asman.core import protocol
 from asman.core.errors import AsmanError
-from asman.core.events import StateChanged
 from asman.core.names import JOB_ID, check_queue
 from asman.core.protocol import JobResult, WorkerInfo
 from asman.core.states import FinishedReason
@@ -29,7 +28,7 @@ from asman.server.attempt_logs import admit
 from asman.server.http import close_reason
 from asman.server.hub import Hub, WorkerConn
 from asman.server.views import stored_result
-from asman.store.base import LogCount
+from asman.store.base import LogCount, Report
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +66,18 @@ class BadMessage(Exception):
         self.why = why
         self.job = job
         self.attempt = attempt
+
+
+@dataclass(frozen=True, slots=True)
+class _Finish:
+    """A result on its way to the store, and whether this connection held its attempt."""
+
+    report: Report
+    was_mine: bool
+
+
+def _failure(why: str) -> tuple[JobResult, str]:
+    return JobResult(reason=FinishedReason.ERROR, error=why), why
 
 
 class Pace:
@@ -149,6 +160,8 @@ async def worker_socket(websocket: WebSocket) -> None:
                 for job, attempt in keep
             ],
             "drop": [{"jobId": job, "attempt": attempt} for job, attempt in drop],
+            # Taken only from workers that announce it (upstream's and older Asman workers send `finished`).
+            "finishedMany": True,
         }
     )
     await hub.add(conn)
@@ -158,7 +171,7 @@ async def worker_socket(websocket: WebSocket) -> None:
     try:
         while True:
             message, size = await _receive(websocket)
-            wait = max(messages.delay(1), volume.delay(size))
+            wait = max(messages.delay(_weight(message)), volume.delay(size))
             if wait > 0:
                 await asyncio.sleep(wait)
             await worker.handle(message, size)
@@ -232,6 +245,17 @@ async def _receive(websocket: WebSocket) -> tuple[dict[str, Any], int]:
     return message, len(payload)
 
 
+def _weight(message: dict[str, Any]) -> int:
+    """What a message counts for in the connection's pace: one, and a `finishedMany` one per result it holds.
+    Each result costs the loop what a `finished` message does (the checks, the result's validation, its
+    record), and the pace is there to bound that cost: batching saves the server the work of a frame per
+    result, and must not buy a worker more of the server than `finished` messages would."""
+    if message.get("type") == protocol.FINISHED_MANY:
+        results = message.get("results")
+        return max(1, len(results)) if isinstance(results, list) else 1
+    return 1
+
+
 def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -271,25 +295,28 @@ class _Worker:
         self.bad = 0
         self.renewed = 0.0
         self.pending: set[asyncio.Task[None]] = set()
+        self.recording = 0  # results in `pending`
 
     async def handle(self, message: dict[str, Any], size: int) -> None:
         kind = message.get("type")
         try:
-            cap = (
-                self.hub.settings.max_result_bytes if kind == protocol.FINISHED else MAX_BYTES.get(str(kind))
-            )
+            if kind == protocol.FINISHED:
+                await self.finished([message], [size])
+                return
+            if kind == protocol.FINISHED_MANY:
+                await self.finished_many(message, size)
+                return
+            cap = MAX_BYTES.get(str(kind))
             if cap is None:
                 raise BadMessage(f"unknown message type {str(kind)[:40]!r}")
             if size > cap:
-                await self.oversized(message, kind, size, cap)
-            elif kind == protocol.HEARTBEAT:
+                raise BadMessage(f"a {kind} message of {size} bytes, over the limit of {cap}")
+            if kind == protocol.HEARTBEAT:
                 await self.heartbeat()
             elif kind == protocol.DRAIN:
                 self.conn.draining = True
             elif kind == protocol.LOG:
                 await self.logs(message)
-            elif kind == protocol.FINISHED:
-                await self.finished(message)
             else:
                 await self.release(message)
         except BadMessage as exc:
@@ -339,19 +366,6 @@ class _Worker:
         if stale:
             self.hub.kick(conn.queue)
 
-    async def oversized(self, message: dict[str, Any], kind: Any, size: int, cap: int) -> None:
-        why = f"a {kind} message of {size} bytes, over the limit of {cap}"
-        if kind != protocol.FINISHED:
-            raise BadMessage(why)
-        job, attempt, token = _about(message)
-        await self.fail(
-            job,
-            attempt,
-            token,
-            f"the worker's result was {size} bytes, over the server's limit of {cap} (ASMAN_MAX_RESULT_BYTES):"
-            " write fewer or larger output files (an archive, say)",
-        )
-
     async def logs(self, message: dict[str, Any]) -> None:
         conn = self.conn
         job, attempt, token = _about(message)
@@ -377,38 +391,84 @@ class _Worker:
                 return
             conn.logs.pop((job, attempt), None)
 
-    async def finished(self, message: dict[str, Any]) -> None:
-        job, attempt, token = _about(message)
-        raw = message.get("result")
+    async def finished_many(self, message: dict[str, Any], size: int) -> None:
+        """A `finishedMany` frame: each result taken as a `finished` message would be, with its own errors,
+        and all of them recorded together."""
+        if not self.conn.info.finishedMany:
+            raise BadMessage(
+                "a finishedMany frame from a worker that did not announce it: register with"
+                " worker.finishedMany = true, or send one finished message per result"
+            )
+        results = message.get("results")
+        most = protocol.FINISHED_MANY_MOST_RESULTS
+        if not isinstance(results, list) or not 1 <= len(results) <= most:
+            raise BadMessage(f"'results' must be a list of 1 to {most} {{jobId, attempt, token, result}}")
+        # A frame may be as large as its results may be together (ASMAN_MAX_RESULT_BYTES each), up to a bound
+        # that refuses it whole. Only a frame larger than one result may be can hold a result over its cap (a
+        # frame over the results' sum always does): then each result is measured, so those over the cap fail
+        # alone, as a `finished` over it would, and the others are recorded.
+        bound = protocol.FINISHED_MANY_MOST_BYTES
+        if size > bound:
+            raise BadMessage(
+                f"a finishedMany frame of {size} bytes, over the limit of {bound}: send fewer results a frame"
+            )
+        measure = size > self.hub.settings.max_result_bytes
+        sizes = [len(orjson.dumps(one)) if measure else 0 for one in results]
+        await self.finished(results, sizes)
+
+    async def finished(self, reports: list[Any], sizes: list[int]) -> None:
+        """Results, each checked, fenced and answered on its own (an error, a rejection) and then recorded
+        together, in one call to the store's batch of finishes; the next messages are read meanwhile."""
+        finishes: list[_Finish] = []
+        refused: list[BadMessage] = []
+        for report, size in zip(reports, sizes, strict=True):
+            try:
+                job, attempt, token = _about(report if isinstance(report, dict) else {})
+                result, why = self.checked(report, size)
+            except BadMessage as exc:
+                await self.refuse(exc)
+                continue
+            finish = await self.bind(job, attempt, token, result)
+            if finish is not None:
+                finishes.append(finish)
+            if why is not None:
+                refused.append(BadMessage(why, job, attempt))
+        if finishes:
+            await self.record(finishes)
+        for bad in refused:  # after the failure they report is on its way to the store
+            await self.refuse(bad)
+
+    def checked(self, report: dict[str, Any], size: int) -> tuple[JobResult, str | None]:
+        """The result a report ends its attempt with, and why it is not the one the worker sent (it ends the
+        attempt as an Error that says so: running it again would fail the same way)."""
+        cap = self.hub.settings.max_result_bytes
+        if size > cap:
+            return _failure(
+                f"the worker's result was {size} bytes, over the server's limit of {cap}"
+                " (ASMAN_MAX_RESULT_BYTES): write fewer or larger output files (an archive, say)"
+            )
+        raw = report.get("result")
         try:
             result = JobResult.model_validate(raw if isinstance(raw, dict) else {})
         except ValidationError as exc:
             why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
-            await self.fail(job, attempt, token, f"the worker sent a malformed result ({why[:300]})")
-            return
+            return _failure(f"the worker sent a malformed result ({why[:300]})")
         limit = self.hub.settings.max_outputs
         if len(result.outputs) > limit:
-            await self.fail(
-                job,
-                attempt,
-                token,
+            return _failure(
                 f"the job wrote {len(result.outputs)} output files, over the server's limit of {limit}"
-                " (ASMAN_MAX_OUTPUTS): pack them into an archive",
+                " (ASMAN_MAX_OUTPUTS): pack them into an archive"
             )
-            return
-        await self.record(job, attempt, token, result)
+        return result, None
 
-    async def fail(self, job: str, attempt: int, token: str | None, why: str) -> None:
-        """End an attempt whose report the server cannot take as an Error that says why (the worker is told)."""
-        await self.record(job, attempt, token, JobResult(reason=FinishedReason.ERROR, error=why))
-        raise BadMessage(why, job, attempt)
-
-    async def record(self, job: str, attempt: int, token: str | None, result: JobResult) -> None:
-        conn, service = self.conn, self.service
+    async def bind(self, job: str, attempt: int, token: str | None, result: JobResult) -> _Finish | None:
+        """The finish to record for an attempt's result, or None when this connection may not speak for the
+        attempt (it is told so)."""
+        conn = self.conn
         fence = self.bound(job, attempt, token)
         if fence is None:
             await self.reject(job, attempt)
-            return
+            return None
         was_mine = conn.holds(job, attempt)
         if was_mine:
             conn.forget(job)
@@ -417,40 +477,50 @@ class _Worker:
             queue=conn.queue,
             worker=conn.info.id,
             attempt=attempt,
-            time_ms=service.now(),
+            time_ms=self.service.now(),
         )
+        return _Finish(Report(conn.queue, job, attempt, result.reason, stored, token=fence), was_mine)
+
+    async def record(self, finishes: list[_Finish]) -> None:
         # Not awaited here: the next messages are read meanwhile, so this connection's results share the
         # store's transactions with each other as well as with other connections'.
-        while len(self.pending) >= MOST_PENDING_FINISHES:
+        while self.recording >= MOST_PENDING_FINISHES:
             await asyncio.wait(self.pending, return_when=asyncio.FIRST_COMPLETED)
-        task = asyncio.get_running_loop().create_task(
-            self.settle(
-                job, attempt, was_mine, service.finish(conn.queue, job, attempt, result.reason, stored, fence)
-            ),
-            name="asman-finish",
-        )
+        self.recording += len(finishes)
+        task = asyncio.get_running_loop().create_task(self.settle(finishes), name="asman-finish")
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 
-    async def settle(
-        self, job: str, attempt: int, was_mine: bool, finishing: Awaitable[StateChanged | None]
-    ) -> None:
+    async def settle(self, finishes: list[_Finish]) -> None:
         conn = self.conn
         try:
-            transition = await finishing
+            answers = await self.service.finish_many([finish.report for finish in finishes])
         except Exception:
-            # The lease runs out and the job is queued again, as when the connection drops.
-            log.exception(
-                "could not record the result of attempt %s of %s from %s", attempt, job[:12], conn.info.id
-            )
+            # The lease runs out and the jobs are queued again, as when the connection drops.
+            log.exception("could not record %d result(s) from %s", len(finishes), conn.info.id)
             return
-        if transition is None:
-            if was_mine:
-                log.info(
-                    "dropped the result of stale attempt %s of %s from %s", attempt, job[:12], conn.info.id
+        finally:
+            self.recording -= len(finishes)
+        for finish, answer in zip(finishes, answers, strict=True):
+            job, attempt = finish.report.job_id, finish.report.attempt
+            if isinstance(answer, Exception):
+                log.error(
+                    "could not record the result of attempt %s of %s from %s",
+                    attempt,
+                    job[:12],
+                    conn.info.id,
+                    exc_info=answer,
                 )
-            else:
-                await self.reject(job, attempt)
+            elif answer is None:
+                if finish.was_mine:
+                    log.info(
+                        "dropped the result of stale attempt %s of %s from %s",
+                        attempt,
+                        job[:12],
+                        conn.info.id,
+                    )
+                else:
+                    await self.reject(job, attempt)
         self.hub.kick(conn.queue)
 
     async def settled(self) -> None:

@@ -2,7 +2,9 @@
 
 It registers (re-announcing attempts still running after a reconnect), runs each assignment as its own task
 through `run_job`, renews leases by heartbeat, streams logs in small batches, and reports each attempt's
-result with the attempt number the server handed out. Results that could not be sent survive a reconnect.
+result with the attempt number the server handed out, at once (results that became ready while a send was under
+way go together, in one `finishedMany` frame where the server takes it). Results that could not be sent survive
+a reconnect.
 On SIGTERM it stops taking jobs, lets running ones finish within a grace period, then hands the rest back.
 
 Every task it starts is held in a `TaskSet`, named and supervised: a side task (the log flusher, the heartbeat, a
@@ -51,6 +53,8 @@ LOG_FLUSH_SECONDS = 0.1
 LOG_BATCH_LINES = 500
 # Well under the 32 MiB WebSocket message cap, with room for the envelope.
 MAX_RESULT_BYTES = 16 * 1024**2
+# A `finishedMany` frame's bytes around its results, at most.
+FRAME_ENVELOPE_BYTES = 64
 # How long a stopping worker waits for results still being delivered, and for its side tasks to end.
 DELIVERY_WAIT_SECONDS = 10.0
 
@@ -156,6 +160,14 @@ class HttpJobIO:
         )
 
 
+@dataclass(frozen=True)
+class _Result:
+    """An attempt's result waiting to be sent: a `finished` message without its type, and its size encoded."""
+
+    entry: dict[str, Any]
+    size: int
+
+
 @dataclass
 class _Attempt:
     job_id: str
@@ -174,7 +186,12 @@ class WorkerDaemon:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, connect=10.0), trust_env=False)
         self.fetcher = Fetcher(self.http, settings.api_url, allow_private=settings.allow_private_urls)
         self._attempts: dict[str, _Attempt] = {}
-        self._unsent: dict[tuple[str, int], dict[str, Any]] = {}
+        self._unsent: dict[tuple[str, int], _Result] = {}
+        # Results waiting for the sender (keys of `_unsent`, in the order they came), and whether this
+        # connection's server takes several in one `finishedMany` frame (its `registered` says so).
+        self._ready: dict[tuple[str, int], None] = {}
+        self._sender: asyncio.Task[None] | None = None
+        self._finished_many = False
         self._logs = LogOutbox()
         # Each attempt's secret, from its assignment: every message about the attempt carries it.
         self._tokens: dict[tuple[str, int], str] = {}
@@ -321,12 +338,14 @@ class WorkerDaemon:
             "version": __version__,
             "maxJobDuration": self.settings.max_job_duration_s,
             "assignMany": True,
+            "finishedMany": True,
         }
         await ws.send(orjson.dumps({"type": protocol.REGISTER, "worker": info, "running": running}))
         registered = orjson.loads(await ws.recv())
         if registered.get("type") != protocol.REGISTERED:
             raise ConnectionError(f"unexpected first message {registered.get('type')!r}")
         self._heartbeat_seconds = float(registered.get("heartbeatSeconds", 5.0))
+        self._finished_many = registered.get("finishedMany") is True
         for item in registered.get("drop", []):
             self._forget(item["jobId"], int(item["attempt"]))
         # Lines the server lacks go first, straight on this socket: the flusher sends nothing until `_ws` is set,
@@ -342,8 +361,8 @@ class WorkerDaemon:
             self.settings.socket_url,
             self.settings.slots,
         )
-        for message in list(self._unsent.values()):
-            await self._send(message)
+        if self._unsent:  # results the last connection could not send
+            self._send_results_soon(list(self._unsent))
         heartbeat = self._background.spawn(self._heartbeat_loop(ws), name="heartbeat")
         try:
             async for raw in ws:
@@ -435,13 +454,10 @@ class WorkerDaemon:
 
     def _report_soon(self, job_id: str, attempt: int, result: JobResult) -> None:
         def finished(result: JobResult) -> dict[str, Any]:
-            return {
-                **self._about(protocol.FINISHED, job_id, attempt),
-                "result": result.model_dump(mode="json"),
-            }
+            return {**self._about(None, job_id, attempt), "result": result.model_dump(mode="json")}
 
-        message = finished(result)
-        size = len(orjson.dumps(message))
+        entry = finished(result)
+        size = len(orjson.dumps(entry))
         if size > MAX_RESULT_BYTES:
             # Sent as it is, it would be over the socket's message cap: the connection would drop and the job
             # run again and again. Its outputs and logs are gone; what is left says why.
@@ -451,7 +467,7 @@ class WorkerDaemon:
                 size,
                 MAX_RESULT_BYTES,
             )
-            message = finished(
+            entry = finished(
                 JobResult(
                     reason=FinishedReason.ERROR,
                     StatusCode=result.StatusCode,
@@ -462,18 +478,53 @@ class WorkerDaemon:
                     ),
                 ),
             )
-        self._unsent[(job_id, attempt)] = message
-        self._deliveries.spawn(
-            self._deliver(job_id, attempt, message), name=f"deliver-{job_id[:12]}-{attempt}"
-        )
+            size = len(orjson.dumps(entry))
+        self._unsent[(job_id, attempt)] = _Result(entry, size)
+        self._send_results_soon([(job_id, attempt)])
 
-    async def _deliver(self, job_id: str, attempt: int, message: dict[str, Any]) -> None:
-        await self._flush_logs()
-        if await self._send(message):
-            self._unsent.pop((job_id, attempt), None)
-            self._done_with(job_id, attempt)
+    def _send_results_soon(self, keys: list[tuple[str, int]]) -> None:
+        self._ready.update(dict.fromkeys(keys))
+        if self._sender is None or self._sender.done():
+            self._sender = self._deliveries.spawn(self._deliver(), name="deliver-results")
+
+    async def _deliver(self) -> None:
+        """Send the results waiting: at once, and those that came while a send was under way together (a
+        result never waits for others to join it)."""
+        while self._ready:
+            keys = list(self._ready)
+            self._ready.clear()
+            await self._flush_logs()  # each result's lines go before it
+            frames = self._frames([key for key in keys if key in self._unsent])  # the rest were dropped
+            for frame, message in [(frame, self._results_message(frame)) for frame in frames]:
+                if await self._send(message):
+                    for key in frame:
+                        self._unsent.pop(key, None)
+                        self._done_with(*key)
         if self._engine_down.is_set() and not self._attempts and self._ws is not None:
             await self._ws.close()  # the run loop waits for the engine before reconnecting
+
+    def _frames(self, keys: list[tuple[str, int]]) -> list[list[tuple[str, int]]]:
+        """The results in as few frames as the server takes: one a frame unless it takes `finishedMany`, and
+        then as many as fit a frame's limits (a large result may go alone)."""
+        if not self._finished_many:
+            return [[key] for key in keys]
+        frames: list[list[tuple[str, int]]] = []
+        frame: list[tuple[str, int]] = []
+        size = FRAME_ENVELOPE_BYTES
+        for key in keys:
+            added = self._unsent[key].size + 1
+            full = len(frame) == protocol.FINISHED_MANY_MOST_RESULTS
+            if frame and (full or size + added > protocol.FINISHED_MANY_MOST_BYTES):
+                frames.append(frame)
+                frame, size = [], FRAME_ENVELOPE_BYTES
+            frame.append(key)
+            size += added
+        return [*frames, frame] if frame else frames
+
+    def _results_message(self, frame: list[tuple[str, int]]) -> dict[str, Any]:
+        if len(frame) == 1:
+            return {"type": protocol.FINISHED, **self._unsent[frame[0]].entry}
+        return {"type": protocol.FINISHED_MANY, "results": [self._unsent[key].entry for key in frame]}
 
     async def _take_gpus(self, count: int) -> list[str]:
         async with self._gpu_freed:
