@@ -229,7 +229,10 @@ async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
 async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
     check_queue(queue)
     subscription = Subscription(
-        state.service.notifier, queue, lambda event: isinstance(event, (StateChanged, WorkersChanged))
+        state.service.notifier,
+        queue,
+        lambda event: isinstance(event, (StateChanged, WorkersChanged)),
+        direct=_queue_chunk,
     )
     return EventStreamResponse(subscription, _queue_events(state.watchers, subscription, queue))
 
