@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import cast
 
 import pytest
+from starlette.types import Message
 
 from asman.core.events import Event, Resync, StateChanged
 from asman.events.local import LocalNotifier
@@ -103,21 +104,25 @@ class Peer:
         self.fail_at = fail_at
         self.gone = asyncio.Event()
 
-    async def send(self, message: dict[str, object]) -> None:
+    async def send(self, message: Message) -> None:
         if message["type"] == "http.response.body":
             if len(self.sent) + 1 == self.fail_at:
                 raise OSError("connection reset")
             self.sent.append(cast(bytes, message["body"]))
 
-    async def receive(self) -> dict[str, object]:
+    async def receive(self) -> Message:
         await self.gone.wait()
         return {"type": "http.disconnect"}
 
 
+def job_id(event: Event | None) -> bytes:
+    assert isinstance(event, StateChanged)
+    return event.job_id.encode()
+
+
 def queue_stream(notifier: LocalNotifier, resumed: list[int]) -> sse.EventStreamResponse:
-    subscription = Subscription(
-        notifier, "q", lambda event: True, direct=lambda event: b"<%s>" % event.job_id.encode()
-    )
+    """A stream whose events are written as `<job>` from outside its task and as `[job]` by the task."""
+    subscription = Subscription(notifier, "q", lambda event: True, direct=lambda e: b"<%s>" % job_id(e))
 
     async def body() -> AsyncGenerator[bytes]:
         yield b"hello"
@@ -127,13 +132,13 @@ def queue_stream(notifier: LocalNotifier, resumed: list[int]) -> sse.EventStream
                 event = await subscription.next()
             except EOFError:
                 return
-            yield b"tick" if event is None else b"[%s]" % event.job_id.encode()
+            yield b"tick" if event is None else b"[%s]" % job_id(event)
 
     return sse.EventStreamResponse(subscription, body())
 
 
 async def test_queue_events_reach_an_idle_watcher_without_waking_its_task() -> None:
-    notifier, peer, resumed = LocalNotifier(), Peer(), []
+    notifier, peer, resumed = LocalNotifier(), Peer(), list[int]()
     response = queue_stream(notifier, resumed)
     served = asyncio.create_task(response({"type": "http"}, peer.receive, peer.send))
     while not resumed:
@@ -151,7 +156,7 @@ async def test_queue_events_reach_an_idle_watcher_without_waking_its_task() -> N
 
 
 async def test_a_write_that_fails_outside_the_task_ends_the_stream_as_its_own_would() -> None:
-    notifier, peer, resumed = LocalNotifier(), Peer(fail_at=3), []
+    notifier, peer, resumed = LocalNotifier(), Peer(fail_at=3), list[int]()
     response = queue_stream(notifier, resumed)
     served = asyncio.create_task(response({"type": "http"}, peer.receive, peer.send))
     while not resumed:
