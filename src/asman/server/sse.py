@@ -302,6 +302,7 @@ class EventStreamResponse(Response):
         """Write `chunk` now, outside this response's task: True when `send` finished without waiting. False
         when it has to wait (flow control) or failed: `unfinished` holds the rest, for `finish`."""
         assert self._send is not None
+        # It runs in the callback's context, not the task's: uvicorn's `send` reads no context variables.
         step = self._send({"type": "http.response.body", "body": chunk, "more_body": True}).__await__()
         try:
             first = step.send(None)
