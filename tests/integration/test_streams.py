@@ -4,6 +4,7 @@ the notifier: lose events on purpose, then check a `resync` brings every stream 
 from __future__ import annotations
 
 import asyncio
+import re
 import socket as sockets
 from collections.abc import Callable
 from typing import Any, cast
@@ -15,8 +16,9 @@ import pytest
 from asman.client import AsyncClient
 from asman.client._models import Finished, LogsWritten
 from asman.client._sse import ServerSentEvent, SSEDecoder
-from asman.core.events import Resync
+from asman.core.events import Resync, StateChanged
 from asman.server import sse
+from tests.support.events import state
 from tests.support.fake_worker import FakeWorker
 from tests.support.server import Served, sse_events
 
@@ -316,3 +318,117 @@ async def test_the_sdk_resumes_a_dropped_stream_from_its_last_event(served: Serv
     assert transport.resumes[0] is None
     assert transport.resumes[1] == "1:0:1", "the reconnection says where the last one stopped"
     await worker.close()
+
+
+class RawWatcher:
+    """A queue stream read over a bare socket whose reading can be paused, so its buffers fill up."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.received = b""
+
+    @classmethod
+    async def open(cls, served: Served, queue: str) -> RawWatcher:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", int(served.url.rsplit(":", 1)[1]), limit=1 << 16
+        )
+        writer.write(f"GET /q/{queue}/events HTTP/1.1\r\nHost: asman\r\n\r\n".encode())
+        await reader.readuntil(b"\r\n\r\n")
+        watcher = cls(reader, writer)
+        await watcher.read_until(lambda: b"event: hello" in watcher.received)
+        return watcher
+
+    def pause(self) -> None:
+        cast(asyncio.ReadTransport, self.writer.transport).pause_reading()
+
+    def resume(self) -> None:
+        cast(asyncio.ReadTransport, self.writer.transport).resume_reading()
+
+    async def read_until(self, done: Callable[[], bool], timeout: float = 20) -> None:
+        async with asyncio.timeout(timeout):
+            while not done():
+                chunk = await self.reader.read(1 << 16)
+                assert chunk, "the server closed the stream"
+                self.received += chunk
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def wait_for_clients(served: Served, queue: str, count: int, timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while await served.clients(queue) != count:
+            await asyncio.sleep(0.05)
+
+
+def big_job(queue: str, index: int) -> StateChanged:
+    """A state change of ~20 KB, so that a few hundred fill every buffer between a stalled client and us."""
+    return state(queue, f"{index:05d}" + "x" * 20_000)
+
+
+async def test_a_watcher_whose_socket_is_full_gets_every_event_once_in_order(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finished: list[int] = []  # writes begun outside the watcher's task that its task had to finish
+    finish = sse.EventStreamResponse.finish
+
+    async def counted_finish(self: sse.EventStreamResponse) -> None:
+        finished.append(1)
+        await finish(self)
+
+    monkeypatch.setattr(sse.EventStreamResponse, "finish", counted_finish)
+    full, other = await RawWatcher.open(served, "full"), await RawWatcher.open(served, "full")
+    await wait_for_clients(served, "full", 2)
+    full.pause()
+    count = 400
+    for index in range(count):
+        await served.notifier.publish(big_job("full", index))
+        if index % 10 == 0:
+            await asyncio.sleep(0)  # some events find the watcher idle, others busy finishing a write
+    await other.read_until(lambda: other.received.count(b"event: job") == count)
+    assert finished, "some write had to wait for the paused client"
+    full.resume()
+    await full.read_until(lambda: full.received.count(b"event: job") == count)
+    order = [int(index) for index in re.findall(rb'"jobId":"(\d{5})x', full.received)]
+    assert order == list(range(count))
+    assert [int(i) for i in re.findall(rb'"jobId":"(\d{5})x', other.received)] == list(range(count))
+    full.close()
+    other.close()
+
+
+async def test_a_watcher_that_stops_reading_a_queue_stream_is_disconnected(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sse, "STALLED_CLIENT_SECONDS", 1.0)
+    stalled = await RawWatcher.open(served, "stuck")
+    await wait_for_clients(served, "stuck", 1)
+    stalled.pause()
+    for index in range(400):
+        await served.notifier.publish(big_job("stuck", index))
+        await asyncio.sleep(0)
+    await wait_for_clients(served, "stuck", 0, timeout=20)
+    assert not served.notifier._by_queue.get("stuck")
+    stalled.close()
+
+
+async def test_a_watcher_that_falls_too_far_behind_on_a_queue_stream_is_ended(served: Served) -> None:
+    behind = await RawWatcher.open(served, "behind")
+    await wait_for_clients(served, "behind", 1)
+    behind.pause()
+    for index in range(sse.BUFFER + 400):  # queued at once: the task never catches up
+        await served.notifier.publish(big_job("behind", index))
+    await wait_for_clients(served, "behind", 0)
+    behind.close()
+
+
+async def test_a_watcher_that_went_away_is_dropped_while_events_flow(served: Served) -> None:
+    gone, staying = await RawWatcher.open(served, "gone"), await RawWatcher.open(served, "gone")
+    await wait_for_clients(served, "gone", 2)
+    gone.close()
+    for index in range(50):
+        await served.notifier.publish(state("gone", f"j{index}"))
+        await asyncio.sleep(0.01)
+    await wait_for_clients(served, "gone", 1)
+    await staying.read_until(lambda: staying.received.count(b"event: job") == 50)
+    assert len(served.notifier._by_queue["gone"]) == 1
+    staying.close()

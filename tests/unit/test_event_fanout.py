@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
+from typing import cast
 
 import pytest
+from starlette.types import Message
 
 from asman.core.events import Event, Resync, StateChanged
 from asman.events.local import LocalNotifier
@@ -91,3 +94,76 @@ def test_run_durations_ignore_a_late_event_of_an_earlier_attempt() -> None:
     listener(state("q", "j", "Queued", attempt=2, time=5_000))
     listener(state("q", "j", "Finished", attempt=2, time=6_000))
     assert observed == [(("q",), 2.5)]
+
+
+class Peer:
+    """The ASGI side of one stream: records what is sent, fails a write when told, and disconnects."""
+
+    def __init__(self, fail_at: int = 0) -> None:
+        self.sent: list[bytes] = []
+        self.fail_at = fail_at
+        self.gone = asyncio.Event()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.body":
+            if len(self.sent) + 1 == self.fail_at:
+                raise OSError("connection reset")
+            self.sent.append(cast(bytes, message["body"]))
+
+    async def receive(self) -> Message:
+        await self.gone.wait()
+        return {"type": "http.disconnect"}
+
+
+def job_id(event: Event | None) -> bytes:
+    assert isinstance(event, StateChanged)
+    return event.job_id.encode()
+
+
+def queue_stream(notifier: LocalNotifier, resumed: list[int]) -> sse.EventStreamResponse:
+    """A stream whose events are written as `<job>` from outside its task and as `[job]` by the task."""
+    subscription = Subscription(notifier, "q", lambda event: True, direct=lambda e: b"<%s>" % job_id(e))
+
+    async def body() -> AsyncGenerator[bytes]:
+        yield b"hello"
+        while True:
+            resumed.append(1)
+            try:
+                event = await subscription.next()
+            except EOFError:
+                return
+            yield b"tick" if event is None else b"[%s]" % job_id(event)
+
+    return sse.EventStreamResponse(subscription, body())
+
+
+async def test_queue_events_reach_an_idle_watcher_without_waking_its_task() -> None:
+    notifier, peer, resumed = LocalNotifier(), Peer(), list[int]()
+    response = queue_stream(notifier, resumed)
+    served = asyncio.create_task(response({"type": "http"}, peer.receive, peer.send))
+    while not resumed:
+        await asyncio.sleep(0)
+    for index in range(5):
+        await notifier.publish(state("q", f"j{index}"))
+        if index != 2:
+            await asyncio.sleep(0)  # j2 and j3 are queued together: one write
+    await asyncio.sleep(0)
+    assert peer.sent == [b"hello", b"<j0>", b"<j1>", b"<j2><j3>", b"<j4>"]
+    assert len(resumed) == 1, "the stream's task slept through every event"
+    peer.gone.set()
+    await asyncio.wait_for(served, 1)
+    assert not notifier._by_queue
+
+
+async def test_a_write_that_fails_outside_the_task_ends_the_stream_as_its_own_would() -> None:
+    notifier, peer, resumed = LocalNotifier(), Peer(fail_at=3), list[int]()
+    response = queue_stream(notifier, resumed)
+    served = asyncio.create_task(response({"type": "http"}, peer.receive, peer.send))
+    while not resumed:
+        await asyncio.sleep(0)
+    for index in range(3):
+        await notifier.publish(state("q", f"j{index}"))
+        await asyncio.sleep(0)
+    await asyncio.wait_for(served, 1)  # the OSError is the client gone: the response just ends
+    assert peer.sent == [b"hello", b"<j0>"]
+    assert not notifier._by_queue

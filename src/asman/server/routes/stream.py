@@ -23,7 +23,7 @@ from asman.core.names import check_queue
 from asman.core.states import JobState
 from asman.server.limits import HttpLimits
 from asman.server.service import JobService
-from asman.server.sse import EventStreamResponse, Subscription, encode
+from asman.server.sse import BUFFER, EventStreamResponse, Subscription, encode
 
 router = APIRouter(tags=["streams"])
 
@@ -229,7 +229,10 @@ async def queue_stream(queue: str, request: Request) -> EventStreamResponse:
 async def open_queue_stream(state: State, queue: str) -> EventStreamResponse:
     check_queue(queue)
     subscription = Subscription(
-        state.service.notifier, queue, lambda event: isinstance(event, (StateChanged, WorkersChanged))
+        state.service.notifier,
+        queue,
+        lambda event: isinstance(event, (StateChanged, WorkersChanged)),
+        direct=_queue_chunk,
     )
     return EventStreamResponse(subscription, _queue_events(state.watchers, subscription, queue))
 
@@ -261,23 +264,25 @@ def final_payload(view: dict[str, Any]) -> dict[str, Any]:
     return {"state": JobState.FINISHED.value, "reason": view.get("finishedReason") or "Unknown", **view}
 
 
-_last_queue_chunk: tuple[Event | None, bytes] = (None, b"")
+# The bytes of the latest queue events, by event: as many as a watcher may have queued (a batch's).
+_queue_chunks: dict[int, tuple[Event, bytes]] = {}
 
 
 def _queue_chunk(event: Event) -> bytes:
     """The SSE bytes of a queue event. Every watcher of the queue sends the same bytes, one after another, so
-    the last one encoded is kept: thousands of watchers cost one encoding."""
-    global _last_queue_chunk
-    cached, chunk = _last_queue_chunk
-    if cached is event:
-        return chunk
+    the latest ones encoded are kept: thousands of watchers cost one encoding."""
+    cached = _queue_chunks.get(id(event))
+    if cached is not None and cached[0] is event:
+        return cached[1]
     if isinstance(event, StateChanged):
         chunk = encode("job", event.summary())
     elif isinstance(event, Resync):
         chunk = encode("resync", {})
     else:
         chunk = encode("workers", {"queue": event.queue})
-    _last_queue_chunk = (event, chunk)
+    if len(_queue_chunks) >= BUFFER:
+        del _queue_chunks[next(iter(_queue_chunks))]  # the oldest
+    _queue_chunks[id(event)] = (event, chunk)
     return chunk
 
 
