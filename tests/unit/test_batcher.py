@@ -8,7 +8,8 @@ import asyncio
 from asman.server.batcher import Batcher
 
 
-async def test_calls_that_wait_share_the_next_batch_in_order() -> None:
+def held(most: int) -> tuple[Batcher[int, int], list[list[int]], asyncio.Event]:
+    """A batcher whose batches wait for the event, the batches it ran, and the event."""
     batches: list[list[int]] = []
     release = asyncio.Event()
 
@@ -17,7 +18,11 @@ async def test_calls_that_wait_share_the_next_batch_in_order() -> None:
         await release.wait()
         return [item * 10 for item in items]
 
-    batcher = Batcher(run, most=3)
+    return Batcher(run, most=most), batches, release
+
+
+async def test_calls_that_wait_share_the_next_batch_in_order() -> None:
+    batcher, batches, release = held(most=3)
     first = asyncio.create_task(batcher.many([1]))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -30,15 +35,7 @@ async def test_calls_that_wait_share_the_next_batch_in_order() -> None:
 
 
 async def test_the_items_of_one_call_wait_together() -> None:
-    batches: list[list[int]] = []
-    release = asyncio.Event()
-
-    async def run(items: list[int]) -> list[int]:
-        batches.append(items)
-        await release.wait()
-        return [item * 10 for item in items]
-
-    batcher = Batcher(run, most=4)
+    batcher, batches, release = held(most=4)
     first = asyncio.create_task(batcher.many([1]))
     await asyncio.sleep(0)
     await asyncio.sleep(0)
