@@ -28,6 +28,11 @@ class Batcher(Generic[T, R]):
         self._running: list[tuple[T, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def busy(self) -> bool:
+        """Whether calls are waiting or running."""
+        return self._task is not None
+
     async def many(self, items: Sequence[T]) -> list[R | Exception]:
         """Each item's answer, or the error that item alone met. The items wait together, so they go in the
         same batch unless it fills up (`most`) before them."""

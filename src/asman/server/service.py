@@ -35,13 +35,25 @@ from asman.server.batcher import Batcher
 from asman.server.views import job_view
 from asman.settings import Settings
 from asman.store import Store
-from asman.store.base import Assignment, JobRow, LogBatch, LogCount, Report, Submission, WorkerRow
+from asman.store.base import (
+    Assignment,
+    JobRow,
+    LogBatch,
+    LogCount,
+    Report,
+    Submission,
+    SubmitOutcome,
+    WorkerRow,
+)
 
 _DEFINITION_KEYS = {"image", "build", "command"}
 # Blobs checked at once when a job or result keeps them, and at most how many one job or result keeps (each is
 # a look-up, and an S3 one is a request: a result naming a million blobs must not hold its worker's socket).
 _BLOB_TOUCHES_AT_ONCE = 16
 _MOST_BLOBS_KEPT = 1000
+# Plain submits written together at most (a store call), and queues whose submits are followed at once.
+_MOST_SUBMITS_TOGETHER = 256
+_MOST_SUBMIT_BATCHERS = 1024
 
 
 def blob_keys(refs: Any) -> set[str]:
@@ -106,6 +118,10 @@ class JobService:
         self.now = clock
         self._domains: dict[str, str] = {}
         self._finishes = Batcher(self._finish_many)
+        # Plain submits (no webhooks, the default namespace) to one queue that arrive while the store is busy
+        # with earlier ones are written together, as a batch submit writes its jobs: a few statements and one
+        # hand-off for all instead of each. By queue and trust domain, as `submit_many` takes them.
+        self._plain_submits: dict[tuple[str, str], Batcher[Submission, SubmitOutcome]] = {}
 
     def trust(self, queue: str) -> Trust:
         """Whose results `queue` believes (core/trust.py), from its worker token and ASMAN_SHARE_PUBLIC_RESULTS:
@@ -181,22 +197,52 @@ class JobService:
         on, for the links webhooks carry; it is asked only when there are webhooks."""
         check_queue(queue)
         sub = self.submission(body, origin)
-        now = self.now()
-        outcome = await self.store.submit(
-            queue,
-            sub.job_id,
-            sub.definition,
-            sub.namespace,
-            now,
-            self.expires_ms(now),
-            hooks=sub.hooks,
-            domain=self.trust(queue).domain,
-        )
+        domain = self.trust(queue).domain
+        if sub.hooks is None and sub.namespace == DEFAULT_NAMESPACE:
+            [answer] = await self._plain_batcher(queue, domain).many([sub])
+            if isinstance(answer, Exception):
+                raise answer
+            outcome = answer
+        else:
+            now = self.now()
+            outcome = await self.store.submit(
+                queue,
+                sub.job_id,
+                sub.definition,
+                sub.namespace,
+                now,
+                self.expires_ms(now),
+                hooks=sub.hooks,
+                domain=domain,
+            )
         if outcome.transitions or outcome.stop:
             await self.publish(outcome.transitions, outcome.stop)
         # Its inputs must outlive the job: kept as long as the job is, from now.
         await self.keep_blobs(_input_blobs(sub.definition))
         return outcome.job
+
+    def _plain_batcher(self, queue: str, domain: str) -> Batcher[Submission, SubmitOutcome]:
+        key = (queue, domain)
+        batcher = self._plain_submits.get(key)
+        if batcher is None:
+            if len(self._plain_submits) >= _MOST_SUBMIT_BATCHERS:  # bounded against queue floods
+                self._plain_submits = {key: one for key, one in self._plain_submits.items() if one.busy}
+            batcher = self._plain_submits[key] = Batcher(
+                lambda subs: self._submit_plain(queue, domain, subs), most=_MOST_SUBMITS_TOGETHER
+            )
+        return batcher
+
+    async def _submit_plain(self, queue: str, domain: str, subs: list[Submission]) -> list[SubmitOutcome]:
+        now = self.now()
+        if len(subs) > 1:
+            return await self.store.submit_many(queue, subs, now, self.expires_ms(now), domain=domain)
+        # Alone, the single verb: on PostgreSQL one statement without a transaction.
+        sub = subs[0]
+        return [
+            await self.store.submit(
+                queue, sub.job_id, sub.definition, sub.namespace, now, self.expires_ms(now), domain=domain
+            )
+        ]
 
     def submission(self, body: Any, origin: Origin | None = None) -> Submission:
         """A submit's body validated, its id computed (and checked against the one it claims), its webhooks
