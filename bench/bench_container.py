@@ -37,8 +37,7 @@ def _asman_job(client: httpx.Client, url: str, queue: str, command: str, timeout
         job = client.get(f"{url}/q/{queue}/j/{job_id}").json()["data"]
         if job["state"] == "Finished":
             elapsed = time.monotonic() - began
-            result = job.get("results") or {}
-            if job.get("finishedReason") != "Success" or result.get("StatusCode") != 0:
+            if job.get("finishedReason") != "Success" or job.get("exitCode") != 0:
                 raise RuntimeError(f"the benchmark job failed: {job}")
             return elapsed
         time.sleep(0.01)

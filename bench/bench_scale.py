@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from asman.core.trust import own_domain
 from bench.common import (
     Agent,
     RawHTTP,
@@ -60,8 +61,8 @@ def populate(db: Path, count: int, queue: str = QUEUE) -> float:
         ),
     )
     conn.executemany(
-        "INSERT INTO queue_jobs (queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, expires_ms)"
-        " VALUES (?, ?, 'Finished', 'Success', 1, 'bench-worker', ?, ?, ?)",
+        "INSERT INTO queue_jobs (queue, job_id, state, reason, attempt, worker, queued_ms, updated_ms, expires_ms,"
+        " exit_code) VALUES (?, ?, 'Finished', 'Success', 1, 'bench-worker', ?, ?, ?, 0)",
         ((queue, job, now - count + i, now - count + i + 5, expires) for i, job in enumerate(ids)),
     )
     conn.executemany(
@@ -72,9 +73,11 @@ def populate(db: Path, count: int, queue: str = QUEUE) -> float:
         '{"reason":"Success","StatusCode":0,"logs":[["stored\\n",0]],"duration":5,"isTimedOut":false,'
         '"outputs":{},"worker":"bench-worker","attempt":1,"time":0}'
     )
+    # Kept by the queue's own workers, in its own trust domain (core/trust.py), as a server would keep them.
     conn.executemany(
-        "INSERT INTO results (job_id, reason, result, finished_ms, expires_ms) VALUES (?, 'Success', ?, ?, ?)",
-        ((job, result, now - count + i + 5, expires) for i, job in enumerate(ids)),
+        "INSERT INTO results (job_id, queue, domain, reason, result, finished_ms, expires_ms, exit_code)"
+        " VALUES (?, ?, ?, 'Success', ?, ?, ?, 0)",
+        ((job, queue, own_domain(queue), result, now - count + i + 5, expires) for i, job in enumerate(ids)),
     )
     conn.execute(
         "INSERT INTO queue_counts (queue, state, n) VALUES (?, 'Finished', ?)"
