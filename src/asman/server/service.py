@@ -226,7 +226,7 @@ class JobService:
         batcher = self._plain_submits.get(key)
         if batcher is None:
             if len(self._plain_submits) >= _MOST_SUBMIT_BATCHERS:  # bounded against queue floods
-                self._plain_submits = {key: one for key, one in self._plain_submits.items() if one.busy}
+                self._plain_submits = {pair: one for pair, one in self._plain_submits.items() if one.busy}
             batcher = self._plain_submits[key] = Batcher(
                 lambda subs: self._submit_plain(queue, domain, subs), most=_MOST_SUBMITS_TOGETHER
             )
@@ -380,17 +380,7 @@ class JobService:
             except IllegalTransition:
                 continue
             taken.append(index)
-            trusted.append(
-                Report(
-                    report.queue,
-                    report.job_id,
-                    report.attempt,
-                    report.reason,
-                    report.result,
-                    self.trust(report.queue).domain,
-                    report.token,
-                )
-            )
+            trusted.append(dataclasses.replace(report, domain=self.trust(report.queue).domain))
         changes: list[StateChanged] = []
         kept: set[str] = set()
         for index, answer in zip(taken, await self._finishes.many(trusted), strict=True):

@@ -321,10 +321,6 @@ class SqliteStore(SqlStore):
                 outcome = self._settled(queue, sub.job_id, sub.namespace, trust)
                 if outcome is not None:
                     settled[index] = outcome
-        if not settled:
-            outcomes = await super().submit_many(queue, subs, now_ms, expires_ms, domain)
-            self._remember([sub.job_id for sub in subs])
-            return outcomes
         rest = [sub for index, sub in enumerate(subs) if index not in settled]
         written = iter(await super().submit_many(queue, rest, now_ms, expires_ms, domain) if rest else [])
         self._remember([sub.job_id for sub in rest])

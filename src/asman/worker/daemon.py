@@ -495,7 +495,9 @@ class WorkerDaemon:
             self._ready.clear()
             await self._flush_logs()  # each result's lines go before it
             frames = self._frames([key for key in keys if key in self._unsent])  # the rest were dropped
-            for frame, message in [(frame, self._results_message(frame)) for frame in frames]:
+            # Built before the first send: a result dropped while a frame is on its way must not break the rest.
+            messages = [self._results_message(frame) for frame in frames]
+            for frame, message in zip(frames, messages, strict=True):
                 if await self._send(message):
                     for key in frame:
                         self._unsent.pop(key, None)
